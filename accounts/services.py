@@ -1,0 +1,94 @@
+"""Users, role assignments and API tokens."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+
+from django.conf import settings
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from accounts.models import ApiToken, Role, RoleAssignment, User
+from core import clock
+from core.errors import Conflict, ValidationFailed
+from org.models import Department, Node
+
+TOKEN_PREFIX = "gz_"  # noqa: S105 - a public marker, not a secret
+
+
+def _digest(raw: str) -> str:
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+@transaction.atomic
+def user_create(
+    *,
+    username: str,
+    password: str | None,
+    display_name: str = "",
+    work_phone: str = "",
+    is_staff: bool = False,
+    is_superuser: bool = False,
+) -> User:
+    user = User(
+        username=username,
+        display_name=display_name,
+        work_phone=work_phone,
+        is_staff=is_staff or is_superuser,
+        is_superuser=is_superuser,
+    )
+    if password:
+        user.set_password(password)
+    else:
+        user.set_unusable_password()
+    user.save()
+    return user
+
+
+@transaction.atomic
+def role_assign(
+    *, user: User, role: str, node: Node | None = None, department: Department | None = None
+) -> RoleAssignment:
+    if role not in Role.values:
+        raise ValidationFailed(fields={"role": "unknown"})
+    if (role == Role.DEPT_STAFF) != (department is not None) or (department is not None and node is not None):
+        raise ValidationFailed(fields={"scope": "department staff take a department; every other role a node"})
+    assignment, _ = RoleAssignment.objects.get_or_create(user=user, role=role, node=node, department=department)
+    return assignment
+
+
+@transaction.atomic
+def token_create(*, user: User, name: str, expires_at: dt.datetime | None = None) -> tuple[ApiToken, str]:
+    """Create a token and return it with the raw secret, which is never stored nor shown again."""
+    active = ApiToken.objects.select_for_update().filter(user=user, revoked_at__isnull=True)
+    if active.count() >= settings.GONGZHI["TOKEN_MAX_PER_USER"]:
+        raise Conflict(_("You have too many active API tokens. Revoke one first."), code="token.too_many")
+    raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = ApiToken.objects.create(user=user, name=name, prefix=raw[:10], digest=_digest(raw), expires_at=expires_at)
+    return token, raw
+
+
+@transaction.atomic
+def token_revoke(*, token: ApiToken) -> ApiToken:
+    if token.revoked_at is None:
+        token.revoked_at = clock.now()
+        token.save(update_fields=["revoked_at"])
+    return token
+
+
+def token_authenticate(raw: str) -> User | None:
+    """The user behind a bearer token, or None for an unknown, revoked or expired one."""
+    if not raw.startswith(TOKEN_PREFIX) or len(raw) > 100:
+        return None
+    token = ApiToken.objects.select_related("user").filter(digest=_digest(raw), revoked_at__isnull=True).first()
+    if token is None or not token.user.is_active:
+        return None
+    now = clock.now()
+    if token.expires_at is not None and token.expires_at <= now:
+        return None
+    # Touch at most once a minute: a busy client must not turn every read into a write.
+    if token.last_used_at is None or now - token.last_used_at > dt.timedelta(minutes=1):
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+    return token.user

@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods
+
+from accounts import services
+from accounts.models import ApiToken
+from core.errors import ApiError
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def tokens_page(request: HttpRequest) -> HttpResponse:
+    """Create and revoke API tokens for clients (a mini program, a call box, a script)."""
+    new_token = None
+    if request.method == "POST":
+        action = request.POST.get("action")
+        if action == "create":
+            name = request.POST.get("name", "").strip()
+            if not name or len(name) > 60:
+                messages.error(request, _("Give the token a name of 1 to 60 characters."))
+            else:
+                try:
+                    _token, new_token = services.token_create(user=request.user, name=name)
+                except ApiError as exc:
+                    messages.error(request, str(exc.message))
+        elif action == "revoke":
+            token_id = request.POST.get("id", "")
+            token = ApiToken.objects.filter(user=request.user, pk=int(token_id)).first() if token_id.isdigit() else None
+            if token is None:
+                messages.error(request, _("No such token."))
+            else:
+                services.token_revoke(token=token)
+                messages.success(request, _("The token was revoked."))
+                return redirect("accounts:tokens")
+        else:
+            messages.error(request, _("Unknown action."))
+    tokens = ApiToken.objects.filter(user=request.user)
+    return render(request, "accounts/tokens.html", {"tokens": tokens, "new_token": new_token})

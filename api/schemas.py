@@ -1,0 +1,44 @@
+"""Shared API schemas: pagination and strict input."""
+
+from __future__ import annotations
+
+from typing import Any, Generic, TypeVar
+
+from django.conf import settings
+from django.db.models import QuerySet
+from ninja import Field, Schema
+from pydantic import ConfigDict
+
+T = TypeVar("T")
+
+
+class StrictIn(Schema):
+    """Input bodies refuse fields they do not know: a typo must not be silently ignored."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class PageParams(Schema):
+    page: int = Field(1, ge=1, le=settings.GONGZHI["API_PAGE_MAX"])
+    page_size: int = Field(20, ge=1, le=settings.GONGZHI["API_PAGE_SIZE_MAX"])
+
+
+class Page(Schema, Generic[T]):
+    count: int
+    page: int
+    page_size: int
+    pages: int
+    items: list[T]
+
+
+def paginate(qs: QuerySet | list, params: PageParams, convert: Any = None) -> dict[str, Any]:
+    count = qs.count() if isinstance(qs, QuerySet) else len(qs)
+    start = (params.page - 1) * params.page_size
+    rows = list(qs[start : start + params.page_size])
+    return {
+        "count": count,
+        "page": params.page,
+        "page_size": params.page_size,
+        "pages": (count + params.page_size - 1) // params.page_size,
+        "items": [convert(r) for r in rows] if convert else rows,
+    }

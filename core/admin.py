@@ -1,0 +1,25 @@
+from django.contrib import admin
+
+from core.models import PersonalDataAccess
+
+
+@admin.register(PersonalDataAccess)
+class PersonalDataAccessAdmin(admin.ModelAdmin):
+    """Auditors read this log; nobody edits it."""
+
+    list_display = ["at", "user", "resident", "field", "channel", "path"]
+    list_filter = ["field", "channel"]
+    date_hierarchy = "at"
+    raw_id_fields = ["user", "resident"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.is_superuser

@@ -1,0 +1,257 @@
+"""The one place that decides who sees what.
+
+Every scoped read in Gongzhi asks this module. Rules:
+- Staff see the subtree of the node each of their role assignments names; several assignments add up.
+- Department staff see their department's jurisdiction in the tree, but none of its people: they will
+  see the work dispatched to them, not the register of residents.
+- A party member sees the households linked to them (党员联户) and their own.
+- A resident sees their own household.
+- Out of scope answers exactly like missing (404), so nobody can probe what exists elsewhere.
+- Personal numbers are masked unless a role whose subtree holds that resident needs them; the role
+  table below says which. Reading an unmasked ID number or phone is logged by the caller through
+  core.audit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from django.db.models import Q, QuerySet
+
+from accounts.models import Role, RoleAssignment
+from core.errors import NotFound
+from org.models import Department, Household, HouseholdLink, Node, Resident, path_range
+
+if TYPE_CHECKING:
+    from accounts.models import User
+
+
+@dataclass(frozen=True)
+class RoleCaps:
+    people: bool  # sees households and residents in its subtree
+    phone: bool  # sees phone numbers unmasked there
+    id_number: bool  # sees ID numbers unmasked there
+
+
+# What each role needs to do its job, and no more.
+ROLE_CAPS: dict[str, RoleCaps] = {
+    Role.ADMIN: RoleCaps(people=True, phone=False, id_number=False),
+    Role.LEADER: RoleCaps(people=True, phone=False, id_number=False),
+    Role.DISPATCHER: RoleCaps(people=True, phone=True, id_number=False),  # calls residents back
+    Role.DEPT_STAFF: RoleCaps(people=False, phone=False, id_number=False),
+    Role.TOWN_STAFF: RoleCaps(people=True, phone=True, id_number=False),
+    Role.VILLAGE_STAFF: RoleCaps(people=True, phone=True, id_number=True),  # files papers for residents
+    Role.GRID_WORKER: RoleCaps(people=True, phone=True, id_number=True),  # 代办 needs the ID number
+    Role.PARTY_MEMBER: RoleCaps(people=False, phone=False, id_number=False),  # linked households only
+    Role.VOLUNTEER: RoleCaps(people=False, phone=False, id_number=False),
+    Role.RESIDENT: RoleCaps(people=False, phone=False, id_number=False),  # own household only
+}
+
+# Roles that keep the register of households and residents (in their own subtree).
+REGISTER_EDITORS = frozenset({Role.ADMIN, Role.TOWN_STAFF, Role.VILLAGE_STAFF, Role.GRID_WORKER})
+
+STAFF_ROLES = frozenset(r for r in Role if r not in (Role.RESIDENT, Role.VOLUNTEER, Role.PARTY_MEMBER))
+
+
+def _upper(path: str) -> str:
+    return path[:-1] + "0"
+
+
+def _minimal(paths: set[str]) -> tuple[str, ...]:
+    """Drop paths that lie inside another path of the set."""
+    out: list[str] = []
+    for p in sorted(paths):
+        if not any(p.startswith(q) for q in out):
+            out.append(p)
+    return tuple(out)
+
+
+def _paths_q(paths: tuple[str, ...], field_name: str) -> Q:
+    q = Q(pk__in=[])
+    for p in paths:
+        q |= path_range(p, field_name)
+    return q
+
+
+@dataclass(frozen=True)
+class Scope:
+    user_id: int | None
+    roles: frozenset[str]
+    node_paths: tuple[str, ...] = ()  # subtrees whose nodes are visible
+    people_paths: tuple[str, ...] = ()  # subtrees whose households/residents are visible
+    phone_paths: tuple[str, ...] = ()  # subtrees where phones are unmasked
+    id_paths: tuple[str, ...] = ()  # subtrees where ID numbers are unmasked
+    household_ids: frozenset[int] = frozenset()  # extra households: own, linked
+    linked_household_ids: frozenset[int] = frozenset()  # households whose phones a party member sees
+    own_household_id: int | None = None
+    own_resident_id: int | None = None
+    department_ids: frozenset[int] = frozenset()
+    assignments: tuple[RoleAssignment, ...] = field(default=(), compare=False, repr=False)
+
+    @property
+    def is_staff(self) -> bool:
+        return bool(self.roles & STAFF_ROLES)
+
+    @property
+    def sees_people(self) -> bool:
+        return bool(self.people_paths or self.household_ids)
+
+    # --- querysets --------------------------------------------------------------------------
+    def nodes_q(self) -> Q:
+        """Visible nodes: the scope subtrees and their ancestors (for breadcrumbs)."""
+        ancestors: set[int] = set()
+        for p in self.node_paths:
+            ancestors.update(int(x) for x in p.strip("/").split("/")[:-1])
+        return _paths_q(self.node_paths, "path") | Q(pk__in=ancestors)
+
+    def households_q(self) -> Q:
+        return _paths_q(self.people_paths, "path") | Q(pk__in=self.household_ids)
+
+    def residents_q(self) -> Q:
+        return _paths_q(self.people_paths, "path") | Q(household_id__in=self.household_ids)
+
+    def covers(self, paths: tuple[str, ...], path: str) -> bool:
+        return any(p <= path < _upper(p) for p in paths)
+
+    def node_visible(self, node: Node) -> bool:
+        if self.covers(self.node_paths, node.path):
+            return True
+        return any(p.startswith(node.path) for p in self.node_paths)
+
+    def sees_people_under(self, node: Node) -> bool:
+        return self.covers(self.people_paths, node.path)
+
+    # --- masking ------------------------------------------------------------------------------
+    def unmask_phone(self, resident: Resident) -> bool:
+        if resident.pk == self.own_resident_id:
+            return True
+        return self.covers(self.phone_paths, resident.path) or resident.household_id in self.linked_household_ids
+
+    def unmask_id(self, resident: Resident) -> bool:
+        if resident.pk == self.own_resident_id:
+            return True
+        return self.covers(self.id_paths, resident.path)
+
+
+EMPTY = Scope(user_id=None, roles=frozenset())
+
+
+def get_scope(user: Any) -> Scope:
+    """The scope of `user`, computed once per user object (i.e. once per request)."""
+    if user is None or not user.is_authenticated:
+        return EMPTY
+    cached = getattr(user, "_gongzhi_scope", None)
+    if cached is not None:
+        return cached
+    scope = _build_scope(user)
+    user._gongzhi_scope = scope
+    return scope
+
+
+def _build_scope(user: User) -> Scope:
+    assignments = tuple(RoleAssignment.objects.filter(user=user).select_related("node", "department__jurisdiction"))
+    roles = {a.role for a in assignments}
+    node_paths: set[str] = set()
+    people: set[str] = set()
+    phone: set[str] = set()
+    ids: set[str] = set()
+    departments: set[int] = set()
+    for a in assignments:
+        caps = ROLE_CAPS[a.role]
+        if a.department_id is not None:
+            departments.add(a.department_id)
+            node_paths.add(a.department.jurisdiction.path)
+            continue
+        if a.node is None:
+            continue
+        node_paths.add(a.node.path)
+        if caps.people:
+            people.add(a.node.path)
+        if caps.phone:
+            phone.add(a.node.path)
+        if caps.id_number:
+            ids.add(a.node.path)
+    if user.is_superuser:
+        roles.add(Role.ADMIN)
+        for root in Node.objects.filter(parent__isnull=True).values_list("path", flat=True):
+            node_paths.add(root)
+            people.add(root)
+
+    household_ids: set[int] = set()
+    linked: set[int] = set()
+    own_household_id = None
+    own_resident_id = None
+    resident = Resident.objects.filter(user=user).only("id", "household_id", "path").first()
+    if resident is not None:
+        node_paths.add(resident.path)  # their own grid and, through it, the breadcrumb above
+        own_household_id = resident.household_id
+        own_resident_id = resident.pk
+        household_ids.add(resident.household_id)
+        roles.add(Role.RESIDENT)
+        linked = set(HouseholdLink.objects.filter(member__resident=resident).values_list("household_id", flat=True))
+        household_ids |= linked
+
+    return Scope(
+        user_id=user.pk,
+        roles=frozenset(roles),
+        node_paths=_minimal(node_paths),
+        people_paths=_minimal(people),
+        phone_paths=_minimal(phone),
+        id_paths=_minimal(ids),
+        household_ids=frozenset(household_ids),
+        linked_household_ids=frozenset(linked),
+        own_household_id=own_household_id,
+        own_resident_id=own_resident_id,
+        department_ids=frozenset(departments),
+        assignments=assignments,
+    )
+
+
+# --- gates: each answers "missing" and "not yours" with the same NotFound ---------------------
+
+
+def nodes_for(user: Any) -> QuerySet[Node]:
+    return Node.objects.filter(get_scope(user).nodes_q())
+
+
+def households_for(user: Any) -> QuerySet[Household]:
+    scope = get_scope(user)
+    if not scope.sees_people:
+        return Household.objects.none()
+    return Household.objects.filter(scope.households_q())
+
+
+def residents_for(user: Any) -> QuerySet[Resident]:
+    scope = get_scope(user)
+    if not scope.sees_people:
+        return Resident.objects.none()
+    return Resident.objects.filter(scope.residents_q())
+
+
+def departments_for(user: Any) -> QuerySet[Department]:
+    """The list of departments is public to everyone logged in: residents need to know who does what."""
+    if not getattr(user, "is_authenticated", False):
+        return Department.objects.none()
+    return Department.objects.filter(is_active=True)
+
+
+def access_node(user: Any, node_id: int) -> Node:
+    node = nodes_for(user).filter(pk=node_id).first()
+    if node is None:
+        raise NotFound()
+    return node
+
+
+def access_household(user: Any, household_id: int) -> Household:
+    household = households_for(user).filter(pk=household_id).select_related("grid").first()
+    if household is None:
+        raise NotFound()
+    return household
+
+
+def access_resident(user: Any, resident_id: int) -> Resident:
+    resident = residents_for(user).filter(pk=resident_id).select_related("household").first()
+    if resident is None:
+        raise NotFound()
+    return resident

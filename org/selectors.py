@@ -1,0 +1,145 @@
+"""Scoped reads of the county model; every one takes the asking user and goes through org.access."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+
+from core import clock
+from core.audit import log_personal_read
+from core.masking import mask_id_number, mask_phone
+from org import access
+from org.models import Household, Level, Node, Resident, ServicePoint, path_range
+
+_MASKED_PHONE = re.compile(r"^(\d{3})\*+(\d{4})$")
+_TAIL = re.compile(r"^\d{4}$")
+
+
+def breadcrumb(node: Node) -> list[Node]:
+    ids = node.ancestor_ids
+    by_id = {n.pk: n for n in Node.objects.filter(pk__in=ids)}
+    return [by_id[i] for i in ids if i in by_id] + [node]
+
+
+@dataclass(frozen=True)
+class NodeStats:
+    towns: int
+    villages: int
+    grids: int
+    households: int
+    residents: int
+
+
+def node_stats(node: Node) -> NodeStats:
+    """Counts below a node: three indexed range counts, whatever the size of the subtree."""
+    levels = dict(
+        Node.objects.filter(node.subtree_q()).values_list("level").annotate(n=Count("id")).values_list("level", "n")
+    )
+    return NodeStats(
+        towns=levels.get(Level.TOWN, 0),
+        villages=levels.get(Level.VILLAGE, 0),
+        grids=levels.get(Level.GRID, 0),
+        households=Household.objects.filter(node.subtree_q()).count(),
+        residents=Resident.objects.filter(node.subtree_q()).count(),
+    )
+
+
+def scope_roots(user: Any) -> list[Node]:
+    """The top nodes of the user's scope, the places a staff home starts from."""
+    scope = access.get_scope(user)
+    return list(Node.objects.filter(path__in=scope.node_paths).order_by("path"))
+
+
+def node_children(user: Any, parent: Node | None) -> QuerySet[Node]:
+    qs = access.nodes_for(user)
+    if parent is None:
+        scope = access.get_scope(user)
+        return qs.filter(path__in=scope.node_paths)
+    return qs.filter(parent=parent).order_by("sort", "name", "id")
+
+
+def node_search(user: Any, q: str, within: Node | None = None, level: int | None = None) -> QuerySet[Node]:
+    qs = access.nodes_for(user).filter(Q(name__icontains=q) | Q(code__startswith=q))
+    if within is not None:
+        qs = qs.filter(within.subtree_q())
+    if level is not None:
+        qs = qs.filter(level=level)
+    return qs.order_by("level", "path")
+
+
+def household_list(user: Any, *, node: Node | None = None, q: str = "", tag: str = "") -> QuerySet[Household]:
+    qs = access.households_for(user).select_related("grid")
+    if node is not None:
+        qs = qs.filter(node.subtree_q())
+    if tag:
+        # JSON text match works the same on SQLite and PostgreSQL; tags are a closed vocabulary.
+        qs = qs.filter(tags__icontains=f'"{tag}"')
+    if q:
+        qs = qs.filter(Q(address__icontains=q) | Exists(_residents_matching(q).filter(household=OuterRef("pk"))))
+    return qs.order_by("path", "id")
+
+
+def _residents_matching(q: str) -> QuerySet[Resident]:
+    m = _MASKED_PHONE.match(q)
+    if m:
+        return Resident.objects.filter(phone__startswith=m.group(1), phone_tail=m.group(2))
+    if _TAIL.match(q):
+        return Resident.objects.filter(phone_tail=q)
+    return Resident.objects.filter(name__icontains=q)
+
+
+def resident_list(user: Any, *, node: Node | None = None, q: str = "") -> QuerySet[Resident]:
+    qs = access.residents_for(user).select_related("household")
+    if node is not None:
+        qs = qs.filter(node.subtree_q())
+    if q:
+        qs = qs.filter(pk__in=_residents_matching(q).values("pk"))
+    return qs.order_by("path", "household_id", "id")
+
+
+def service_points(user: Any, *, node: Node | None = None, kind: str = "") -> QuerySet[ServicePoint]:
+    """Service points are public places: every logged-in user sees all of them."""
+    qs = ServicePoint.objects.select_related("node")
+    if node is not None:
+        qs = qs.filter(path_range(node.path))
+    if kind:
+        qs = qs.filter(kind=kind)
+    return qs.order_by("path", "id")
+
+
+def age(birth: dt.date | None, today: dt.date | None = None) -> int | None:
+    if birth is None:
+        return None
+    today = today or clock.today()
+    return today.year - birth.year - ((today.month, today.day) < (birth.month, birth.day))
+
+
+def resident_view(user: Any, resident: Resident, *, reveal: bool, channel: str, path: str = "") -> dict[str, Any]:
+    """A resident as `user` may see them. With reveal=True, numbers the role needs are shown whole and
+    each whole number shown is logged; otherwise everything is masked."""
+    scope = access.get_scope(user)
+    show_phone = reveal and scope.unmask_phone(resident)
+    show_id = reveal and scope.unmask_id(resident)
+    if show_phone and resident.phone:
+        log_personal_read(user=user, resident=resident, field="phone", channel=channel, path=path)
+    if show_id and resident.id_number:
+        log_personal_read(user=user, resident=resident, field="id_number", channel=channel, path=path)
+    return {
+        "id": resident.pk,
+        "name": resident.name,
+        "gender": resident.gender,
+        "gender_label": resident.get_gender_display(),
+        "relation": resident.relation,
+        "relation_label": resident.get_relation_display(),
+        "age": age(resident.birth_date),
+        "birth_date": resident.birth_date if show_id else None,
+        "phone": resident.phone if show_phone else mask_phone(resident.phone),
+        "phone_masked": not show_phone,
+        "id_number": resident.id_number if show_id else mask_id_number(resident.id_number),
+        "id_number_masked": not show_id,
+        "household_id": resident.household_id,
+    }

@@ -1,0 +1,212 @@
+"""Every write to the county model. Views, the API, admin and the demo loader all come through here."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from decimal import Decimal
+
+from django.db import transaction
+
+from core.validators import validate_id_number, validate_phone
+from org.models import (
+    Department,
+    Gender,
+    Household,
+    HouseholdLink,
+    Level,
+    Node,
+    PartyMember,
+    Relation,
+    Resident,
+    ServicePoint,
+)
+
+# Which level may sit under which: a tree with a grid under a county would break every report.
+_CHILD_LEVEL = {
+    Level.PROVINCE: Level.CITY,
+    Level.CITY: Level.COUNTY,
+    Level.COUNTY: Level.TOWN,
+    Level.TOWN: Level.VILLAGE,
+    Level.VILLAGE: Level.GRID,
+}
+
+
+class TreeError(ValueError):
+    pass
+
+
+@transaction.atomic
+def node_create(
+    *,
+    parent: Node | None,
+    level: int,
+    kind: str,
+    name: str,
+    code: str,
+    lat: Decimal | float | None = None,
+    lng: Decimal | float | None = None,
+    sort: int = 0,
+) -> Node:
+    if parent is None:
+        if level not in (Level.PROVINCE, Level.CITY, Level.COUNTY):
+            raise TreeError("A root must be a province, city or county.")
+    elif _CHILD_LEVEL.get(Level(parent.level)) != level:
+        raise TreeError(f"A level-{level} node cannot sit under a level-{parent.level} node.")
+    node = Node.objects.create(parent=parent, level=level, kind=kind, name=name, code=code, lat=lat, lng=lng, sort=sort)
+    node.path = f"{parent.path if parent else '/'}{node.pk}/"
+    node.save(update_fields=["path"])
+    return node
+
+
+def nodes_bulk_create(*, parent: Node, items: Sequence[dict]) -> list[Node]:
+    """Children of one parent in two statements; the caller holds the transaction."""
+    level = _CHILD_LEVEL.get(Level(parent.level))
+    nodes = [Node(parent=parent, level=level, path="", **item) for item in items]
+    Node.objects.bulk_create(nodes)
+    for n in nodes:
+        n.path = f"{parent.path}{n.pk}/"
+    Node.objects.bulk_update(nodes, ["path"])
+    return nodes
+
+
+def _phone_tail(phone: str) -> str:
+    digits = "".join(c for c in phone if c.isdigit())
+    return digits[-4:] if len(digits) >= 4 else ""
+
+
+@transaction.atomic
+def household_create(*, grid: Node, address: str, number: str = "", tags: Iterable[str] = ()) -> Household:
+    if grid.level != Level.GRID:
+        raise TreeError("A household belongs to a grid.")
+    tags = sorted(set(tags))
+    unknown = set(tags) - set(Household.Tag.values)
+    if unknown:
+        raise ValueError(f"Unknown household tags: {sorted(unknown)}")
+    return Household.objects.create(grid=grid, path=grid.path, address=address, number=number, tags=tags)
+
+
+@transaction.atomic
+def resident_create(
+    *,
+    household: Household,
+    name: str,
+    gender: str,
+    birth_date: dt.date | None = None,
+    relation: str = Relation.OTHER,
+    phone: str = "",
+    id_number: str = "",
+    user=None,
+) -> Resident:
+    validate_phone(phone)
+    validate_id_number(id_number)
+    if gender not in Gender.values:
+        raise ValueError("gender")
+    return Resident.objects.create(
+        household=household,
+        path=household.path,
+        name=name,
+        gender=gender,
+        birth_date=birth_date,
+        relation=relation,
+        phone=phone,
+        phone_tail=_phone_tail(phone),
+        id_number=id_number.upper(),
+        user=user,
+    )
+
+
+def residents_bulk_create(rows: Sequence[Resident]) -> list[Resident]:
+    """Bulk path for the demo loader: the caller builds valid rows; paths and tails are filled here."""
+    for r in rows:
+        r.path = r.household.path
+        r.phone_tail = _phone_tail(r.phone)
+    return Resident.objects.bulk_create(rows, batch_size=2000)
+
+
+def households_bulk_create(rows: Sequence[Household]) -> list[Household]:
+    for h in rows:
+        h.path = h.grid.path
+        h.tags = sorted(set(h.tags))
+    return Household.objects.bulk_create(rows, batch_size=2000)
+
+
+@transaction.atomic
+def household_move(*, household: Household, grid: Node) -> Household:
+    """Move a household to another grid, carrying its members' and links' path copies along."""
+    if grid.level != Level.GRID:
+        raise TreeError("A household belongs to a grid.")
+    household.grid = grid
+    household.path = grid.path
+    household.save(update_fields=["grid", "path"])
+    Resident.objects.filter(household=household).update(path=grid.path)
+    PartyMember.objects.filter(resident__household=household).update(path=grid.path)
+    return household
+
+
+@transaction.atomic
+def resident_update_contact(*, resident: Resident, phone: str | None = None, id_number: str | None = None) -> Resident:
+    fields = []
+    if phone is not None:
+        validate_phone(phone)
+        resident.phone, resident.phone_tail = phone, _phone_tail(phone)
+        fields += ["phone", "phone_tail"]
+    if id_number is not None:
+        validate_id_number(id_number)
+        resident.id_number = id_number.upper()
+        fields.append("id_number")
+    if fields:
+        resident.save(update_fields=fields)
+    return resident
+
+
+@transaction.atomic
+def department_create(*, name: str, code: str, level: str, jurisdiction: Node, phone: str = "") -> Department:
+    return Department.objects.create(name=name, code=code, level=level, jurisdiction=jurisdiction, phone=phone)
+
+
+@transaction.atomic
+def service_point_create(
+    *,
+    node: Node,
+    name: str,
+    kind: str,
+    address: str,
+    phone: str = "",
+    opening_hours: str = "",
+    services: Iterable[str] = (),
+    lat: Decimal | float | None = None,
+    lng: Decimal | float | None = None,
+) -> ServicePoint:
+    return ServicePoint.objects.create(
+        node=node,
+        path=node.path,
+        name=name,
+        kind=kind,
+        address=address,
+        phone=phone,
+        opening_hours=opening_hours,
+        services=list(services),
+        lat=lat,
+        lng=lng,
+    )
+
+
+@transaction.atomic
+def party_member_create(
+    *, resident: Resident, branch: Node, is_center_household: bool = False, joined_on: dt.date | None = None
+) -> PartyMember:
+    return PartyMember.objects.create(
+        resident=resident,
+        branch=branch,
+        path=resident.path,
+        is_center_household=is_center_household,
+        joined_on=joined_on,
+    )
+
+
+@transaction.atomic
+def household_link(*, member: PartyMember, household: Household, since: dt.date) -> HouseholdLink:
+    """Link a household to a party member, replacing any earlier link (a household has one member)."""
+    link, _ = HouseholdLink.objects.update_or_create(household=household, defaults={"member": member, "since": since})
+    return link
