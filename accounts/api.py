@@ -7,7 +7,7 @@ import datetime as dt
 from django.contrib.auth import authenticate
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
-from ninja import Field, Router, Schema
+from ninja import Field, Router, Schema, Status
 
 from accounts import services
 from accounts.models import ApiToken
@@ -115,7 +115,7 @@ def token_login(request: HttpRequest, payload: TokenLoginIn):
     if user is None or not user.is_active:
         raise ApiError(_("Wrong username or password."), code="auth.bad_credentials", status=401)
     token, raw = services.token_create(user=user, name=payload.name, expires_at=_expiry(payload.expires_in_days))
-    return 201, _new_token(token, raw)
+    return Status(201, _new_token(token, raw))
 
 
 @router.get("/tokens", response=list[TokenOut], summary="My API tokens")
@@ -128,7 +128,7 @@ def token_create(request: HttpRequest, payload: TokenIn):
     token, raw = services.token_create(
         user=request.user, name=payload.name, expires_at=_expiry(payload.expires_in_days)
     )
-    return 201, _new_token(token, raw)
+    return Status(201, _new_token(token, raw))
 
 
 @router.delete("/tokens/{token_id}", response=TokenOut, summary="Revoke an API token")

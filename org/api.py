@@ -78,8 +78,9 @@ def node_search(request: HttpRequest, filters: Query[NodeSearch], page: Query[Pa
 def node_detail(request: HttpRequest, node_id: int):
     node = access.access_node(request.user, node_id)
     scope = access.get_scope(request.user)
-    stats = selectors.node_stats(node).__dict__ if scope.sees_people_under(node) else None
-    return {**NodeOut.from_orm(node).dict(), "breadcrumb": selectors.breadcrumb(node)[:-1], "stats": stats}
+    node.stats = selectors.node_stats(node).__dict__ if scope.sees_people_under(node) else None
+    node.breadcrumb = selectors.breadcrumb(node)[:-1]
+    return node
 
 
 # --- households and residents ------------------------------------------------------------------

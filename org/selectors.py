@@ -37,7 +37,11 @@ class NodeStats:
 def node_stats(node: Node) -> NodeStats:
     """Counts below a node: three indexed range counts, whatever the size of the subtree."""
     levels = dict(
-        Node.objects.filter(node.subtree_q()).values_list("level").annotate(n=Count("id")).values_list("level", "n")
+        Node.objects.filter(node.subtree_q())
+        .exclude(pk=node.pk)  # below it, not itself
+        .values_list("level")
+        .annotate(n=Count("id"))
+        .values_list("level", "n")
     )
     return NodeStats(
         towns=levels.get(Level.TOWN, 0),

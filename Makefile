@@ -1,0 +1,69 @@
+# Gongzhi: the two commands are `make run` and `make test`. Everything else here serves them.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
+HOST   ?= 127.0.0.1
+PORT   ?= 8000
+# Where `make test` looks for PostgreSQL; the suite runs there too when it answers.
+TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test
+
+.PHONY: run test test-sqlite test-postgres lint fmt messages venv bench clean
+
+$(STAMP): requirements.txt requirements-dev.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@rm -f $(VENV)/.installed-*
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+run: venv
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py seed_demo --scale small --if-empty
+	$(BIN)/python manage.py collectstatic --noinput -v0
+	@echo ""
+	@echo "  Gongzhi is starting on http://$(HOST):$(PORT)/"
+	@echo "  Demo logins (password gongzhi-demo): admin leader dispatcher dept town village grid party volunteer resident"
+	@echo "  API docs: http://$(HOST):$(PORT)/api/v1/docs"
+	@echo ""
+	$(BIN)/uvicorn gongzhi.asgi:application --host $(HOST) --port $(PORT) --workers 1
+
+test: venv
+	@$(MAKE) --no-print-directory lint
+	@$(MAKE) --no-print-directory test-sqlite
+	@$(MAKE) --no-print-directory test-postgres
+
+test-sqlite: venv
+	@echo "== tests on SQLite =="
+	env -u DATABASE_URL $(BIN)/pytest $(PYTEST_ARGS)
+
+test-postgres: venv
+	@if $(BIN)/python -c "import psycopg,sys; psycopg.connect('$(TEST_DATABASE_URL)'.replace('postgres://','postgresql://',1), connect_timeout=3).close()" 2>/dev/null; then \
+		echo "== tests on PostgreSQL ($(TEST_DATABASE_URL)) =="; \
+		DATABASE_URL=$(TEST_DATABASE_URL) $(BIN)/pytest -m "not browser" $(PYTEST_ARGS); \
+	else \
+		echo "== PostgreSQL not reachable at $(TEST_DATABASE_URL): skipping the PostgreSQL run (SQLite run passed) =="; \
+	fi
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/python manage.py makemigrations --check --dry-run -v0
+
+fmt: venv
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+# Extract strings and compile catalogues (needs GNU gettext; the compiled .mo files are committed so
+# that `make run` does not).
+messages: venv
+	$(BIN)/python manage.py makemessages -l zh_Hans -l en --ignore=.venv --ignore=var --ignore=bench -v0
+	$(BIN)/python manage.py compilemessages --ignore=.venv -v0
+
+bench: venv
+	$(BIN)/python bench/seed.py
+	$(BIN)/python bench/api_read.py
+
+clean:
+	rm -rf $(VENV) var/staticfiles

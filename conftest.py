@@ -1,0 +1,28 @@
+"""Fixtures shared by every app's tests: the persona county and clients logged in as someone."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from django.test import Client
+
+from gongzhi.test import County, build_county
+
+
+@pytest.fixture
+def county(db) -> County:
+    return build_county()
+
+
+@pytest.fixture
+def client_as() -> Callable[..., Client]:
+    """client_as(user) → a Django test client with that user's session (or anonymous for None)."""
+
+    def make(user=None, *, lang: str | None = None) -> Client:
+        client = Client(HTTP_ACCEPT_LANGUAGE=lang) if lang else Client()
+        if user is not None:
+            client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
+        return client
+
+    return make

@@ -1,0 +1,165 @@
+"""A small county with personas, built through the services, for every app's tests.
+
+测试市 (county)
+├── 东镇 T1
+│   ├── 东村 V1 ── A1: 张阿姨's household (elderly_alone), 刘家 (3 people) · A2: 陈家
+│   └── 西村 V2 ── B1: 黄家
+└── 南镇 T2
+    └── 南村 V3 ── C1: 孙家
+Personas: 张阿姨 (resident, A1), 李网格 (grid worker, A1), 王科员 (民政局 clerk), 赵调度 (dispatcher),
+钱领导 (leader), 周村干 (village staff, V1), 吴镇干 (town staff, T1), 刘党员 (party member living in A1,
+linked to 张阿姨's and 陈家's households), 郑志愿 (volunteer, V1), and the outsider 孙网格 (grid worker, C1).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from accounts import services as accounts
+from accounts.models import Role, User
+from core.validators import id_check_char
+from org import services as org
+from org.models import Department, Household, Level, Node, Resident, ServicePoint
+
+PASSWORD = "correct-horse-battery"  # noqa: S105 - test-only
+
+
+def make_id_number(region: str, birth: dt.date, seq: int, gender: str) -> str:
+    """A valid ID number: region, birth date, sequence (odd for men), check character."""
+    seq3 = seq * 2 + (1 if gender == "M" else 0)
+    body = f"{region}{birth:%Y%m%d}{seq3 % 1000:03d}"
+    return body + id_check_char(body)
+
+
+@dataclass
+class County:
+    county: Node
+    t1: Node
+    t2: Node
+    v1: Node
+    v2: Node
+    v3: Node
+    a1: Node
+    a2: Node
+    b1: Node
+    c1: Node
+    h_zhang: Household
+    h_liu: Household
+    h_chen: Household
+    h_huang: Household
+    h_sun: Household
+    zhang: Resident  # 张阿姨
+    liu: Resident  # 刘党员, head of 刘家
+    chen: Resident
+    huang: Resident
+    sun_resident: Resident
+    civil_affairs: Department
+    point_v1: ServicePoint
+    # users
+    u_zhang: User
+    u_li: User
+    u_wang: User
+    u_zhao: User
+    u_qian: User
+    u_zhou: User
+    u_wu: User
+    u_liu: User
+    u_zheng: User
+    u_sun: User
+    u_admin: User
+
+    def all_users(self) -> dict[str, User]:
+        return {k[2:]: v for k, v in self.__dict__.items() if k.startswith("u_")}
+
+
+def _user(username: str, name: str, **kw: Any) -> User:
+    return accounts.user_create(username=username, password=PASSWORD, display_name=name, **kw)
+
+
+def build_county() -> County:
+    c = org.node_create(parent=None, level=Level.COUNTY, kind="county_city", name="测试市", code="429999")
+    t1 = org.node_create(parent=c, level=Level.TOWN, kind="town", name="东镇", code="429999101")
+    t2 = org.node_create(parent=c, level=Level.TOWN, kind="town", name="南镇", code="429999102")
+    v1 = org.node_create(parent=t1, level=Level.VILLAGE, kind="village", name="东村", code="429999101001")
+    v2 = org.node_create(parent=t1, level=Level.VILLAGE, kind="village", name="西村", code="429999101002")
+    v3 = org.node_create(parent=t2, level=Level.VILLAGE, kind="village", name="南村", code="429999102001")
+    a1 = org.node_create(parent=v1, level=Level.GRID, kind="villager_group", name="A1湾组", code="429999101001001")
+    a2 = org.node_create(parent=v1, level=Level.GRID, kind="villager_group", name="A2湾组", code="429999101001002")
+    b1 = org.node_create(parent=v2, level=Level.GRID, kind="villager_group", name="B1湾组", code="429999101002001")
+    c1 = org.node_create(parent=v3, level=Level.GRID, kind="villager_group", name="C1湾组", code="429999102001001")
+
+    h_zhang = org.household_create(grid=a1, address="东村A1湾组1号", number="1", tags=["elderly_alone"])
+    h_liu = org.household_create(grid=a1, address="东村A1湾组2号", number="2")
+    h_chen = org.household_create(grid=a2, address="东村A2湾组3号", number="3", tags=["disabled", "low_income"])
+    h_huang = org.household_create(grid=b1, address="西村B1湾组1号", number="1")
+    h_sun = org.household_create(grid=c1, address="南村C1湾组1号", number="1")
+
+    def person(h: Household, name: str, g: str, born: dt.date, rel: str, phone: str, seq: int) -> Resident:
+        return org.resident_create(
+            household=h,
+            name=name,
+            gender=g,
+            birth_date=born,
+            relation=rel,
+            phone=phone,
+            id_number=make_id_number("429999", born, seq, g),
+        )
+
+    zhang = person(h_zhang, "张阿姨", "F", dt.date(1948, 3, 9), "head", "13800001234", 1)
+    liu = person(h_liu, "刘党员", "M", dt.date(1975, 6, 1), "head", "13900002222", 2)
+    person(h_liu, "刘妻", "F", dt.date(1977, 8, 15), "spouse", "13900003333", 3)
+    person(h_liu, "刘小宝", "M", dt.date(2015, 1, 20), "child", "", 4)
+    chen = person(h_chen, "陈大爷", "M", dt.date(1950, 11, 2), "head", "13700004444", 5)
+    huang = person(h_huang, "黄婶", "F", dt.date(1960, 2, 29), "head", "13600005555", 6)
+    sun_resident = person(h_sun, "孙大伯", "M", dt.date(1955, 4, 4), "head", "13500006666", 7)
+
+    civil = org.department_create(name="民政局", code="D01", level="county", jurisdiction=c, phone="0713-2000001")
+    point = org.service_point_create(
+        node=v1,
+        name="东村党群服务中心",
+        kind=ServicePoint.Kind.PARTY_MASSES_CENTER,
+        address="东村村委会",
+        phone="0713-2000002",
+        opening_hours="周一至周五 8:30-12:00 14:30-17:30",
+        services=["社保办理", "代办证件"],
+    )
+    member = org.party_member_create(resident=liu, branch=v1, is_center_household=True)
+    org.household_link(member=member, household=h_zhang, since=dt.date(2025, 1, 1))
+    org.household_link(member=member, household=h_chen, since=dt.date(2025, 1, 1))
+
+    u_zhang = _user("zhang", "张阿姨")
+    Resident.objects.filter(pk=zhang.pk).update(user=u_zhang)
+    u_li = _user("li", "李网格", work_phone="13312345678", is_staff=True)
+    accounts.role_assign(user=u_li, role=Role.GRID_WORKER, node=a1)
+    u_wang = _user("wang", "王科员", is_staff=True)
+    accounts.role_assign(user=u_wang, role=Role.DEPT_STAFF, department=civil)
+    u_zhao = _user("zhao", "赵调度", is_staff=True)
+    accounts.role_assign(user=u_zhao, role=Role.DISPATCHER, node=c)
+    u_qian = _user("qian", "钱领导", is_staff=True)
+    accounts.role_assign(user=u_qian, role=Role.LEADER, node=c)
+    u_zhou = _user("zhou", "周村干", is_staff=True)
+    accounts.role_assign(user=u_zhou, role=Role.VILLAGE_STAFF, node=v1)
+    u_wu = _user("wu", "吴镇干", is_staff=True)
+    accounts.role_assign(user=u_wu, role=Role.TOWN_STAFF, node=t1)
+    u_liu = _user("liu", "刘党员", work_phone="13900002222")
+    Resident.objects.filter(pk=liu.pk).update(user=u_liu)
+    accounts.role_assign(user=u_liu, role=Role.PARTY_MEMBER, node=v1)
+    u_zheng = _user("zheng", "郑志愿")
+    accounts.role_assign(user=u_zheng, role=Role.VOLUNTEER, node=v1)
+    u_sun = _user("sun", "孙网格", work_phone="13311112222", is_staff=True)
+    accounts.role_assign(user=u_sun, role=Role.GRID_WORKER, node=c1)
+    u_admin = _user("root", "管理员", is_superuser=True)
+    accounts.role_assign(user=u_admin, role=Role.ADMIN, node=c)
+
+    for r in (zhang, liu):
+        r.refresh_from_db()
+    return County(
+        county=c, t1=t1, t2=t2, v1=v1, v2=v2, v3=v3, a1=a1, a2=a2, b1=b1, c1=c1,
+        h_zhang=h_zhang, h_liu=h_liu, h_chen=h_chen, h_huang=h_huang, h_sun=h_sun,
+        zhang=zhang, liu=liu, chen=chen, huang=huang, sun_resident=sun_resident,
+        civil_affairs=civil, point_v1=point,
+        u_zhang=u_zhang, u_li=u_li, u_wang=u_wang, u_zhao=u_zhao, u_qian=u_qian, u_zhou=u_zhou, u_wu=u_wu,
+        u_liu=u_liu, u_zheng=u_zheng, u_sun=u_sun, u_admin=u_admin,
+    )  # fmt: skip
