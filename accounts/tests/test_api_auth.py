@@ -95,7 +95,7 @@ def test_bad_or_missing_credentials_are_401(county, header, code):
 
 
 def test_expired_token_is_refused(county):
-    token, raw = services.token_create(user=county.u_li, name="old", expires_at=clock.now() - dt.timedelta(seconds=1))
+    _token, raw = services.token_create(user=county.u_li, name="old", expires_at=clock.now() - dt.timedelta(seconds=1))
     r = Client().get("/api/v1/me", headers=bearer(raw))
     assert r.status_code == 401
 
