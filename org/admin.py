@@ -216,16 +216,15 @@ class ResidentAdmin(ScopedAdmin):
         return hidden
 
     def get_fields(self, request, obj=None):
-        fields = list(super().get_fields(request, obj))
         hidden = self._hidden(request, obj)
-        return [
-            {"phone": "masked_phone", "id_number": "masked_id"}[f] if f in hidden else f
-            for f in fields
-            if f not in {"masked_phone", "masked_id"}
-        ]
+        masked = {"phone": "masked_phone", "id_number": "masked_id"}
+        return [masked[f] if f in hidden else f for f in ResidentForm.Meta.fields]
 
     def get_readonly_fields(self, request, obj=None):
-        return ["masked_phone", "masked_id"]
+        readonly = ["masked_phone", "masked_id"]
+        if obj is not None and not self.has_change_permission(request, obj):
+            readonly += ResidentForm.Meta.fields  # view-only users: everything read-only, numbers masked
+        return readonly
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         kwargs["fields"] = [f for f in ResidentForm.Meta.fields if f not in self._hidden(request, obj)]

@@ -94,7 +94,7 @@ def node_page(request: HttpRequest, node_id: int) -> HttpResponse:
     scope = access.get_scope(request.user)
     if not scope.covers(scope.node_paths, node.path):
         raise Http404  # an ancestor shown only for the breadcrumb: not a place to drill into
-    return render(request, "org/node.html", {"block": _node_block(scope, node)})
+    return render(request, "org/node.html", {"nb": _node_block(scope, node)})
 
 
 def _resident_home(request: HttpRequest, scope: access.Scope) -> HttpResponse:
