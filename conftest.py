@@ -10,6 +10,12 @@ from django.test import Client
 from gongzhi.test import County, build_county
 
 
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    """argon2 costs ~0.2 s a hash by design; tests hash hundreds. Production keeps argon2 (a test checks)."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def county(db) -> County:
     return build_county()

@@ -15,6 +15,28 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 
+class PathField(models.CharField):
+    """A materialized path ("/1/7/42/"), compared byte by byte.
+
+    Range queries need "/" to sort before "0". Byte order guarantees that; a language collation
+    (glibc en_US.UTF-8, for one) ignores punctuation and does not, so PostgreSQL columns get "C".
+    SQLite compares with BINARY by default.
+    """
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("max_length", 255)
+        kwargs.setdefault("db_index", True)
+        kwargs.setdefault("editable", False)
+        kwargs.setdefault("default", "")
+        super().__init__(*args, **kwargs)
+
+    def db_parameters(self, connection):
+        params = super().db_parameters(connection)
+        if connection.vendor == "postgresql":
+            params["collation"] = "C"
+        return params
+
+
 def path_range(path: str, field: str = "path") -> Q:
     """Q for every row whose `field` lies in the subtree rooted at `path` (itself included)."""
     upper = path[:-1] + "0"  # "0" sorts right after "/": "/1/5/…" < "/1/50"
@@ -55,7 +77,7 @@ class Node(models.Model):
     kind = models.CharField(_("kind"), max_length=20, choices=NodeKind.choices)
     name = models.CharField(_("name"), max_length=60)
     code = models.CharField(_("code"), max_length=20, unique=True)
-    path = models.CharField(_("path"), max_length=255, db_index=True, editable=False, default="")
+    path = PathField(_("path"))
     lat = models.DecimalField(_("latitude"), max_digits=9, decimal_places=6, null=True, blank=True)
     lng = models.DecimalField(_("longitude"), max_digits=9, decimal_places=6, null=True, blank=True)
     sort = models.PositiveIntegerField(_("sort order"), default=0)
@@ -92,7 +114,7 @@ class Household(models.Model):
         SERIOUSLY_ILL = "seriously_ill", _("seriously ill member")
 
     grid = models.ForeignKey(Node, on_delete=models.PROTECT, related_name="households", verbose_name=_("grid"))
-    path = models.CharField(max_length=255, db_index=True, editable=False, default="")
+    path = PathField()
     number = models.CharField(_("house number"), max_length=30, blank=True)
     address = models.CharField(_("address"), max_length=200)
     tags = models.JSONField(_("tags"), default=list, blank=True)
@@ -129,7 +151,7 @@ class Resident(models.Model):
     household = models.ForeignKey(
         Household, on_delete=models.PROTECT, related_name="members", verbose_name=_("household")
     )
-    path = models.CharField(max_length=255, db_index=True, editable=False, default="")
+    path = PathField()
     name = models.CharField(_("name"), max_length=40, db_index=True)
     gender = models.CharField(_("gender"), max_length=1, choices=Gender.choices)
     birth_date = models.DateField(_("birth date"), null=True, blank=True)
@@ -194,7 +216,7 @@ class ServicePoint(models.Model):
     name = models.CharField(_("name"), max_length=80)
     kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
     node = models.ForeignKey(Node, on_delete=models.PROTECT, related_name="service_points", verbose_name=_("node"))
-    path = models.CharField(max_length=255, db_index=True, editable=False, default="")
+    path = PathField()
     address = models.CharField(_("address"), max_length=200)
     lat = models.DecimalField(_("latitude"), max_digits=9, decimal_places=6, null=True, blank=True)
     lng = models.DecimalField(_("longitude"), max_digits=9, decimal_places=6, null=True, blank=True)
@@ -217,7 +239,7 @@ class PartyMember(models.Model):
     )
     # The branch or group the member belongs to (a village or a grid).
     branch = models.ForeignKey(Node, on_delete=models.PROTECT, related_name="party_members", verbose_name=_("branch"))
-    path = models.CharField(max_length=255, db_index=True, editable=False, default="")
+    path = PathField()
     is_center_household = models.BooleanField(_("party-member centre household"), default=False)
     joined_on = models.DateField(_("joined the party"), null=True, blank=True)
 

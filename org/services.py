@@ -62,6 +62,8 @@ def node_create(
 def nodes_bulk_create(*, parent: Node, items: Sequence[dict]) -> list[Node]:
     """Children of one parent in two statements; the caller holds the transaction."""
     level = _CHILD_LEVEL.get(Level(parent.level))
+    if level is None:
+        raise TreeError("A grid has no child nodes.")
     nodes = [Node(parent=parent, level=level, path="", **item) for item in items]
     Node.objects.bulk_create(nodes)
     for n in nodes:
@@ -117,15 +119,23 @@ def resident_create(
 
 
 def residents_bulk_create(rows: Sequence[Resident]) -> list[Resident]:
-    """Bulk path for the demo loader: the caller builds valid rows; paths and tails are filled here."""
+    """Bulk path for loaders: the same validation as resident_create, in one INSERT per batch."""
     for r in rows:
+        validate_phone(r.phone)
+        validate_id_number(r.id_number)
+        r.id_number = r.id_number.upper()
         r.path = r.household.path
         r.phone_tail = _phone_tail(r.phone)
     return Resident.objects.bulk_create(rows, batch_size=2000)
 
 
 def households_bulk_create(rows: Sequence[Household]) -> list[Household]:
+    known = set(Household.Tag.values)
     for h in rows:
+        if h.grid.level != Level.GRID:
+            raise TreeError("A household belongs to a grid.")
+        if not set(h.tags) <= known:
+            raise ValueError(f"Unknown household tags: {sorted(set(h.tags) - known)}")
         h.path = h.grid.path
         h.tags = sorted(set(h.tags))
     return Household.objects.bulk_create(rows, batch_size=2000)

@@ -182,3 +182,9 @@ def test_tokens_page_create_and_revoke(county, client_as):
     client.post("/accounts/tokens/", {"action": "revoke", "id": str(token.pk)})
     token.refresh_from_db()
     assert token.revoked_at is not None
+
+
+def test_production_hashes_passwords_with_argon2():
+    from gongzhi import settings as production
+
+    assert production.PASSWORD_HASHERS[0] == "django.contrib.auth.hashers.Argon2PasswordHasher"
