@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "axes",
+    "ninja",  # serves Swagger UI from its own static files: county intranets have no CDN
     "core",
     "org",
     "accounts",

@@ -135,3 +135,9 @@ def test_openapi_document_lists_the_endpoints(client_as, county):
     ]:
         assert p in paths, p
     assert client_as(county.u_qian).get("/api/v1/docs").status_code == 200
+
+
+def test_api_docs_load_nothing_from_the_internet(county, client_as):
+    html = client_as(county.u_qian).get("/api/v1/docs").content.decode()
+    assert "swagger-ui-bundle.js" in html
+    assert "https://" not in html and "http://" not in html.replace("http://testserver", "")
