@@ -102,7 +102,15 @@ TEMPLATES = [
 SQLITE_PATH = VAR_DIR / "gongzhi.sqlite3"
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
 if DATABASE_URL:
-    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)}
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=0)}
+    if DATABASES["default"]["ENGINE"].endswith("postgresql"):
+        # Under ASGI a persistent connection per request thread leaks connections until PostgreSQL
+        # refuses new clients; a pool per process bounds them (Django's supported setup since 5.1).
+        DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+            "min_size": int(os.environ.get("DB_POOL_MIN_SIZE", 1)),
+            "max_size": int(os.environ.get("DB_POOL_MAX_SIZE", 8)),
+            "timeout": float(os.environ.get("DB_POOL_TIMEOUT", 10)),
+        }
 else:
     DATABASES = {
         "default": {

@@ -68,8 +68,10 @@ def _minimal(paths: set[str]) -> tuple[str, ...]:
 
 
 def _paths_q(paths: tuple[str, ...], field_name: str) -> Q:
-    q = Q(pk__in=[])
-    for p in paths:
+    if not paths:
+        return Q(pk__in=[])
+    q = path_range(paths[0], field_name)
+    for p in paths[1:]:
         q |= path_range(p, field_name)
     return q
 
@@ -106,9 +108,17 @@ class Scope:
         return _paths_q(self.node_paths, "path") | Q(pk__in=ancestors)
 
     def households_q(self) -> Q:
+        if not self.household_ids:
+            return _paths_q(self.people_paths, "path")
+        if not self.people_paths:
+            return Q(pk__in=self.household_ids)
         return _paths_q(self.people_paths, "path") | Q(pk__in=self.household_ids)
 
     def residents_q(self) -> Q:
+        if not self.household_ids:
+            return _paths_q(self.people_paths, "path")
+        if not self.people_paths:
+            return Q(household_id__in=self.household_ids)
         return _paths_q(self.people_paths, "path") | Q(household_id__in=self.household_ids)
 
     def covers(self, paths: tuple[str, ...], path: str) -> bool:
