@@ -26,6 +26,15 @@ class UserAdmin(BaseUserAdmin):
     def has_view_permission(self, request, obj=None):
         return request.user.is_superuser
 
+    def has_change_permission(self, request, obj=None):
+        return request.user.is_superuser
+
+    def has_add_permission(self, request):
+        return request.user.is_superuser
+
+    def has_delete_permission(self, request, obj=None):
+        return request.user.is_superuser
+
 
 @admin.register(ApiToken)
 class ApiTokenAdmin(admin.ModelAdmin):

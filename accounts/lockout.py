@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
@@ -20,3 +21,18 @@ def lockout_response(request: HttpRequest, *args, **kwargs) -> HttpResponse:
             status=429,
         )
     return render(request, "accounts/locked_out.html", status=429)
+
+
+def client_ip(request: HttpRequest) -> str:
+    """The client's address: REMOTE_ADDR, or the entry our own proxies appended to X-Forwarded-For.
+
+    Only the last TRUSTED_PROXY_COUNT hops are ours; anything further left was written by the client
+    and is not believed.
+    """
+
+    count = settings.TRUSTED_PROXY_COUNT
+    if count > 0:
+        hops = [h.strip() for h in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if h.strip()]
+        if len(hops) >= count:
+            return hops[-count]
+    return request.META.get("REMOTE_ADDR", "")

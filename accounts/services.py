@@ -52,10 +52,10 @@ def role_assign(
     *, user: User, role: str, node: Node | None = None, department: Department | None = None
 ) -> RoleAssignment:
     if role not in Role.values:
-        raise ValidationFailed(fields={"role": "unknown"})
+        raise ValidationFailed(fields={"role": [_("Unknown role.")]})
     if (role == Role.DEPT_STAFF) != (department is not None) or (department is not None and node is not None):
-        raise ValidationFailed(fields={"scope": "department staff take a department; every other role a node"})
-    assignment, _ = RoleAssignment.objects.get_or_create(user=user, role=role, node=node, department=department)
+        raise ValidationFailed(fields={"scope": [_("Department staff take a department; every other role a node.")]})
+    assignment, _created = RoleAssignment.objects.get_or_create(user=user, role=role, node=node, department=department)
     return assignment
 
 

@@ -9,6 +9,7 @@ from django.views.decorators.http import require_http_methods
 
 from accounts import services
 from accounts.models import ApiToken
+from core import clock
 from core.errors import ApiError
 
 
@@ -30,7 +31,11 @@ def tokens_page(request: HttpRequest) -> HttpResponse:
                     messages.error(request, str(exc.message))
         elif action == "revoke":
             token_id = request.POST.get("id", "")
-            token = ApiToken.objects.filter(user=request.user, pk=int(token_id)).first() if token_id.isdigit() else None
+            token = (
+                ApiToken.objects.filter(user=request.user, pk=int(token_id)).first()
+                if (token_id.isascii() and token_id.isdigit())
+                else None
+            )
             if token is None:
                 messages.error(request, _("No such token."))
             else:
@@ -40,4 +45,6 @@ def tokens_page(request: HttpRequest) -> HttpResponse:
         else:
             messages.error(request, _("Unknown action."))
     tokens = ApiToken.objects.filter(user=request.user)
-    return render(request, "accounts/tokens.html", {"tokens": tokens, "new_token": new_token})
+    response = render(request, "accounts/tokens.html", {"tokens": tokens, "new_token": new_token, "now": clock.now()})
+    response["Cache-Control"] = "no-store"  # the page may carry a new secret
+    return response

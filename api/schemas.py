@@ -7,15 +7,30 @@ from typing import Any, Generic, TypeVar
 from django.conf import settings
 from django.db.models import QuerySet
 from ninja import Field, Schema
-from pydantic import ConfigDict
+from pydantic import ConfigDict, model_validator
 
 T = TypeVar("T")
+
+
+def _no_nul(model: Schema) -> Schema:
+    for name, value in model.__dict__.items():
+        if isinstance(value, str) and "\x00" in value:
+            raise ValueError(f"{name}: NUL characters are not allowed")
+    return model
 
 
 class StrictIn(Schema):
     """Input bodies refuse fields they do not know: a typo must not be silently ignored."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    _no_nul = model_validator(mode="after")(_no_nul)
+
+
+class QueryIn(Schema):
+    """Query-string filters: surrounding spaces are not part of a search."""
+
+    model_config = ConfigDict(str_strip_whitespace=True)
 
 
 class PageParams(Schema):

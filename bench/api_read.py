@@ -41,6 +41,8 @@ def reset_postgres(url: str) -> None:
     import psycopg
 
     base, name = url.rsplit("/", 1)
+    if "bench" not in name:
+        raise SystemExit(f"refusing to drop database {name!r}: name a database with 'bench' in it")
     with psycopg.connect(base.replace("postgres://", "postgresql://", 1) + "/postgres", autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
         conn.execute(f'CREATE DATABASE "{name}"')

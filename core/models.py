@@ -17,7 +17,11 @@ class PersonalDataAccess(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("viewer")
     )
     resident = models.ForeignKey(
-        "org.Resident", on_delete=models.CASCADE, related_name="access_log", verbose_name=_("resident")
+        # PROTECT: deleting a person must not erase the trail of who looked at them.
+        "org.Resident",
+        on_delete=models.PROTECT,
+        related_name="access_log",
+        verbose_name=_("resident"),
     )
     field = models.CharField(_("field"), max_length=20, choices=Field.choices)
     channel = models.CharField(_("channel"), max_length=20)  # api / page / admin

@@ -9,8 +9,9 @@ from django.utils.translation import gettext_lazy as _
 
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK = "10X98765432"
-_ID_RE = re.compile(r"^\d{17}[\dX]$")
-_PHONE_RE = re.compile(r"^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8})$")
+# ASCII digits only, whole string: full-width digits or a trailing newline would slip past "$" and \d.
+_ID_RE = re.compile(r"\d{17}[\dX]", re.ASCII)
+_PHONE_RE = re.compile(r"1[3-9]\d{9}|0\d{2,3}-?\d{7,8}", re.ASCII)
 
 
 def id_check_char(first17: str) -> str:
@@ -20,7 +21,7 @@ def id_check_char(first17: str) -> str:
 def is_valid_id_number(value: str) -> bool:
     """GB 11643-1999 citizen identity number: 17 digits and a check character."""
     value = value.upper()
-    return bool(_ID_RE.match(value)) and id_check_char(value[:17]) == value[17]
+    return bool(_ID_RE.fullmatch(value)) and id_check_char(value[:17]) == value[17]
 
 
 def validate_id_number(value: str) -> None:
@@ -29,5 +30,5 @@ def validate_id_number(value: str) -> None:
 
 
 def validate_phone(value: str) -> None:
-    if value and not _PHONE_RE.match(value):
+    if value and not _PHONE_RE.fullmatch(value):
         raise ValidationError(_("Enter a valid mobile or landline number."), code="invalid_phone")

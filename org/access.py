@@ -84,6 +84,7 @@ class Scope:
     people_paths: tuple[str, ...] = ()  # subtrees whose households/residents are visible
     phone_paths: tuple[str, ...] = ()  # subtrees where phones are unmasked
     id_paths: tuple[str, ...] = ()  # subtrees where ID numbers are unmasked
+    edit_paths: tuple[str, ...] = ()  # subtrees whose register the user may edit (per role, not per union)
     household_ids: frozenset[int] = frozenset()  # extra households: own, linked
     linked_household_ids: frozenset[int] = frozenset()  # households whose phones a party member sees
     own_household_id: int | None = None
@@ -124,11 +125,6 @@ class Scope:
     def covers(self, paths: tuple[str, ...], path: str) -> bool:
         return any(p <= path < _upper(p) for p in paths)
 
-    def node_visible(self, node: Node) -> bool:
-        if self.covers(self.node_paths, node.path):
-            return True
-        return any(p.startswith(node.path) for p in self.node_paths)
-
     def sees_people_under(self, node: Node) -> bool:
         return self.covers(self.people_paths, node.path)
 
@@ -166,6 +162,7 @@ def _build_scope(user: User) -> Scope:
     people: set[str] = set()
     phone: set[str] = set()
     ids: set[str] = set()
+    edit: set[str] = set()
     departments: set[int] = set()
     for a in assignments:
         caps = ROLE_CAPS[a.role]
@@ -182,6 +179,8 @@ def _build_scope(user: User) -> Scope:
             phone.add(a.node.path)
         if caps.id_number:
             ids.add(a.node.path)
+        if a.role in REGISTER_EDITORS:
+            edit.add(a.node.path)
     if user.is_superuser:
         roles.add(Role.ADMIN)
         for root in Node.objects.filter(parent__isnull=True).values_list("path", flat=True):
@@ -209,6 +208,7 @@ def _build_scope(user: User) -> Scope:
         people_paths=_minimal(people),
         phone_paths=_minimal(phone),
         id_paths=_minimal(ids),
+        edit_paths=_minimal(edit),
         household_ids=frozenset(household_ids),
         linked_household_ids=frozenset(linked),
         own_household_id=own_household_id,

@@ -1,15 +1,21 @@
 """Django admin for the county model, scoped by org.access for everyone but superusers.
 
-A village clerk with admin access sees and edits only their village's households and residents, picks
-grids only from their village, and sees personal numbers masked unless their role needs them; opening a
-resident's change form with numbers shown is logged like any other unmasked read.
+For a non-superuser the admin is deliberately small:
+- rows outside their scope do not exist (not listed, not opened, not offered as a choice);
+- they edit only households and residents, and only under the nodes of the roles that keep the
+  register (checked per row against those roles' subtrees, not against the union of all roles);
+- URL filters are limited to the declared list filters, so masked fields cannot be searched for;
+- personal numbers and birth dates they may not see are shown masked, read-only;
+- no raw-id boxes (they would print any row's name) and no links to logins;
+- party links, service points, the tree and departments are read-only for them.
+Opening a resident with whole numbers shown is logged like any other unmasked read.
 """
 
 from __future__ import annotations
 
 from django import forms
 from django.contrib import admin
-from django.http import HttpRequest
+from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from core.audit import log_personal_read
@@ -19,69 +25,100 @@ from org import access, services
 from org.models import Department, Household, HouseholdLink, Level, Node, PartyMember, Resident, ServicePoint
 
 
+def _paths_q(paths: tuple[str, ...], field: str = "path") -> Q:
+    q = Q(pk__in=[])
+    for p in paths:
+        q |= Node(path=p).subtree_q(field)
+    return q
+
+
 class ScopedAdmin(admin.ModelAdmin):
-    """Rows outside the user's scope do not exist for them: not listed, not opened (404), not chosen."""
+    """Rows outside the user's scope do not exist for them: not listed, not opened, not chosen."""
 
     scope_field = "path"  # the path copy that places a row in the tree
-
-    def scoped(self, request: HttpRequest, qs):
-        if request.user.is_superuser:
-            return qs
-        scope = access.get_scope(request.user)
-        if not scope.people_paths:
-            return qs.none()
-        q = None
-        for p in scope.people_paths:
-            part = Node(path=p).subtree_q(self.scope_field)
-            q = part if q is None else q | part
-        return qs.filter(q)
+    editable_by_staff = False  # may non-superusers with a register role add and change these rows?
 
     def get_queryset(self, request):
-        return self.scoped(request, super().get_queryset(request))
+        qs = super().get_queryset(request)
+        if request.user.is_superuser:
+            return qs
+        return qs.filter(_paths_q(access.get_scope(request.user).people_paths, self.scope_field))
+
+    def lookup_allowed(self, lookup, value, request=None):
+        # Only the declared filters: "?id_number__startswith=4201" must not become a guessing oracle.
+        if request is not None and request.user.is_superuser:
+            return super().lookup_allowed(lookup, value, request)
+        allowed = {f if isinstance(f, str) else f[0] for f in self.list_filter}
+        return lookup.split("__")[0] in allowed and super().lookup_allowed(lookup, value, request)
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if not request.user.is_superuser:
-            if db_field.related_model is Node:
-                kwargs["queryset"] = Node.objects.filter(_people_nodes_q(request))
-            elif db_field.related_model is Household:
-                kwargs["queryset"] = access.households_for(request.user)
-            elif db_field.related_model is Resident:
-                kwargs["queryset"] = access.residents_for(request.user)
+            edit = access.get_scope(request.user).edit_paths
+            model = db_field.related_model
+            if model is Node:
+                kwargs["queryset"] = Node.objects.filter(_paths_q(edit))
+            elif model is Household:
+                kwargs["queryset"] = Household.objects.filter(_paths_q(edit))
+            elif model is Resident:
+                kwargs["queryset"] = Resident.objects.filter(_paths_q(edit))
+            else:
+                kwargs["queryset"] = model._default_manager.none()
+            kwargs["widget"] = forms.Select  # never a raw-id box: it prints any row's name
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def _row_path(self, obj) -> str:
+        value = obj
+        for part in self.scope_field.split("__"):
+            value = getattr(value, part)
+        return value
 
     # Permissions come from roles, not from Django's per-model permission rows: one source of truth.
     def has_module_permission(self, request):
-        return request.user.is_superuser or access.get_scope(request.user).sees_people
+        return request.user.is_superuser or bool(access.get_scope(request.user).people_paths)
 
     def has_view_permission(self, request, obj=None):
         return self.has_module_permission(request)
 
     def has_change_permission(self, request, obj=None):
-        return request.user.is_superuser or bool(access.get_scope(request.user).roles & access.REGISTER_EDITORS)
+        if request.user.is_superuser:
+            return True
+        if not self.editable_by_staff:
+            return False
+        scope = access.get_scope(request.user)
+        if obj is None:
+            return bool(scope.edit_paths)
+        return scope.covers(scope.edit_paths, self._row_path(obj))
 
     def has_add_permission(self, request):
         return self.has_change_permission(request)
 
     def has_delete_permission(self, request, obj=None):
-        return self.has_change_permission(request, obj)
+        # Households and residents leave the register through services (moves, deaths), never a click.
+        return request.user.is_superuser
 
 
-def _people_nodes_q(request: HttpRequest):
-    from django.db.models import Q
+class NodeForm(forms.ModelForm):
+    class Meta:
+        model = Node
+        fields = ["parent", "level", "kind", "name", "code", "lat", "lng", "sort"]
 
-    q = Q(pk__in=[])
-    for p in access.get_scope(request.user).people_paths:
-        q |= Node(path=p).subtree_q()
-    return q
+    def clean(self):
+        data = super().clean()
+        if self.instance.pk is None and "level" in data:
+            try:
+                services.check_node_level(parent=data.get("parent"), level=data["level"])
+            except services.TreeError as exc:
+                raise forms.ValidationError(str(exc)) from exc
+        return data
 
 
 @admin.register(Node)
 class NodeAdmin(admin.ModelAdmin):
+    form = NodeForm
     list_display = ["name", "level", "kind", "code", "parent"]
     list_filter = ["level", "kind"]
     search_fields = ["name", "code"]
     raw_id_fields = ["parent"]
-    readonly_fields = ["path"]
 
     def get_queryset(self, request):
         qs = super().get_queryset(request)
@@ -89,8 +126,14 @@ class NodeAdmin(admin.ModelAdmin):
             return qs
         return qs.filter(access.get_scope(request.user).nodes_q())
 
+    def has_module_permission(self, request):
+        return request.user.is_superuser or bool(access.get_scope(request.user).node_paths)
+
+    def has_view_permission(self, request, obj=None):
+        return self.has_module_permission(request)
+
+    # Restructuring the tree moves every path below it: only superusers do that, through the service.
     def has_add_permission(self, request):
-        # Restructuring the tree moves every path below it: only superusers do that.
         return request.user.is_superuser
 
     def has_change_permission(self, request, obj=None):
@@ -101,7 +144,7 @@ class NodeAdmin(admin.ModelAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         # Moving a node would strand the path copies below it; re-parenting is a service job, not a form.
-        return ["path", "parent", "level"] if obj else ["path"]
+        return ["parent", "level"] if obj else []
 
     def save_model(self, request, obj, form, change):
         if change:
@@ -121,15 +164,30 @@ class NodeAdmin(admin.ModelAdmin):
 
 
 class ResidentInline(admin.TabularInline):
+    """Members shown on their household, read-only: residents are added and edited on their own page."""
+
     model = Resident
-    fields = ["name", "relation", "gender", "birth_date", "masked_phone"]
-    readonly_fields = ["masked_phone"]
+    fields = ["name", "relation", "gender", "masked_phone"]
+    readonly_fields = fields
     extra = 0
     show_change_link = True
+    can_delete = False
 
     @admin.display(description=_("phone"))
     def masked_phone(self, obj):
         return mask_phone(obj.phone)
+
+    def has_view_permission(self, request, obj=None):
+        return True  # the parent household's admin already decided the user may see it
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 class HouseholdForm(forms.ModelForm):
@@ -145,11 +203,15 @@ class HouseholdForm(forms.ModelForm):
 @admin.register(Household)
 class HouseholdAdmin(ScopedAdmin):
     form = HouseholdForm
-    list_display = ["address", "grid", "number", "tags"]
+    editable_by_staff = True
+    list_display = ["address", "grid", "number", "tag_list"]
     search_fields = ["address"]
     list_select_related = ["grid"]
     inlines = [ResidentInline]
-    autocomplete_fields: list[str] = []
+
+    @admin.display(description=_("tags"))
+    def tag_list(self, obj):
+        return "、".join(obj.tag_labels())
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         field = super().formfield_for_foreignkey(db_field, request, **kwargs)
@@ -189,11 +251,12 @@ class ResidentForm(forms.ModelForm):
 @admin.register(Resident)
 class ResidentAdmin(ScopedAdmin):
     form = ResidentForm
+    editable_by_staff = True
     list_display = ["name", "household", "gender", "relation", "masked_phone", "masked_id"]
     list_filter = ["gender", "relation"]
     search_fields = ["name", "phone_tail"]
     list_select_related = ["household"]
-    raw_id_fields = ["user"]
+    raw_id_fields = ["user", "household"]  # superusers only: ScopedAdmin gives others scoped selects
 
     @admin.display(description=_("phone"))
     def masked_phone(self, obj):
@@ -203,31 +266,46 @@ class ResidentAdmin(ScopedAdmin):
     def masked_id(self, obj):
         return mask_id_number(obj.id_number)
 
-    def _hidden(self, request, obj) -> list[str]:
-        """Numbers the user's role may not see for this resident become read-only masked values."""
-        if obj is None or request.user.is_superuser:
-            return []
+    @admin.display(description=_("age"))
+    def age(self, obj):
+        from org.selectors import age
+
+        return age(obj.birth_date)
+
+    def _hidden(self, request, obj) -> set[str]:
+        """Fields the user's role may not see for this resident: shown masked, read-only."""
+        if request.user.is_superuser:
+            return set()
+        hidden = {"user"}  # logins are the administrator's business
+        if obj is None:
+            return hidden
         scope = access.get_scope(request.user)
-        hidden = []
         if not scope.unmask_phone(obj):
-            hidden.append("phone")
+            hidden.add("phone")
         if not scope.unmask_id(obj):
-            hidden.append("id_number")
+            hidden |= {"id_number", "birth_date"}  # the birth date is half of the ID number
         return hidden
+
+    _MASKED = {"phone": "masked_phone", "id_number": "masked_id", "birth_date": "age"}
 
     def get_fields(self, request, obj=None):
         hidden = self._hidden(request, obj)
-        masked = {"phone": "masked_phone", "id_number": "masked_id"}
-        return [masked[f] if f in hidden else f for f in ResidentForm.Meta.fields]
+        shown = [f for f in ResidentForm.Meta.fields if f not in hidden or f in self._MASKED]
+        return [self._MASKED[f] if f in hidden else f for f in shown]
 
     def get_readonly_fields(self, request, obj=None):
-        readonly = ["masked_phone", "masked_id"]
-        if obj is not None and not self.has_change_permission(request, obj):
-            readonly += ResidentForm.Meta.fields  # view-only users: everything read-only, numbers masked
+        readonly = ["masked_phone", "masked_id", "age"]
+        if obj is not None:
+            readonly.append("household")  # moving people between households is a service job
+            if not self.has_change_permission(request, obj):
+                readonly += ResidentForm.Meta.fields  # view-only users: everything read-only
         return readonly
 
     def get_form(self, request, obj=None, change=False, **kwargs):
-        kwargs["fields"] = [f for f in ResidentForm.Meta.fields if f not in self._hidden(request, obj)]
+        hidden = self._hidden(request, obj)
+        kwargs["fields"] = [
+            f for f in ResidentForm.Meta.fields if f not in hidden and f not in self.get_readonly_fields(request, obj)
+        ]
         return super().get_form(request, obj, change, **kwargs)
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
@@ -245,7 +323,6 @@ class ResidentAdmin(ScopedAdmin):
                 phone=form.cleaned_data.get("phone") if "phone" in form.cleaned_data else None,
                 id_number=form.cleaned_data.get("id_number") if "id_number" in form.cleaned_data else None,
             )
-            obj.path = obj.household.path
             super().save_model(request, obj, form, change)
             return
         created = services.resident_create(
@@ -268,6 +345,12 @@ class DepartmentAdmin(admin.ModelAdmin):
     search_fields = ["name", "code"]
     raw_id_fields = ["jurisdiction"]
 
+    def has_module_permission(self, request):
+        return request.user.is_staff
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.is_staff  # the list of departments is public to staff
+
     def has_change_permission(self, request, obj=None):
         return request.user.is_superuser
 
@@ -283,6 +366,7 @@ class ServicePointAdmin(ScopedAdmin):
     list_display = ["name", "kind", "node", "phone", "opening_hours"]
     list_filter = ["kind"]
     search_fields = ["name", "address"]
+    raw_id_fields = ["node"]
 
     def save_model(self, request, obj, form, change):
         obj.path = obj.node.path
@@ -293,7 +377,7 @@ class ServicePointAdmin(ScopedAdmin):
 class PartyMemberAdmin(ScopedAdmin):
     list_display = ["__str__", "branch", "is_center_household", "joined_on"]
     list_filter = ["is_center_household"]
-    raw_id_fields = ["resident"]
+    raw_id_fields = ["resident", "branch"]
 
     def save_model(self, request, obj, form, change):
         obj.path = obj.resident.path

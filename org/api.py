@@ -8,7 +8,7 @@ from decimal import Decimal
 from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema
 
-from api.schemas import Page, PageParams, paginate
+from api.schemas import Page, PageParams, QueryIn, paginate
 from core.errors import NotFound
 from org import access, selectors
 from org.models import Household, Level, Node, Resident, ServicePoint
@@ -48,11 +48,11 @@ class NodeDetailOut(NodeOut):
     stats: StatsOut | None = Field(None, description="Counts below the node; only where you see its people")
 
 
-class NodeFilter(Schema):
+class NodeFilter(QueryIn):
     parent: int | None = Field(None, ge=1, description="Children of this node; omit for your scope's top nodes")
 
 
-class NodeSearch(Schema):
+class NodeSearch(QueryIn):
     q: str = Field(..., min_length=1, max_length=50)
     within: int | None = Field(None, ge=1)
     level: Level | None = None
@@ -123,7 +123,7 @@ class HouseholdDetailOut(HouseholdOut):
     party_member: str | None
 
 
-class PeopleFilter(Schema):
+class PeopleFilter(QueryIn):
     node: int | None = Field(None, ge=1, description="Only within this node's subtree")
     q: str = Field("", max_length=50, description="Name, address, the last 4 digits of a phone, or 138****1234")
 
@@ -206,7 +206,7 @@ class DepartmentOut(Schema):
     phone: str
 
 
-class DepartmentFilter(Schema):
+class DepartmentFilter(QueryIn):
     level: str | None = Field(None, pattern="^(county|town)$")
     q: str = SearchText
 
@@ -247,7 +247,7 @@ class ServicePointOut(Schema):
         return str(obj.get_kind_display())
 
 
-class ServicePointFilter(Schema):
+class ServicePointFilter(QueryIn):
     node: int | None = Field(None, ge=1)
     kind: ServicePoint.Kind | None = None
 

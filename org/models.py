@@ -268,4 +268,4 @@ class HouseholdLink(models.Model):
         verbose_name_plural = _("household links")
 
     def __str__(self) -> str:
-        return f"{self.member_id} → {self.household_id}"
+        return f"{self.member} → {self.household}"

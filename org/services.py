@@ -7,6 +7,7 @@ from collections.abc import Iterable, Sequence
 from decimal import Decimal
 
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from core.validators import validate_id_number, validate_phone
 from org.models import (
@@ -36,6 +37,17 @@ class TreeError(ValueError):
     pass
 
 
+def check_node_level(*, parent: Node | None, level: int) -> None:
+    if parent is None:
+        if level not in (Level.PROVINCE, Level.CITY, Level.COUNTY):
+            raise TreeError(_("A root must be a province, a city or a county."))
+    elif _CHILD_LEVEL.get(Level(parent.level)) != level:
+        raise TreeError(
+            _("A %(child)s cannot sit under a %(parent)s.")
+            % {"child": Level(level).label, "parent": Level(parent.level).label}
+        )
+
+
 @transaction.atomic
 def node_create(
     *,
@@ -48,11 +60,7 @@ def node_create(
     lng: Decimal | float | None = None,
     sort: int = 0,
 ) -> Node:
-    if parent is None:
-        if level not in (Level.PROVINCE, Level.CITY, Level.COUNTY):
-            raise TreeError("A root must be a province, city or county.")
-    elif _CHILD_LEVEL.get(Level(parent.level)) != level:
-        raise TreeError(f"A level-{level} node cannot sit under a level-{parent.level} node.")
+    check_node_level(parent=parent, level=level)
     node = Node.objects.create(parent=parent, level=level, kind=kind, name=name, code=code, lat=lat, lng=lng, sort=sort)
     node.path = f"{parent.path if parent else '/'}{node.pk}/"
     node.save(update_fields=["path"])
@@ -63,7 +71,7 @@ def nodes_bulk_create(*, parent: Node, items: Sequence[dict]) -> list[Node]:
     """Children of one parent in two statements; the caller holds the transaction."""
     level = _CHILD_LEVEL.get(Level(parent.level))
     if level is None:
-        raise TreeError("A grid has no child nodes.")
+        raise TreeError(_("A grid has no child nodes."))
     nodes = [Node(parent=parent, level=level, path="", **item) for item in items]
     Node.objects.bulk_create(nodes)
     for n in nodes:
@@ -80,11 +88,11 @@ def _phone_tail(phone: str) -> str:
 @transaction.atomic
 def household_create(*, grid: Node, address: str, number: str = "", tags: Iterable[str] = ()) -> Household:
     if grid.level != Level.GRID:
-        raise TreeError("A household belongs to a grid.")
+        raise TreeError(_("A household belongs to a grid."))
     tags = sorted(set(tags))
     unknown = set(tags) - set(Household.Tag.values)
     if unknown:
-        raise ValueError(f"Unknown household tags: {sorted(unknown)}")
+        raise ValueError(_("Unknown household tags: %(tags)s") % {"tags": ", ".join(sorted(unknown))})
     return Household.objects.create(grid=grid, path=grid.path, address=address, number=number, tags=tags)
 
 
@@ -133,9 +141,9 @@ def households_bulk_create(rows: Sequence[Household]) -> list[Household]:
     known = set(Household.Tag.values)
     for h in rows:
         if h.grid.level != Level.GRID:
-            raise TreeError("A household belongs to a grid.")
+            raise TreeError(_("A household belongs to a grid."))
         if not set(h.tags) <= known:
-            raise ValueError(f"Unknown household tags: {sorted(set(h.tags) - known)}")
+            raise ValueError(_("Unknown household tags: %(tags)s") % {"tags": ", ".join(sorted(set(h.tags) - known))})
         h.path = h.grid.path
         h.tags = sorted(set(h.tags))
     return Household.objects.bulk_create(rows, batch_size=2000)
@@ -145,7 +153,7 @@ def households_bulk_create(rows: Sequence[Household]) -> list[Household]:
 def household_move(*, household: Household, grid: Node) -> Household:
     """Move a household to another grid, carrying its members' and links' path copies along."""
     if grid.level != Level.GRID:
-        raise TreeError("A household belongs to a grid.")
+        raise TreeError(_("A household belongs to a grid."))
     household.grid = grid
     household.path = grid.path
     household.save(update_fields=["grid", "path"])

@@ -36,17 +36,22 @@ def home(request: HttpRequest) -> HttpResponse:
     return _resident_home(request, scope)
 
 
-def _children_rows(node: Node, with_people: bool) -> list[dict[str, Any]]:
-    """Children of `node` with counts beneath each, from grouped counts (a handful of queries in all)."""
+def _node_block(scope: access.Scope, node: Node) -> dict[str, Any]:
+    """A node with counts below it and per child, from grouped counts (a handful of queries in all)."""
+    with_people = scope.sees_people_under(node)
     children = list(node.children.order_by("sort", "name", "id"))
+    levels = dict(
+        Node.objects.filter(node.subtree_q()).exclude(pk=node.pk).values_list("level").annotate(n=Count("id"))
+    )
     grids_by_path: dict[str, int] = {}
-    households_by_path: dict[str, int] = {}
-    residents_by_path: dict[str, int] = {}
     if node.level < Level.VILLAGE:
         grids_by_path = dict(
             Node.objects.filter(node.subtree_q(), level=Level.GRID).values_list("path").annotate(n=Count("id"))
         )
+    households_by_path: dict[str, int] = {}
+    residents_by_path: dict[str, int] = {}
     if with_people:
+        # Grouped by grid path: at most one row per grid, however many people live below.
         households_by_path = dict(
             Household.objects.filter(node.subtree_q()).values_list("path").annotate(n=Count("id"))
         )
@@ -55,7 +60,14 @@ def _children_rows(node: Node, with_people: bool) -> list[dict[str, Any]]:
     def under(counts: dict[str, int], path: str) -> int:
         return sum(n for p, n in counts.items() if p.startswith(path))
 
-    return [
+    stats = selectors.NodeStats(
+        towns=levels.get(Level.TOWN, 0),
+        villages=levels.get(Level.VILLAGE, 0),
+        grids=levels.get(Level.GRID, 0),
+        households=sum(households_by_path.values()),
+        residents=sum(residents_by_path.values()),
+    )
+    rows = [
         {
             "node": c,
             "grids": under(grids_by_path, c.path) if grids_by_path else None,
@@ -64,17 +76,12 @@ def _children_rows(node: Node, with_people: bool) -> list[dict[str, Any]]:
         }
         for c in children
     ]
-
-
-def _node_block(scope: access.Scope, node: Node) -> dict[str, Any]:
-    with_people = scope.sees_people_under(node)
-    stats = selectors.node_stats(node)
     return {
         "node": node,
         "breadcrumb": selectors.breadcrumb(node),
         "stats": stats,
         "with_people": with_people,
-        "children": _children_rows(node, with_people),
+        "children": rows,
     }
 
 
@@ -114,8 +121,8 @@ def _resident_home(request: HttpRequest, scope: access.Scope) -> HttpResponse:
         member_user = link.member.resident.user
         party_contact = {
             "name": link.member.resident.name,
-            # A party member's contact number for linked households is their work phone when set.
-            "phone": (member_user.work_phone if member_user and member_user.work_phone else link.member.resident.phone),
+            # Only the number the member published for this duty, never their personal register entry.
+            "phone": member_user.work_phone if member_user else "",
             "center": link.member.is_center_household,
         }
     ancestors = selectors.breadcrumb(household.grid)
@@ -147,7 +154,7 @@ def household_list_page(request: HttpRequest) -> HttpResponse:
     node_param = request.GET.get("node", "")
     errors = []
     if node_param:
-        if not node_param.isdigit():
+        if not (node_param.isascii() and node_param.isdigit()):
             errors.append(_("The place you chose is not valid."))
         else:
             node = _gate(access.access_node, request.user, int(node_param))
