@@ -128,6 +128,7 @@ def main() -> None:
     ap.add_argument("--scale", default="county", choices=["small", "county"])
     ap.add_argument("--postgres", help="run on this PostgreSQL database (dropped and recreated)")
     ap.add_argument("--var-dir", help="reuse this var dir (SQLite); seeded only if empty")
+    ap.add_argument("--reuse", action="store_true", help="with --postgres: keep the database, seed only if empty")
     ap.add_argument("--clients", type=int, default=16)
     ap.add_argument("--seconds", type=float, default=15)
     ap.add_argument("--workers", type=int, default=2)
@@ -137,7 +138,8 @@ def main() -> None:
     env = {**os.environ, "GONGZHI_VAR_DIR": var_dir, "SECRET_KEY": "bench-only", "LOG_LEVEL": "ERROR"}
     env.pop("DATABASE_URL", None)
     if args.postgres:
-        reset_postgres(args.postgres)
+        if not args.reuse:
+            reset_postgres(args.postgres)
         env["DATABASE_URL"] = args.postgres
     backend = "PostgreSQL" if args.postgres else "SQLite"
     print(f"# bench/api_read.py on {backend}, scale={args.scale}, var={var_dir}", flush=True)

@@ -30,6 +30,12 @@ class PathField(models.CharField):
         kwargs.setdefault("default", "")
         super().__init__(*args, **kwargs)
 
+    def deconstruct(self):
+        # Django leaves db_index out when it is False, which __init__ would then turn back into True.
+        name, path, args, kwargs = super().deconstruct()
+        kwargs["db_index"] = self.db_index
+        return name, path, args, kwargs
+
     def db_parameters(self, connection):
         params = super().db_parameters(connection)
         if connection.vendor == "postgresql":
@@ -114,7 +120,7 @@ class Household(models.Model):
         SERIOUSLY_ILL = "seriously_ill", _("seriously ill member")
 
     grid = models.ForeignKey(Node, on_delete=models.PROTECT, related_name="households", verbose_name=_("grid"))
-    path = PathField()
+    path = PathField(db_index=False)  # indexed with id below: scoped lists are ordered by (path, id)
     number = models.CharField(_("house number"), max_length=30, blank=True)
     address = models.CharField(_("address"), max_length=200)
     tags = models.JSONField(_("tags"), default=list, blank=True)
@@ -124,6 +130,7 @@ class Household(models.Model):
         verbose_name = _("household")
         verbose_name_plural = _("households")
         ordering = ["path", "id"]
+        indexes = [models.Index(fields=["path", "id"], name="household_path_id")]
 
     def __str__(self) -> str:
         return self.address
@@ -151,7 +158,7 @@ class Resident(models.Model):
     household = models.ForeignKey(
         Household, on_delete=models.PROTECT, related_name="members", verbose_name=_("household")
     )
-    path = PathField()
+    path = PathField(db_index=False)  # indexed with household and id below, the list order
     name = models.CharField(_("name"), max_length=40, db_index=True)
     gender = models.CharField(_("gender"), max_length=1, choices=Gender.choices)
     birth_date = models.DateField(_("birth date"), null=True, blank=True)
@@ -173,6 +180,7 @@ class Resident(models.Model):
         verbose_name = _("resident")
         verbose_name_plural = _("residents")
         ordering = ["household_id", "id"]
+        indexes = [models.Index(fields=["path", "household", "id"], name="resident_path_household_id")]
         constraints = [
             models.UniqueConstraint(fields=["id_number"], condition=~Q(id_number=""), name="resident_id_number_unique"),
         ]
