@@ -3,6 +3,7 @@ from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import ApiToken, RoleAssignment, User
+from core.admin import SuperuserWritesMixin
 
 
 class RoleInline(admin.TabularInline):
@@ -12,7 +13,7 @@ class RoleInline(admin.TabularInline):
 
 
 @admin.register(User)
-class UserAdmin(BaseUserAdmin):
+class UserAdmin(SuperuserWritesMixin, BaseUserAdmin):
     """Users and roles are the administrator's: only superusers manage them."""
 
     fieldsets = (*BaseUserAdmin.fieldsets, (_("Gongzhi"), {"fields": ("display_name", "work_phone")}))
@@ -24,15 +25,6 @@ class UserAdmin(BaseUserAdmin):
         return request.user.is_superuser
 
     def has_view_permission(self, request, obj=None):
-        return request.user.is_superuser
-
-    def has_change_permission(self, request, obj=None):
-        return request.user.is_superuser
-
-    def has_add_permission(self, request):
-        return request.user.is_superuser
-
-    def has_delete_permission(self, request, obj=None):
         return request.user.is_superuser
 
 

@@ -3,6 +3,19 @@ from django.contrib import admin
 from core.models import PersonalDataAccess
 
 
+class SuperuserWritesMixin:
+    """Only superusers add, change or delete; who may look is each admin's own business."""
+
+    def has_add_permission(self, request, *args):
+        return request.user.is_superuser
+
+    def has_change_permission(self, request, obj=None):
+        return request.user.is_superuser
+
+    def has_delete_permission(self, request, obj=None):
+        return request.user.is_superuser
+
+
 @admin.register(PersonalDataAccess)
 class PersonalDataAccessAdmin(admin.ModelAdmin):
     """Auditors read this log; nobody edits it."""

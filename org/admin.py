@@ -18,6 +18,7 @@ from django.contrib import admin
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from core.admin import SuperuserWritesMixin
 from core.audit import log_personal_read
 from core.masking import mask_id_number, mask_phone
 from core.validators import validate_id_number, validate_phone
@@ -113,7 +114,7 @@ class NodeForm(forms.ModelForm):
 
 
 @admin.register(Node)
-class NodeAdmin(admin.ModelAdmin):
+class NodeAdmin(SuperuserWritesMixin, admin.ModelAdmin):
     form = NodeForm
     list_display = ["name", "level", "kind", "code", "parent"]
     list_filter = ["level", "kind"]
@@ -132,15 +133,7 @@ class NodeAdmin(admin.ModelAdmin):
     def has_view_permission(self, request, obj=None):
         return self.has_module_permission(request)
 
-    # Restructuring the tree moves every path below it: only superusers do that, through the service.
-    def has_add_permission(self, request):
-        return request.user.is_superuser
-
-    def has_change_permission(self, request, obj=None):
-        return request.user.is_superuser
-
-    def has_delete_permission(self, request, obj=None):
-        return request.user.is_superuser
+    # Restructuring the tree moves every path below it: only superusers do that (SuperuserWritesMixin).
 
     def get_readonly_fields(self, request, obj=None):
         # Moving a node would strand the path copies below it; re-parenting is a service job, not a form.
@@ -339,7 +332,7 @@ class ResidentAdmin(ScopedAdmin):
 
 
 @admin.register(Department)
-class DepartmentAdmin(admin.ModelAdmin):
+class DepartmentAdmin(SuperuserWritesMixin, admin.ModelAdmin):
     list_display = ["name", "code", "level", "jurisdiction", "phone", "is_active"]
     list_filter = ["level", "is_active"]
     search_fields = ["name", "code"]
@@ -350,15 +343,6 @@ class DepartmentAdmin(admin.ModelAdmin):
 
     def has_view_permission(self, request, obj=None):
         return request.user.is_staff  # the list of departments is public to staff
-
-    def has_change_permission(self, request, obj=None):
-        return request.user.is_superuser
-
-    def has_add_permission(self, request):
-        return request.user.is_superuser
-
-    def has_delete_permission(self, request, obj=None):
-        return request.user.is_superuser
 
 
 @admin.register(ServicePoint)
