@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from django.db import connection
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 
 from core import clock
@@ -80,8 +81,10 @@ def household_list(user: Any, *, node: Node | None = None, q: str = "", tag: str
     if node is not None:
         qs = qs.filter(node.subtree_q())
     if tag:
-        # JSON text match works the same on SQLite and PostgreSQL; tags are a closed vocabulary.
-        qs = qs.filter(tags__icontains=f'"{tag}"')
+        if connection.vendor == "postgresql":
+            qs = qs.filter(tags__contains=[tag])  # jsonb @>, answered by the GIN index (migration org 0003)
+        else:
+            qs = qs.filter(tags__icontains=f'"{tag}"')  # a closed vocabulary: the quoted word is exact
     if q:
         qs = qs.filter(Q(address__icontains=q) | Exists(_residents_matching(q).filter(household=OuterRef("pk"))))
     return qs.order_by("path", "id")
