@@ -141,3 +141,15 @@ def test_api_docs_load_nothing_from_the_internet(county, client_as):
     html = client_as(county.u_qian).get("/api/v1/docs").content.decode()
     assert "swagger-ui-bundle.js" in html
     assert "https://" not in html and "http://" not in html.replace("http://testserver", "")
+
+
+def test_resident_list_query_count_does_not_grow(county, client_as):
+    client = client_as(county.u_qian)
+    client.get("/api/v1/residents")
+    with CaptureQueriesContext(connection) as small:
+        client.get("/api/v1/residents")
+    for i in range(20):
+        services.resident_create(household=county.h_chen, name=f"新人{i}", gender="F")
+    with CaptureQueriesContext(connection) as big:
+        client.get("/api/v1/residents")
+    assert len(big) == len(small)

@@ -175,3 +175,33 @@ def test_admin_department_user_sees_no_register(county, client_as):
 def test_admin_users_are_superuser_only(county, client_as):
     assert client_as(county.u_zhou).get("/admin/accounts/user/").status_code == 403
     assert client_as(county.u_admin).get("/admin/accounts/user/").status_code == 200
+
+
+def test_staff_home_query_count_does_not_grow_with_the_tree(county, client_as):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from org import services
+    from org.models import Level
+
+    client = client_as(county.u_qian)
+    client.get("/")
+    with CaptureQueriesContext(connection) as before:
+        client.get("/")
+    for i in range(5):
+        town = services.node_create(parent=county.county, level=Level.TOWN, kind="town", name=f"新镇{i}", code=f"n{i}")
+        village = services.node_create(parent=town, level=Level.VILLAGE, kind="village", name=f"新村{i}", code=f"nv{i}")
+        grid = services.node_create(parent=village, level=Level.GRID, kind="grid", name=f"新组{i}", code=f"ng{i}")
+        services.household_create(grid=grid, address=f"新村{i}1号")
+    with CaptureQueriesContext(connection) as after:
+        html = client.get("/").content.decode()
+    assert len(after) == len(before)
+    assert stat(html, "towns") == "7" and stat(html, "households") == "10"
+
+
+def test_logout_is_a_post_and_ends_the_session(county, client_as):
+    client = client_as(county.u_zhou)
+    assert client.get("/accounts/logout/").status_code == 405  # a link cannot log anyone out
+    r = client.post("/accounts/logout/")
+    assert r.status_code == 302
+    assert client.get("/").status_code == 302
