@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from core.models import PersonalDataAccess
+from core.models import CalendarDay, PersonalDataAccess
 
 
 class SuperuserWritesMixin:
@@ -36,3 +36,18 @@ class PersonalDataAccessAdmin(admin.ModelAdmin):
 
     def has_view_permission(self, request, obj=None):
         return request.user.is_superuser
+
+
+@admin.register(CalendarDay)
+class CalendarDayAdmin(SuperuserWritesMixin, admin.ModelAdmin):
+    """Holiday and make-up workday overrides: staff may look, administrators edit."""
+
+    list_display = ["date", "is_workday", "note"]
+    list_filter = ["is_workday"]
+    date_hierarchy = "date"
+
+    def has_module_permission(self, request):
+        return request.user.is_staff
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.is_staff

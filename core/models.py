@@ -35,3 +35,20 @@ class PersonalDataAccess(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.user} → {self.resident_id} {self.field}"
+
+
+class CalendarDay(models.Model):
+    """An administrator's word on one day: it beats the chinese-calendar package (years it does not know
+    yet, a county's own arrangements). See core.workcal."""
+
+    date = models.DateField(_("date"), unique=True)
+    is_workday = models.BooleanField(_("working day"))
+    note = models.CharField(_("note"), max_length=100, blank=True)
+
+    class Meta:
+        verbose_name = _("calendar override")
+        verbose_name_plural = _("calendar overrides")
+        ordering = ["date"]
+
+    def __str__(self) -> str:
+        return f"{self.date:%Y-%m-%d} {self.note}"

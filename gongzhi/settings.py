@@ -208,6 +208,8 @@ GONGZHI = {
     "API_PAGE_SIZE_MAX": 100,
     "API_PAGE_MAX": 10_000,
     "TOKEN_MAX_PER_USER": 20,
+    # Working-time windows on working days (Asia/Shanghai), for deadlines counted in working hours.
+    "WORK_HOURS": [("08:30", "12:00"), ("14:30", "17:30")],
 }
 
 LOGGING = {
