@@ -7,19 +7,12 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
 
+from core.errors import error_body
+
 
 def lockout_response(request: HttpRequest, *args, **kwargs) -> HttpResponse:
     if request.path.startswith("/api/"):
-        return JsonResponse(
-            {
-                "error": {
-                    "code": "auth.locked_out",
-                    "message": _("Too many failed logins. Try again later."),
-                    "fields": {},
-                }
-            },
-            status=429,
-        )
+        return JsonResponse(error_body("auth.locked_out", _("Too many failed logins. Try again later.")), status=429)
     return render(request, "accounts/locked_out.html", status=429)
 
 

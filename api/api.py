@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, HttpRequest, HttpResponse
@@ -13,7 +14,7 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.security import APIKeyCookie, HttpBearer
 
 from accounts.services import token_authenticate
-from core.errors import ApiError
+from core.errors import ApiError, error_body
 
 
 class TokenAuth(HttpBearer):
@@ -23,16 +24,13 @@ class TokenAuth(HttpBearer):
         user = token_authenticate(token)
         if user is not None:
             request.user = user
-            request._gongzhi_token_auth = True  # type: ignore[attr-defined]
         return user
 
 
 class SessionAuth(APIKeyCookie):
     """Django's session for pages that call the API; CSRF is checked on unsafe methods."""
 
-    from django.conf import settings as _settings
-
-    param_name = _settings.SESSION_COOKIE_NAME
+    param_name = settings.SESSION_COOKIE_NAME
 
     def authenticate(self, request: HttpRequest, key: str | None) -> Any:
         if request.user.is_authenticated:
@@ -58,9 +56,7 @@ api = NinjaAPI(
 def error_response(
     request: HttpRequest, status: int, code: str, message: str, fields: dict | None = None
 ) -> HttpResponse:
-    return api.create_response(
-        request, {"error": {"code": code, "message": message, "fields": fields or {}}}, status=status
-    )
+    return api.create_response(request, error_body(code, message, fields), status=status)
 
 
 @api.exception_handler(ApiError)

@@ -11,6 +11,11 @@ from typing import Any
 from django.utils.translation import gettext_lazy as _
 
 
+def error_body(code: str, message: Any, fields: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The one error shape of every API answer that is not a success."""
+    return {"error": {"code": code, "message": str(message), "fields": fields or {}}}
+
+
 class ApiError(Exception):
     status = 400
     code = "bad_request"
@@ -31,9 +36,6 @@ class ApiError(Exception):
             self.status = status
         self.fields = fields or {}
         super().__init__(str(self.message))
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"error": {"code": self.code, "message": str(self.message), "fields": self.fields}}
 
 
 class NotFound(ApiError):

@@ -7,10 +7,12 @@ from collections.abc import Callable
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.utils.translation import gettext as _
 
+from core.errors import error_body
+
 
 def _error(request: HttpRequest, status: int, code: str, message: str) -> HttpResponse:
     if request.path.startswith("/api/"):
-        return JsonResponse({"error": {"code": code, "message": message, "fields": {}}}, status=status)
+        return JsonResponse(error_body(code, message), status=status)
     return HttpResponseBadRequest(message, content_type="text/plain; charset=utf-8")
 
 
@@ -49,10 +51,7 @@ class ApiErrorShapeMiddleware:
                 500: _("Internal server error."),
             }
             code = {404: "not_found", 405: "method_not_allowed", 500: "server_error"}[response.status_code]
-            shaped = JsonResponse(
-                {"error": {"code": code, "message": messages[response.status_code], "fields": {}}},
-                status=response.status_code,
-            )
+            shaped = JsonResponse(error_body(code, messages[response.status_code]), status=response.status_code)
             if response.status_code == 405 and response.has_header("Allow"):
                 shaped["Allow"] = response["Allow"]
             return shaped

@@ -67,7 +67,8 @@ def _minimal(paths: set[str]) -> tuple[str, ...]:
     return tuple(out)
 
 
-def _paths_q(paths: tuple[str, ...], field_name: str) -> Q:
+def paths_q(paths: tuple[str, ...], field_name: str = "path") -> Q:
+    """Rows whose `field_name` lies in any of the subtrees rooted at `paths` (none for no paths)."""
     if not paths:
         return Q(pk__in=[])
     q = path_range(paths[0], field_name)
@@ -106,21 +107,21 @@ class Scope:
         ancestors: set[int] = set()
         for p in self.node_paths:
             ancestors.update(int(x) for x in p.strip("/").split("/")[:-1])
-        return _paths_q(self.node_paths, "path") | Q(pk__in=ancestors)
+        return paths_q(self.node_paths, "path") | Q(pk__in=ancestors)
 
     def households_q(self) -> Q:
         if not self.household_ids:
-            return _paths_q(self.people_paths, "path")
+            return paths_q(self.people_paths, "path")
         if not self.people_paths:
             return Q(pk__in=self.household_ids)
-        return _paths_q(self.people_paths, "path") | Q(pk__in=self.household_ids)
+        return paths_q(self.people_paths, "path") | Q(pk__in=self.household_ids)
 
     def residents_q(self) -> Q:
         if not self.household_ids:
-            return _paths_q(self.people_paths, "path")
+            return paths_q(self.people_paths, "path")
         if not self.people_paths:
             return Q(household_id__in=self.household_ids)
-        return _paths_q(self.people_paths, "path") | Q(household_id__in=self.household_ids)
+        return paths_q(self.people_paths, "path") | Q(household_id__in=self.household_ids)
 
     def covers(self, paths: tuple[str, ...], path: str) -> bool:
         return any(p <= path < _upper(p) for p in paths)

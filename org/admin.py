@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin
-from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from core.admin import SuperuserWritesMixin
@@ -24,13 +23,6 @@ from core.masking import mask_id_number, mask_phone
 from core.validators import validate_id_number, validate_phone
 from org import access, services
 from org.models import Department, Household, HouseholdLink, Level, Node, PartyMember, Resident, ServicePoint
-
-
-def _paths_q(paths: tuple[str, ...], field: str = "path") -> Q:
-    q = Q(pk__in=[])
-    for p in paths:
-        q |= Node(path=p).subtree_q(field)
-    return q
 
 
 class ScopedAdmin(admin.ModelAdmin):
@@ -43,7 +35,7 @@ class ScopedAdmin(admin.ModelAdmin):
         qs = super().get_queryset(request)
         if request.user.is_superuser:
             return qs
-        return qs.filter(_paths_q(access.get_scope(request.user).people_paths, self.scope_field))
+        return qs.filter(access.paths_q(access.get_scope(request.user).people_paths, self.scope_field))
 
     def lookup_allowed(self, lookup, value, request=None):
         # Only the declared filters: "?id_number__startswith=4201" must not become a guessing oracle.
@@ -57,11 +49,11 @@ class ScopedAdmin(admin.ModelAdmin):
             edit = access.get_scope(request.user).edit_paths
             model = db_field.related_model
             if model is Node:
-                kwargs["queryset"] = Node.objects.filter(_paths_q(edit))
+                kwargs["queryset"] = Node.objects.filter(access.paths_q(edit))
             elif model is Household:
-                kwargs["queryset"] = Household.objects.filter(_paths_q(edit))
+                kwargs["queryset"] = Household.objects.filter(access.paths_q(edit))
             elif model is Resident:
-                kwargs["queryset"] = Resident.objects.filter(_paths_q(edit))
+                kwargs["queryset"] = Resident.objects.filter(access.paths_q(edit))
             else:
                 kwargs["queryset"] = model._default_manager.none()
             kwargs["widget"] = forms.Select  # never a raw-id box: it prints any row's name

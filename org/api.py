@@ -11,7 +11,7 @@ from ninja import Field, Query, Router, Schema
 from api.schemas import Page, PageParams, QueryIn, paginate
 from core.errors import NotFound
 from org import access, selectors
-from org.models import Household, Level, Node, Resident, ServicePoint
+from org.models import Household, Level, Node, Relation, Resident, ServicePoint
 
 router = Router(tags=["county"])
 
@@ -119,7 +119,7 @@ class HouseholdOut(Schema):
 
 class HouseholdDetailOut(HouseholdOut):
     breadcrumb: list[GridRef]
-    members: list[ResidentOut]
+    members: list[ResidentOut] = Field(..., alias="members_view")
     party_member: str | None
 
 
@@ -141,21 +141,9 @@ def household_list(request: HttpRequest, filters: Query[HouseholdFilter], page: 
     node = _node_or_404(request, filters.node)
     qs = selectors.household_list(request.user, node=node, q=filters.q, tag=filters.tag or "")
     result = paginate(qs, page)
-    heads = {
-        r.household_id: r.name
-        for r in Resident.objects.filter(household__in=result["items"], relation="head").only("household_id", "name")
-    }
-    result["items"] = [
-        {
-            "id": h.pk,
-            "address": h.address,
-            "number": h.number,
-            "grid": h.grid,
-            "tags": h.tags,
-            "head_name": heads.get(h.pk),
-        }
-        for h in result["items"]
-    ]
+    heads = selectors.household_heads(result["items"])
+    for h in result["items"]:
+        h.head_name = heads.get(h.pk)
     return result
 
 
@@ -164,18 +152,12 @@ def household_detail(request: HttpRequest, household_id: int):
     h = access.access_household(request.user, household_id)
     members = list(h.members.all())
     link = getattr(h, "party_link", None)
-    return {
-        "id": h.pk,
-        "address": h.address,
-        "number": h.number,
-        "grid": h.grid,
-        "tags": h.tags,
-        "head_name": next((m.name for m in members if m.relation == "head"), None),
-        "member_count": len(members),
-        "breadcrumb": selectors.breadcrumb(h.grid)[:-1],
-        "members": [_masked(request, m) for m in members],
-        "party_member": link.member.resident.name if link else None,
-    }
+    h.head_name = next((m.name for m in members if m.relation == Relation.HEAD), None)
+    h.member_count = len(members)
+    h.breadcrumb = selectors.breadcrumb(h.grid)[:-1]
+    h.members_view = [_masked(request, m) for m in members]
+    h.party_member = link.member.resident.name if link else None
+    return h
 
 
 @router.get("/residents", response=Page[ResidentOut], summary="Residents in your scope (numbers masked)")

@@ -14,7 +14,7 @@ from core import clock
 from core.audit import log_personal_read
 from core.masking import mask_id_number, mask_phone
 from org import access
-from org.models import Household, Level, Node, Resident, ServicePoint, path_range
+from org.models import Household, Level, Node, Relation, Resident, ServicePoint, path_range
 
 _MASKED_PHONE = re.compile(r"^(\d{3})\*+(\d{4})$")
 _TAIL = re.compile(r"^\d{4}$")
@@ -35,15 +35,18 @@ class NodeStats:
     residents: int
 
 
-def node_stats(node: Node) -> NodeStats:
-    """Counts below a node: three indexed range counts, whatever the size of the subtree."""
-    levels = dict(
+def _levels_below(node: Node) -> dict[int, int]:
+    return dict(
         Node.objects.filter(node.subtree_q())
         .exclude(pk=node.pk)  # below it, not itself
         .values_list("level")
         .annotate(n=Count("id"))
-        .values_list("level", "n")
     )
+
+
+def node_stats(node: Node) -> NodeStats:
+    """Counts below a node: three indexed range counts, whatever the size of the subtree."""
+    levels = _levels_below(node)
     return NodeStats(
         towns=levels.get(Level.TOWN, 0),
         villages=levels.get(Level.VILLAGE, 0),
@@ -51,6 +54,56 @@ def node_stats(node: Node) -> NodeStats:
         households=Household.objects.filter(node.subtree_q()).count(),
         residents=Resident.objects.filter(node.subtree_q()).count(),
     )
+
+
+@dataclass(frozen=True)
+class ChildRow:
+    node: Node
+    grids: int | None
+    households: int | None
+    residents: int | None
+
+
+def node_overview(node: Node, *, with_people: bool) -> tuple[NodeStats, list[ChildRow]]:
+    """Counts below a node and below each child, from grouped counts (a handful of queries in all).
+
+    Households and residents are grouped by their grid path: at most one row per grid, however many
+    people live below. Without `with_people` the people counts stay zero and are not queried.
+    """
+    levels = _levels_below(node)
+    grids_by_path: dict[str, int] = {}
+    if node.level < Level.VILLAGE:
+        grids_by_path = dict(
+            Node.objects.filter(node.subtree_q(), level=Level.GRID).values_list("path").annotate(n=Count("id"))
+        )
+    households_by_path: dict[str, int] = {}
+    residents_by_path: dict[str, int] = {}
+    if with_people:
+        households_by_path = dict(
+            Household.objects.filter(node.subtree_q()).values_list("path").annotate(n=Count("id"))
+        )
+        residents_by_path = dict(Resident.objects.filter(node.subtree_q()).values_list("path").annotate(n=Count("id")))
+
+    def under(counts: dict[str, int], path: str) -> int:
+        return sum(n for p, n in counts.items() if p.startswith(path))
+
+    stats = NodeStats(
+        towns=levels.get(Level.TOWN, 0),
+        villages=levels.get(Level.VILLAGE, 0),
+        grids=levels.get(Level.GRID, 0),
+        households=sum(households_by_path.values()),
+        residents=sum(residents_by_path.values()),
+    )
+    rows = [
+        ChildRow(
+            node=c,
+            grids=under(grids_by_path, c.path) if grids_by_path else None,
+            households=under(households_by_path, c.path) if with_people else None,
+            residents=under(residents_by_path, c.path) if with_people else None,
+        )
+        for c in node.children.order_by("sort", "name", "id")
+    ]
+    return stats, rows
 
 
 def scope_roots(user: Any) -> list[Node]:
@@ -88,6 +141,13 @@ def household_list(user: Any, *, node: Node | None = None, q: str = "", tag: str
     if q:
         qs = qs.filter(Q(address__icontains=q) | Exists(_residents_matching(q).filter(household=OuterRef("pk"))))
     return qs.order_by("path", "id")
+
+
+def household_heads(households: list[Household]) -> dict[int, str]:
+    """Head-of-household names for a page of households, in one query."""
+    return dict(
+        Resident.objects.filter(household__in=households, relation=Relation.HEAD).values_list("household_id", "name")
+    )
 
 
 def _residents_matching(q: str) -> QuerySet[Resident]:

@@ -6,7 +6,6 @@ from typing import Any
 
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import EmptyPage, PageNotAnInteger, Paginator
-from django.db.models import Count
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
@@ -15,7 +14,7 @@ from django.views.decorators.http import require_http_methods
 from accounts.models import Role, RoleAssignment
 from core.errors import NotFound
 from org import access, selectors
-from org.models import Household, HouseholdLink, Level, Node, Resident, ServicePoint
+from org.models import Household, HouseholdLink, Node, Resident, ServicePoint
 
 PAGE_SIZE = 30
 
@@ -37,51 +36,14 @@ def home(request: HttpRequest) -> HttpResponse:
 
 
 def _node_block(scope: access.Scope, node: Node) -> dict[str, Any]:
-    """A node with counts below it and per child, from grouped counts (a handful of queries in all)."""
     with_people = scope.sees_people_under(node)
-    children = list(node.children.order_by("sort", "name", "id"))
-    levels = dict(
-        Node.objects.filter(node.subtree_q()).exclude(pk=node.pk).values_list("level").annotate(n=Count("id"))
-    )
-    grids_by_path: dict[str, int] = {}
-    if node.level < Level.VILLAGE:
-        grids_by_path = dict(
-            Node.objects.filter(node.subtree_q(), level=Level.GRID).values_list("path").annotate(n=Count("id"))
-        )
-    households_by_path: dict[str, int] = {}
-    residents_by_path: dict[str, int] = {}
-    if with_people:
-        # Grouped by grid path: at most one row per grid, however many people live below.
-        households_by_path = dict(
-            Household.objects.filter(node.subtree_q()).values_list("path").annotate(n=Count("id"))
-        )
-        residents_by_path = dict(Resident.objects.filter(node.subtree_q()).values_list("path").annotate(n=Count("id")))
-
-    def under(counts: dict[str, int], path: str) -> int:
-        return sum(n for p, n in counts.items() if p.startswith(path))
-
-    stats = selectors.NodeStats(
-        towns=levels.get(Level.TOWN, 0),
-        villages=levels.get(Level.VILLAGE, 0),
-        grids=levels.get(Level.GRID, 0),
-        households=sum(households_by_path.values()),
-        residents=sum(residents_by_path.values()),
-    )
-    rows = [
-        {
-            "node": c,
-            "grids": under(grids_by_path, c.path) if grids_by_path else None,
-            "households": under(households_by_path, c.path) if with_people else None,
-            "residents": under(residents_by_path, c.path) if with_people else None,
-        }
-        for c in children
-    ]
+    stats, children = selectors.node_overview(node, with_people=with_people)
     return {
         "node": node,
         "breadcrumb": selectors.breadcrumb(node),
         "stats": stats,
         "with_people": with_people,
-        "children": rows,
+        "children": children,
     }
 
 
@@ -176,11 +138,7 @@ def household_list_page(request: HttpRequest) -> HttpResponse:
     except EmptyPage:
         errors.append(_("There is no such page."))
         page = paginator.page(1)
-    heads = dict(
-        Resident.objects.filter(household__in=list(page.object_list), relation="head").values_list(
-            "household_id", "name"
-        )
-    )
+    heads = selectors.household_heads(list(page.object_list))
     rows = [{"household": h, "head": heads.get(h.pk, "")} for h in page.object_list]
     return render(
         request,
