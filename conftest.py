@@ -7,7 +7,7 @@ from collections.abc import Callable
 import pytest
 from django.test import Client
 
-from gongzhi.test import County, build_county
+from gongzhi.test import County, WorkWorld, build_county, build_work_world
 
 
 @pytest.fixture(autouse=True)
@@ -19,6 +19,14 @@ def _fast_password_hashing(settings):
 @pytest.fixture
 def county(db) -> County:
     return build_county()
+
+
+@pytest.fixture
+def world(county, settings, tmp_path) -> WorkWorld:
+    """The county with the catalogue, a second department and dispatch rules; photos go to tmp_path."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+    settings.NOTIFY_GATEWAY = "notify.gateways.FakeGateway"
+    return build_work_world(county)
 
 
 @pytest.fixture

@@ -66,6 +66,9 @@ INSTALLED_APPS = [
     "org",
     "accounts",
     "api",
+    "notify",
+    "catalog",
+    "workorders",
 ]
 
 MIDDLEWARE = [
@@ -210,7 +213,22 @@ GONGZHI = {
     "TOKEN_MAX_PER_USER": 20,
     # Working-time windows on working days (Asia/Shanghai), for deadlines counted in working hours.
     "WORK_HOURS": [("08:30", "12:00"), ("14:30", "17:30")],
+    "WORKORDERS": {
+        # A point further than this from every grid's centre is outside the area served.
+        "LOCATE_MAX_KM": int(os.environ.get("GONGZHI_LOCATE_MAX_KM", "5")),
+        # Residents rate within this many working days; after it, the order closes as not rated.
+        "RATE_WITHIN_WORKING_DAYS": int(os.environ.get("GONGZHI_RATE_WITHIN_DAYS", "5")),
+        # A reopened order (重办) must be put right within this many working days.
+        "RECTIFY_WORKING_DAYS": int(os.environ.get("GONGZHI_RECTIFY_DAYS", "5")),
+        # Duplicate suggestions: open orders of the same category this near and this recent.
+        "DUPLICATE_RADIUS_M": int(os.environ.get("GONGZHI_DUPLICATE_RADIUS_M", "300")),
+        "DUPLICATE_WINDOW_DAYS": int(os.environ.get("GONGZHI_DUPLICATE_WINDOW_DAYS", "14")),
+        "PHOTO_MAX_BYTES": int(os.environ.get("GONGZHI_PHOTO_MAX_BYTES", str(8 * 1024 * 1024))),
+        "PHOTO_MAX_COUNT": 9,
+        "PHOTO_MAX_SIDE": 2560,
+    },
 }
+NOTIFY_GATEWAY = os.environ.get("GONGZHI_NOTIFY_GATEWAY", "notify.gateways.LoggingGateway")
 
 LOGGING = {
     "version": 1,

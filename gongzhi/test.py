@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from accounts import services as accounts
@@ -24,6 +25,13 @@ from org import services as org
 from org.models import Department, Household, Level, Node, Resident, ServicePoint
 
 PASSWORD = "correct-horse-battery"  # noqa: S105 - test-only
+
+GRID_CENTRES = {
+    "a1": (Decimal("31.180000"), Decimal("115.020000")),
+    "a2": (Decimal("31.180000"), Decimal("115.036000")),
+    "b1": (Decimal("31.225000"), Decimal("115.020000")),
+    "c1": (Decimal("31.315000"), Decimal("115.020000")),
+}
 
 
 def make_id_number(region: str, birth: dt.date, seq: int, gender: str) -> str:
@@ -85,10 +93,43 @@ def build_county() -> County:
     v1 = org.node_create(parent=t1, level=Level.VILLAGE, kind="village", name="东村", code="429999101001")
     v2 = org.node_create(parent=t1, level=Level.VILLAGE, kind="village", name="西村", code="429999101002")
     v3 = org.node_create(parent=t2, level=Level.VILLAGE, kind="village", name="南村", code="429999102001")
-    a1 = org.node_create(parent=v1, level=Level.GRID, kind="villager_group", name="A1湾组", code="429999101001001")
-    a2 = org.node_create(parent=v1, level=Level.GRID, kind="villager_group", name="A2湾组", code="429999101001002")
-    b1 = org.node_create(parent=v2, level=Level.GRID, kind="villager_group", name="B1湾组", code="429999101002001")
-    c1 = org.node_create(parent=v3, level=Level.GRID, kind="villager_group", name="C1湾组", code="429999102001001")
+    # Grid centres about 1.5 km apart (A1–A2), 5 km (A–B) and 15 km (A–C): work orders are located by them.
+    a1 = org.node_create(
+        parent=v1,
+        level=Level.GRID,
+        kind="villager_group",
+        name="A1湾组",
+        code="429999101001001",
+        lat=GRID_CENTRES["a1"][0],
+        lng=GRID_CENTRES["a1"][1],
+    )
+    a2 = org.node_create(
+        parent=v1,
+        level=Level.GRID,
+        kind="villager_group",
+        name="A2湾组",
+        code="429999101001002",
+        lat=GRID_CENTRES["a2"][0],
+        lng=GRID_CENTRES["a2"][1],
+    )
+    b1 = org.node_create(
+        parent=v2,
+        level=Level.GRID,
+        kind="villager_group",
+        name="B1湾组",
+        code="429999101002001",
+        lat=GRID_CENTRES["b1"][0],
+        lng=GRID_CENTRES["b1"][1],
+    )
+    c1 = org.node_create(
+        parent=v3,
+        level=Level.GRID,
+        kind="villager_group",
+        name="C1湾组",
+        code="429999102001001",
+        lat=GRID_CENTRES["c1"][0],
+        lng=GRID_CENTRES["c1"][1],
+    )
 
     h_zhang = org.household_create(grid=a1, address="东村A1湾组1号", number="1", tags=["elderly_alone"])
     h_liu = org.household_create(grid=a1, address="东村A1湾组2号", number="2")
@@ -162,4 +203,42 @@ def build_county() -> County:
         civil_affairs=civil, point_v1=point,
         u_zhang=u_zhang, u_li=u_li, u_wang=u_wang, u_zhao=u_zhao, u_qian=u_qian, u_zhou=u_zhou, u_wu=u_wu,
         u_liu=u_liu, u_zheng=u_zheng, u_sun=u_sun, u_admin=u_admin,
+    )  # fmt: skip
+
+
+@dataclass
+class WorkWorld:
+    """The persona county plus what work orders need: the default catalogue, a second department
+    (住建局, with two clerks so that two people can race to sign for one order) and dispatch rules."""
+
+    c: County
+    housing: Department
+    u_feng: User  # 冯科员, 住建局
+    u_ma: User  # 马科员, 住建局
+    streetlight: Any  # catalog.Category 010101 路灯损坏
+    elderly: Any  # 030201 高龄津贴 (→ 民政局)
+    dispute: Any  # 050101 邻里纠纷 (complex; → the village)
+    outage: Any  # 010202 停电 (utility)
+
+
+def build_work_world(c: County) -> WorkWorld:
+    from catalog import defaults
+    from catalog.models import Category, DispatchRule
+
+    defaults.load_defaults()
+    housing = org.department_create(
+        name="住建局", code="D02", level="county", jurisdiction=c.county, phone="0713-2000003"
+    )
+    u_feng = _user("feng", "冯科员", is_staff=True)
+    accounts.role_assign(user=u_feng, role=Role.DEPT_STAFF, department=housing)
+    u_ma = _user("ma", "马科员", is_staff=True)
+    accounts.role_assign(user=u_ma, role=Role.DEPT_STAFF, department=housing)
+    cats = {x.code: x for x in Category.objects.all()}
+    DispatchRule.objects.create(name="市政设施→住建局", category=cats["0101"], department=housing)
+    DispatchRule.objects.create(name="民生保障→民政局", category=cats["03"], department=c.civil_affairs)
+    DispatchRule.objects.create(name="矛盾纠纷→村", category=cats["0501"], handle_at_level=Level.VILLAGE)
+    DispatchRule.objects.create(name="兜底→镇", handle_at_level=Level.TOWN, priority=999)
+    return WorkWorld(
+        c=c, housing=housing, u_feng=u_feng, u_ma=u_ma, streetlight=cats["010101"], elderly=cats["030201"],
+        dispute=cats["050101"], outage=cats["010202"],
     )  # fmt: skip

@@ -1,0 +1,28 @@
+"""Reads of the published catalogue (public: residents need it before they log in)."""
+
+from __future__ import annotations
+
+from django.db.models import Q, QuerySet
+
+from catalog.models import Category, ServiceItem
+
+
+def active_categories() -> QuerySet[Category]:
+    return Category.objects.filter(is_active=True).order_by("level", "sort", "code")
+
+
+def published_items(
+    *, q: str = "", category_id: int | None = None, level: str | None = None, mode: str | None = None
+) -> QuerySet[ServiceItem]:
+    qs = ServiceItem.objects.filter(is_published=True).select_related("category", "department")
+    if q:
+        qs = qs.filter(Q(name__contains=q) | Q(code=q) | Q(category__name__contains=q))
+    if category_id:
+        qs = qs.filter(
+            Q(category_id=category_id) | Q(category__parent_id=category_id) | Q(category__parent__parent_id=category_id)
+        )
+    if level:
+        qs = qs.filter(level=level)
+    if mode:
+        qs = qs.filter(mode=mode)
+    return qs.order_by("sort", "code")

@@ -1,0 +1,184 @@
+"""Who sees and who may act on which work order — built on org.access's scope.
+
+Seeing:
+- staff holding a role over a node (admin, leader, dispatcher, town/village staff, grid worker) see
+  orders located in that subtree, and orders handed to a local unit inside it;
+- department staff see the orders their department handles or helps with (now or before);
+- anyone sees the orders they own or typed in (a resident, a grid worker's 代办, a party member's relay),
+  and a duplicate's reporter sees its primary through their own order.
+Out of scope answers like missing (404). In scope but not allowed to act: 403.
+
+Acting:
+- dispatch/reassign/answer/close/reopen/rule unreasonable/decide extensions/duplicates: dispatchers and
+  administrators over the order's location;
+- sign for/return/transfer/start/suspend/resume/resolve/ask for extension: the current main handler —
+  a member of its department, or town/village/grid staff whose node covers the local unit;
+- rate: the owner (or whoever submitted it when there is no owner account);
+- callbacks and spot checks: dispatchers, administrators, leaders over the location;
+- urge/supervise (催办/督办): dispatchers, administrators and leaders over the location.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+from django.db.models import Exists, OuterRef, Q, QuerySet
+
+from accounts.models import Role
+from core.errors import NotFound, PermissionDenied
+from org.access import Scope, get_scope, paths_q
+from org.models import Node
+from workorders.models import Assignment, WorkOrder
+
+NODE_STAFF = frozenset(
+    {Role.ADMIN, Role.LEADER, Role.DISPATCHER, Role.TOWN_STAFF, Role.VILLAGE_STAFF, Role.GRID_WORKER}
+)
+DISPATCH_ROLES = frozenset({Role.ADMIN, Role.DISPATCHER})
+SUPERVISE_ROLES = frozenset({Role.ADMIN, Role.DISPATCHER, Role.LEADER})
+LOCAL_HANDLERS = frozenset({Role.TOWN_STAFF, Role.VILLAGE_STAFF, Role.GRID_WORKER})
+# Who may submit on behalf of a resident (代办, hotline, window, patrol, relay).
+PROXY_ROLES = frozenset(
+    {Role.ADMIN, Role.DISPATCHER, Role.TOWN_STAFF, Role.VILLAGE_STAFF, Role.GRID_WORKER, Role.PARTY_MEMBER}
+)
+
+
+def _minimal(paths: set[str]) -> tuple[str, ...]:
+    out: list[str] = []
+    for p in sorted(paths):
+        if not any(p.startswith(q) for q in out):
+            out.append(p)
+    return tuple(out)
+
+
+@dataclass
+class WorkScope:
+    user: Any
+    scope: Scope
+
+    def _paths(self, roles: frozenset[str]) -> tuple[str, ...]:
+        paths = {a.node.path for a in self.scope.assignments if a.node_id is not None and a.role in roles}
+        if getattr(self.user, "is_superuser", False) and roles & {Role.ADMIN}:
+            paths |= set(Node.objects.filter(parent__isnull=True).values_list("path", flat=True))
+        return _minimal(paths)
+
+    @cached_property
+    def see_paths(self) -> tuple[str, ...]:
+        return self._paths(NODE_STAFF)
+
+    @cached_property
+    def dispatch_paths(self) -> tuple[str, ...]:
+        return self._paths(DISPATCH_ROLES)
+
+    @cached_property
+    def supervise_paths(self) -> tuple[str, ...]:
+        return self._paths(SUPERVISE_ROLES)
+
+    @cached_property
+    def handler_paths(self) -> tuple[str, ...]:
+        return self._paths(LOCAL_HANDLERS)
+
+    @cached_property
+    def proxy_paths(self) -> tuple[str, ...]:
+        return self._paths(PROXY_ROLES)
+
+    @property
+    def department_ids(self) -> frozenset[int]:
+        return self.scope.department_ids
+
+    @property
+    def is_staff(self) -> bool:
+        return bool(self.see_paths or self.department_ids)
+
+    def covers(self, paths: tuple[str, ...], path: str) -> bool:
+        return bool(path) and any(p <= path < p[:-1] + "0" for p in paths)
+
+    def orders_q(self) -> Q:
+        uid = getattr(self.user, "pk", None)
+        q = Q(owner_user_id=uid) | Q(submitted_by_id=uid) if uid else Q(pk__in=[])
+        if self.see_paths:
+            q |= paths_q(self.see_paths, "path") | paths_q(self.see_paths, "unit_path")
+        if self.department_ids:
+            q |= Exists(Assignment.objects.filter(order_id=OuterRef("pk"), department_id__in=self.department_ids))
+        return q
+
+    # --- what this user may do with one order ------------------------------------------------
+    def can_dispatch(self, order: WorkOrder) -> bool:
+        return self.covers(self.dispatch_paths, order.path)
+
+    def can_supervise(self, order: WorkOrder) -> bool:
+        return self.covers(self.supervise_paths, order.path)
+
+    def is_main_handler(self, order: WorkOrder) -> bool:
+        if order.department_id is not None:
+            return order.department_id in self.department_ids
+        if order.unit_node_id is not None:
+            return self.covers(self.handler_paths, order.unit_path)
+        return False
+
+    def is_assisting(self, order: WorkOrder) -> bool:
+        if not self.department_ids and not self.handler_paths:
+            return False
+        for a in order.assignments.filter(active=True, role=Assignment.Role.ASSIST).select_related("node"):
+            if a.department_id in self.department_ids:
+                return True
+            if a.node_id and self.covers(self.handler_paths, a.node.path):
+                return True
+        return False
+
+    def is_owner(self, order: WorkOrder) -> bool:
+        uid = getattr(self.user, "pk", None)
+        if uid is None:
+            return False
+        if order.owner_user_id is not None:
+            return order.owner_user_id == uid
+        return order.submitted_by_id == uid
+
+    def sees_person(self, order: WorkOrder) -> bool:
+        """Staff see who complained even when the order is anonymous to the public."""
+        return self.is_staff or self.is_owner(order) or order.submitted_by_id == getattr(self.user, "pk", None)
+
+
+def work_scope(user: Any) -> WorkScope:
+    cached = getattr(user, "_gongzhi_work_scope", None)
+    if cached is not None:
+        return cached
+    ws = WorkScope(user=user, scope=get_scope(user))
+    if user is not None and getattr(user, "is_authenticated", False):
+        user._gongzhi_work_scope = ws
+    return ws
+
+
+def orders_for(user: Any) -> QuerySet[WorkOrder]:
+    if user is None or not user.is_authenticated:
+        return WorkOrder.objects.none()
+    return WorkOrder.objects.filter(work_scope(user).orders_q())
+
+
+def access_order(user: Any, order_id: int, *, need: str = "view", lock: bool = False) -> WorkOrder:
+    """The order if `user` may see it (else 404) and do `need` with it (else 403).
+
+    need: view · dispatch · handle · supervise · rate · note
+    """
+    qs = orders_for(user).filter(pk=order_id)
+    if lock:
+        # A plain re-read by id under a row lock: the scope filter above already proved visibility.
+        if not qs.exists():
+            raise NotFound()
+        qs = WorkOrder.objects.select_for_update().filter(pk=order_id)
+    order = qs.select_related("category", "item", "grid", "department", "unit_node").first()
+    if order is None:
+        raise NotFound()
+    ws = work_scope(user)
+    ok = {
+        "view": lambda: True,
+        "dispatch": lambda: ws.can_dispatch(order),
+        "handle": lambda: ws.is_main_handler(order),
+        "supervise": lambda: ws.can_supervise(order),
+        "rate": lambda: ws.is_owner(order),
+        "note": lambda: ws.is_staff,
+    }[need]()
+    if not ok:
+        raise PermissionDenied()
+    return order

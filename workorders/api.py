@@ -1,0 +1,697 @@
+"""Work orders over the API: intake, the queues, every lifecycle step, and public tracking."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any, Literal
+
+from django.db import transaction
+from django.http import HttpRequest
+from ninja import Field, File, Form, Query, Router, Schema
+from ninja.files import UploadedFile
+from ninja.responses import Status
+
+from api.schemas import Page, PageParams, QueryIn, StrictIn, paginate
+from catalog.models import Category, ServiceItem, Urgency
+from core.audit import log_personal_read
+from core.errors import NotFound, PermissionDenied, ValidationFailed
+from org.models import Department, Node, Resident
+from workorders import photos, selectors, services
+from workorders.access import access_order, work_scope
+from workorders.models import Channel, Extension, Kind, Photo, WorkOrder
+from workorders.services import Unit
+from workorders.states import State, actions_from
+
+router = Router(tags=["work orders"])
+
+Text2000 = Field(..., min_length=1, max_length=2000)
+Note = Field("", max_length=2000)
+
+
+# --- output ---------------------------------------------------------------------------------------
+
+
+class OrderRowOut(Schema):
+    id: int
+    tracking_code: str
+    kind: str
+    channel: str
+    urgency: str
+    state: str
+    state_label: str
+    title: str
+    category_id: int
+    category_name: str
+    grid_id: int
+    grid_name: str
+    unit: str | None
+    created_at: dt.datetime
+    respond_by: dt.datetime | None
+    due_at: dt.datetime | None
+    overdue: bool
+    respond_overdue: bool
+    time_colour: str
+    round: int
+
+
+def _row(o: WorkOrder) -> dict[str, Any]:
+    return {
+        "id": o.pk,
+        "tracking_code": o.tracking_code,
+        "kind": o.kind,
+        "channel": o.channel,
+        "urgency": o.urgency,
+        "state": o.state,
+        "state_label": str(State(o.state).label),
+        "title": o.title,
+        "category_id": o.category_id,
+        "category_name": o.category.name,
+        "grid_id": o.grid_id,
+        "grid_name": o.grid.name,
+        "unit": o.department.name if o.department_id else (o.unit_node.name if o.unit_node_id else None),
+        "created_at": o.created_at,
+        "respond_by": o.respond_by,
+        "due_at": o.due_at,
+        "overdue": o.overdue,
+        "respond_overdue": o.respond_overdue,
+        "time_colour": selectors.time_colour(o),
+        "round": o.round,
+    }
+
+
+class EventOut(Schema):
+    id: int
+    action: str
+    from_state: str
+    to_state: str
+    actor: str
+    at: dt.datetime
+    note: str
+    public: bool
+    data: dict
+
+
+class PhotoOut(Schema):
+    id: int
+    stage: str
+    url: str
+    width: int
+    height: int
+
+
+class OrderOut(OrderRowOut):
+    text: str
+    item_code: str | None
+    form_data: dict
+    address: str
+    lat: Decimal | None
+    lng: Decimal | None
+    contact_name: str
+    contact_phone: str
+    anonymous: bool
+    reply: str
+    close_reason: str
+    primary_code: str | None
+    suggested_unit: str | None
+    callback_required: bool
+    resolved_at: dt.datetime | None
+    closed_at: dt.datetime | None
+    rate_by: dt.datetime | None
+    actions: list[str]
+    events: list[EventOut]
+    photos: list[PhotoOut]
+
+
+def _detail(request: HttpRequest, o: WorkOrder) -> dict[str, Any]:
+    ws = work_scope(request.user)
+    staff = ws.is_staff
+    phone = selectors.reporter_phone(o, viewer=request.user)
+    if phone and phone == o.contact_phone and o.owner_id and not ws.is_owner(o):
+        owner = Resident.objects.only("id", "user_id").get(pk=o.owner_id)
+        log_personal_read(user=request.user, resident=owner, field="phone", channel="api", path=request.path)
+    events = selectors.timeline(o, public=not staff)
+    out = _row(o)
+    out.update(
+        text=o.text,
+        item_code=o.item.code if o.item_id else None,
+        form_data=o.form_data,
+        address=o.address,
+        lat=o.lat,
+        lng=o.lng,
+        contact_name=selectors.reporter_name(o, viewer=request.user),
+        contact_phone=phone,
+        anonymous=o.anonymous,
+        reply=o.reply,
+        close_reason=o.close_reason,
+        primary_code=o.primary.tracking_code if o.primary_id else None,
+        suggested_unit=(
+            o.suggested_department.name
+            if o.suggested_department_id
+            else o.suggested_node.name
+            if o.suggested_node_id
+            else None
+        )
+        if staff
+        else None,
+        callback_required=o.callback_required,
+        resolved_at=o.resolved_at,
+        closed_at=o.closed_at,
+        rate_by=o.rate_by,
+        actions=_actions(request.user, o),
+        events=[
+            {
+                "id": e.pk,
+                "action": e.action,
+                "from_state": e.from_state,
+                "to_state": e.to_state,
+                "actor": e.actor_label if staff else selectors.public_actor(e, o),
+                "at": e.at,
+                "note": e.note,
+                "public": e.public,
+                "data": e.data if staff else {},
+            }
+            for e in events
+        ],
+        photos=[
+            {"id": p.pk, "stage": p.stage, "url": p.image.url, "width": p.width, "height": p.height}
+            for p in o.photos.all()
+        ],
+    )
+    return out
+
+
+def _actions(user: Any, o: WorkOrder) -> list[str]:
+    """What this user may do with the order now — the buttons a client should show."""
+    ws = work_scope(user)
+    possible = set(actions_from(o.state))
+    out = []
+    dispatch = {"dispatch", "reassign", "answer", "reopen", "rule_unreasonable", "close", "mark_duplicate"}
+    handle = {"accept", "return", "transfer", "start", "suspend", "resume", "resolve"}
+    for a in sorted(possible):
+        if (
+            (a in dispatch and ws.can_dispatch(o))
+            or (a in handle and ws.is_main_handler(o))
+            or (a in ("rate", "cancel") and ws.is_owner(o))
+            or (a == "callback" and ws.can_supervise(o))
+        ):
+            out.append(a)
+    return out
+
+
+# --- input ----------------------------------------------------------------------------------------
+
+
+class SubmitIn(StrictIn):
+    kind: Kind
+    category: str | None = Field(None, max_length=20, description="Category code")
+    item: str | None = Field(None, max_length=20, description="Service item code (service orders)")
+    title: str = Field("", max_length=80)
+    text: str = Field(..., min_length=1, max_length=2000)
+    channel: Channel = Channel.API
+    urgency: Urgency = Urgency.NORMAL
+    owner_id: int | None = Field(None, ge=1, description="The resident this is for (代办); omit for yourself")
+    grid_id: int | None = Field(None, ge=1)
+    lat: Decimal | None = Field(None, ge=-90, le=90, max_digits=9, decimal_places=6)
+    lng: Decimal | None = Field(None, ge=-180, le=180, max_digits=9, decimal_places=6)
+    address: str = Field("", max_length=200)
+    contact_name: str = Field("", max_length=40)
+    contact_phone: str = Field("", max_length=20, pattern=r"^(\d[\d-]{4,18}\d)?$")
+    anonymous: bool = False
+    form_data: dict[str, Any] = Field(default_factory=dict)
+    idempotency_key: str = Field("", max_length=64, pattern=r"^[A-Za-z0-9_.:-]*$")
+
+
+class SimilarOut(Schema):
+    id: int | None
+    tracking_code: str | None
+    title: str
+    state: str
+    distance_m: float | None
+    created_at: dt.datetime
+
+
+class SubmitOut(Schema):
+    order: OrderOut
+    created: bool
+    similar: list[SimilarOut]
+
+
+def _category(code: str | None) -> Category | None:
+    if not code:
+        return None
+    c = Category.objects.filter(code=code).first()
+    if c is None:
+        raise ValidationFailed(fields={"category": ["unknown category"]}, code="catalog.unknown_category")
+    return c
+
+
+def _item(code: str | None) -> ServiceItem | None:
+    if not code:
+        return None
+    i = ServiceItem.objects.select_related("category").filter(code=code, is_published=True).first()
+    if i is None:
+        raise ValidationFailed(fields={"item": ["unknown service item"]}, code="catalog.unknown_item")
+    return i
+
+
+def _similar(o: WorkOrder, user: Any) -> list[dict[str, Any]]:
+    """Staff see which orders; a resident only learns that the problem is already being handled (other
+    people's titles and tracking codes are theirs)."""
+    staff = work_scope(user).is_staff
+    return [
+        {
+            "id": s.pk if staff else None,
+            "tracking_code": s.tracking_code if staff else None,
+            "title": s.title if staff else s.category.name,
+            "state": s.state,
+            "distance_m": d,
+            "created_at": s.created_at,
+        }
+        for s, d in selectors.similar_open_orders(
+            category=o.category, lat=o.lat, lng=o.lng, grid_id=o.grid_id, exclude_id=o.pk
+        )
+    ]
+
+
+@router.post("/workorders", response={201: SubmitOut, 200: SubmitOut}, summary="Submit an appeal or service order")
+def submit(request: HttpRequest, body: SubmitIn):
+    """A retried request with the same `idempotency_key` (or `Idempotency-Key` header) returns the
+    first order with status 200 instead of making another."""
+    key = body.idempotency_key or request.headers.get("Idempotency-Key", "")[:64]
+    owner = None
+    if body.owner_id:
+        owner = Resident.objects.select_related("household__grid").filter(pk=body.owner_id).first()
+        if owner is None:
+            raise NotFound(code="resident.not_found")
+    grid = None
+    if body.grid_id:
+        grid = Node.objects.filter(pk=body.grid_id).first()
+        if grid is None:
+            raise ValidationFailed(fields={"grid_id": ["unknown grid"]})
+    result = services.workorder_submit(
+        by=request.user,
+        kind=body.kind,
+        category=_category(body.category),
+        item=_item(body.item),
+        title=body.title,
+        text=body.text,
+        channel=body.channel,
+        urgency=body.urgency,
+        owner=owner,
+        grid=grid,
+        lat=body.lat,
+        lng=body.lng,
+        address=body.address,
+        contact_name=body.contact_name,
+        contact_phone=body.contact_phone,
+        anonymous=body.anonymous,
+        form_data=body.form_data,
+        idempotency_key=key,
+    )
+    o = access_order(request.user, result.order.pk)
+    return Status(
+        201 if result.created else 200,
+        {"order": _detail(request, o), "created": result.created, "similar": _similar(o, request.user)},
+    )
+
+
+class OrderFilter(QueryIn):
+    queue: Literal["", "dispatch", "handle", "callback"] = ""
+    state: State | None = None
+    category: str | None = Field(None, max_length=20)
+    department: int | None = Field(None, ge=1)
+    unit_node: int | None = Field(None, ge=1)
+    node: int | None = Field(None, ge=1, description="Orders located under this node")
+    overdue: bool | None = None
+    channel: Channel | None = None
+    kind: Kind | None = None
+    mine: bool = False
+    q: str = Field("", max_length=30)
+
+
+@router.get("/workorders", response=Page[OrderRowOut], summary="Work orders in your scope, newest first")
+def order_list(request: HttpRequest, filters: Query[OrderFilter], page: Query[PageParams]):
+    node_path = None
+    if filters.node:
+        node = Node.objects.filter(pk=filters.node).only("path").first()
+        if node is None:
+            raise ValidationFailed(fields={"node": ["unknown node"]})
+        node_path = node.path
+    f = selectors.QueueFilter(
+        queue=filters.queue,
+        state=filters.state,
+        category=_category(filters.category),
+        department_id=filters.department,
+        unit_node_id=filters.unit_node,
+        overdue=filters.overdue,
+        channel=filters.channel,
+        kind=filters.kind,
+        node_path=node_path,
+        q=filters.q,
+        mine=filters.mine,
+    )
+    return paginate(selectors.order_list(user=request.user, f=f), page, convert=_row)
+
+
+@router.get("/workorders/{order_id}", response=OrderOut, summary="One order with its timeline")
+def order_detail(request: HttpRequest, order_id: int):
+    return _detail(request, access_order(request.user, order_id))
+
+
+# --- steps ----------------------------------------------------------------------------------------
+
+
+class UnitIn(StrictIn):
+    department_id: int | None = Field(None, ge=1)
+    node_id: int | None = Field(None, ge=1)
+
+
+def _unit(u: UnitIn | None) -> Unit:
+    if u is None:
+        raise ValidationFailed(fields={"to": ["choose a unit"]})
+    dept = Department.objects.filter(pk=u.department_id, is_active=True).first() if u.department_id else None
+    node = Node.objects.filter(pk=u.node_id).first() if u.node_id else None
+    if (u.department_id and dept is None) or (u.node_id and node is None):
+        raise ValidationFailed(fields={"to": ["unknown unit"]}, code="workorder.unknown_unit")
+    return Unit(department=dept, node=node)
+
+
+class DispatchIn(StrictIn):
+    to: UnitIn
+    assist: list[UnitIn] = Field(default_factory=list, max_length=5)
+    note: str = Note
+
+
+class StepIn(StrictIn):
+    note: str = Note
+
+
+class ReasonIn(StrictIn):
+    reason: str = Text2000
+
+
+class ReturnIn(StrictIn):
+    reason: str = Text2000
+    suggest: UnitIn | None = None
+
+
+class TransferIn(StrictIn):
+    to: UnitIn
+    note: str = Text2000
+
+
+class ReplyIn(StrictIn):
+    reply: str = Text2000
+
+
+class RateIn(StrictIn):
+    solved: bool
+    satisfaction: int = Field(..., ge=1, le=5, description="5 非常满意 … 1 非常不满意")
+    comment: str = Field("", max_length=500)
+
+
+class CallbackIn(StrictIn):
+    kind: Literal["callback", "spot_check"] = "callback"
+    reached: bool
+    solved: bool | None = None
+    satisfaction: int | None = Field(None, ge=1, le=5)
+    note: str = Field("", max_length=500)
+
+
+class DuplicateIn(StrictIn):
+    primary_id: int = Field(..., ge=1)
+
+
+class ExtensionIn(StrictIn):
+    days: int = Field(..., ge=1, le=30)
+    reason: str = Field(..., min_length=1, max_length=500)
+
+
+class DecideIn(StrictIn):
+    approve: bool
+    note: str = Field("", max_length=500)
+
+
+class SuperviseIn(StrictIn):
+    level: Literal["urge", "supervise"]
+    note: str = Note
+
+
+class NoteIn(StrictIn):
+    note: str = Text2000
+    public: bool = False
+
+
+class BulkIn(StrictIn):
+    ids: list[int] = Field(..., min_length=1, max_length=100)
+    to: UnitIn | None = Field(None, description="Omit to send each order to its suggested unit")
+
+
+class ExtensionOut(Schema):
+    id: int
+    days: int
+    reason: str
+    status: str
+
+
+def _step(request: HttpRequest, order_id: int, need: str, fn: Any, **kw: Any) -> dict[str, Any]:
+    with transaction.atomic():
+        order = access_order(request.user, order_id, need=need)
+        fn(order=order, by=request.user, **kw)
+    return _detail(request, access_order(request.user, order_id))
+
+
+@router.post("/workorders/dispatch-bulk", response=list[OrderRowOut], summary="Dispatch several orders at once")
+def dispatch_bulk(request: HttpRequest, body: BulkIn):
+    with transaction.atomic():
+        orders = [access_order(request.user, i, need="dispatch") for i in dict.fromkeys(body.ids)]
+        done = services.workorder_dispatch_bulk(orders=orders, by=request.user, to=_unit(body.to) if body.to else None)
+    return [_row(access_order(request.user, o.pk)) for o in done]
+
+
+@router.post("/workorders/{order_id}/dispatch", response=OrderOut, summary="Dispatch (派单) to a unit")
+def dispatch(request: HttpRequest, order_id: int, body: DispatchIn):
+    return _step(
+        request,
+        order_id,
+        "dispatch",
+        services.workorder_dispatch,
+        to=_unit(body.to),
+        assist=[_unit(a) for a in body.assist],
+        note=body.note,
+    )
+
+
+@router.post("/workorders/{order_id}/reassign", response=OrderOut, summary="Reassign to another unit")
+def reassign(request: HttpRequest, order_id: int, body: TransferIn):
+    return _step(request, order_id, "dispatch", services.workorder_reassign, to=_unit(body.to), note=body.note)
+
+
+@router.post("/workorders/{order_id}/transfer", response=OrderOut, summary="Transfer to the right unit (handler)")
+def transfer(request: HttpRequest, order_id: int, body: TransferIn):
+    return _step(request, order_id, "handle", services.workorder_transfer, to=_unit(body.to), note=body.note)
+
+
+@router.post("/workorders/{order_id}/accept", response=OrderOut, summary="Sign for (签收)")
+def accept(request: HttpRequest, order_id: int):
+    return _step(request, order_id, "handle", services.workorder_accept)
+
+
+@router.post("/workorders/{order_id}/return", response=OrderOut, summary="Return (退单) to the dispatcher")
+def return_(request: HttpRequest, order_id: int, body: ReturnIn):
+    suggest = _unit(body.suggest) if body.suggest else None
+    return _step(request, order_id, "handle", services.workorder_return, reason=body.reason, suggest=suggest)
+
+
+@router.post("/workorders/{order_id}/start", response=OrderOut, summary="Start work")
+def start(request: HttpRequest, order_id: int, body: StepIn):
+    return _step(request, order_id, "handle", services.workorder_start, note=body.note)
+
+
+@router.post("/workorders/{order_id}/suspend", response=OrderOut, summary="Suspend while waiting for the resident")
+def suspend(request: HttpRequest, order_id: int, body: ReasonIn):
+    return _step(request, order_id, "handle", services.workorder_suspend, reason=body.reason)
+
+
+@router.post("/workorders/{order_id}/resume", response=OrderOut, summary="Resume work")
+def resume(request: HttpRequest, order_id: int, body: StepIn):
+    return _step(request, order_id, "handle", services.workorder_resume, note=body.note)
+
+
+@router.post("/workorders/{order_id}/resolve", response=OrderOut, summary="Resolve (办结) with a reply")
+def resolve(request: HttpRequest, order_id: int, body: ReplyIn):
+    return _step(request, order_id, "handle", services.workorder_resolve, reply=body.reply)
+
+
+@router.post("/workorders/{order_id}/answer", response=OrderOut, summary="Answer directly (dispatcher)")
+def answer(request: HttpRequest, order_id: int, body: ReplyIn):
+    return _step(request, order_id, "dispatch", services.workorder_answer, reply=body.reply)
+
+
+@router.post("/workorders/{order_id}/rate", response=OrderOut, summary="Rate (好差评), once per round")
+def rate(request: HttpRequest, order_id: int, body: RateIn):
+    return _step(
+        request,
+        order_id,
+        "rate",
+        services.workorder_rate,
+        solved=body.solved,
+        satisfaction=body.satisfaction,
+        comment=body.comment,
+    )
+
+
+@router.post("/workorders/{order_id}/callback", response=OrderOut, summary="Record a callback or spot check")
+def callback(request: HttpRequest, order_id: int, body: CallbackIn):
+    return _step(
+        request,
+        order_id,
+        "supervise",
+        services.workorder_callback,
+        kind=body.kind,
+        reached=body.reached,
+        solved=body.solved,
+        satisfaction=body.satisfaction,
+        note=body.note,
+    )
+
+
+@router.post("/workorders/{order_id}/reopen", response=OrderOut, summary="Reopen (重办)")
+def reopen(request: HttpRequest, order_id: int, body: ReasonIn):
+    return _step(request, order_id, "dispatch", services.workorder_reopen, reason=body.reason)
+
+
+@router.post("/workorders/{order_id}/rule-unreasonable", response=OrderOut, summary="Rule unreasonable (甄别)")
+def rule_unreasonable(request: HttpRequest, order_id: int, body: ReasonIn):
+    return _step(request, order_id, "dispatch", services.workorder_rule_unreasonable, reason=body.reason)
+
+
+@router.post("/workorders/{order_id}/close", response=OrderOut, summary="Close")
+def close(request: HttpRequest, order_id: int, body: StepIn):
+    return _step(request, order_id, "dispatch", services.workorder_close, note=body.note)
+
+
+@router.post("/workorders/{order_id}/duplicate", response=OrderOut, summary="Link as a duplicate of another order")
+def duplicate(request: HttpRequest, order_id: int, body: DuplicateIn):
+    with transaction.atomic():
+        order = access_order(request.user, order_id, need="dispatch")
+        primary = access_order(request.user, body.primary_id)
+        services.workorder_mark_duplicate(order=order, primary=primary, by=request.user)
+    return _detail(request, access_order(request.user, order_id))
+
+
+@router.post("/workorders/{order_id}/cancel", response=OrderOut, summary="Withdraw (before dispatch)")
+def cancel(request: HttpRequest, order_id: int, body: StepIn):
+    return _step(request, order_id, "rate", services.workorder_cancel, reason=body.note)
+
+
+@router.post("/workorders/{order_id}/extensions", response={201: ExtensionOut}, summary="Ask for more time (延期)")
+def extension_request(request: HttpRequest, order_id: int, body: ExtensionIn):
+    with transaction.atomic():
+        order = access_order(request.user, order_id, need="handle")
+        ext = services.extension_request(order=order, by=request.user, days=body.days, reason=body.reason)
+    return Status(201, ext)
+
+
+@router.post("/workorders/{order_id}/extensions/{extension_id}/decide", response=OrderOut, summary="Approve or refuse")
+def extension_decide(request: HttpRequest, order_id: int, extension_id: int, body: DecideIn):
+    with transaction.atomic():
+        order = access_order(request.user, order_id, need="dispatch")
+        ext = Extension.objects.filter(pk=extension_id, order=order).first()
+        if ext is None:
+            raise NotFound()
+        services.extension_decide(extension=ext, by=request.user, approve=body.approve, note=body.note)
+    return _detail(request, access_order(request.user, order_id))
+
+
+@router.post("/workorders/{order_id}/supervise", response=OrderOut, summary="Urge (催办) or supervise (督办)")
+def supervise(request: HttpRequest, order_id: int, body: SuperviseIn):
+    return _step(request, order_id, "supervise", services.workorder_supervise, level=body.level, note=body.note)
+
+
+@router.post("/workorders/{order_id}/notes", response=OrderOut, summary="Add a note to the timeline")
+def note(request: HttpRequest, order_id: int, body: NoteIn):
+    return _step(request, order_id, "note", services.workorder_note, note=body.note, public=body.public)
+
+
+@router.post("/workorders/{order_id}/photos", response={201: PhotoOut}, summary="Add a photo (JPEG/PNG/WebP/GIF)")
+def photo_upload(request: HttpRequest, order_id: int, photo: File[UploadedFile], stage: Form[str] = "report"):
+    order = access_order(request.user, order_id)
+    ws = work_scope(request.user)
+    if stage not in Photo.Stage.values:
+        raise ValidationFailed(fields={"stage": ["report or result"]})
+    if stage == Photo.Stage.REPORT:
+        if not (ws.is_owner(order) or order.submitted_by_id == request.user.pk) or order.state in (
+            State.CLOSED,
+            State.CANCELLED,
+        ):
+            raise PermissionDenied()
+    else:
+        access_order(request.user, order_id, need="handle")
+    p = photos.photo_add(order=order, by=request.user, upload=photo, stage=stage)
+    return Status(201, {"id": p.pk, "stage": p.stage, "url": p.image.url, "width": p.width, "height": p.height})
+
+
+@router.get("/workorders/{order_id}/similar", response=list[SimilarOut], summary="Open orders that look the same")
+def similar(request: HttpRequest, order_id: int):
+    o = access_order(request.user, order_id, need="note")
+    return _similar(o, request.user)
+
+
+# --- public tracking ------------------------------------------------------------------------------
+
+
+class TrackEventOut(Schema):
+    action: str
+    state: str
+    actor: str
+    at: dt.datetime
+    note: str
+
+
+class TrackOut(Schema):
+    tracking_code: str
+    title: str
+    state: str
+    state_label: str
+    category_name: str
+    created_at: dt.datetime
+    due_at: dt.datetime | None
+    reply: str
+    primary_code: str | None
+    events: list[TrackEventOut]
+
+
+PUBLIC_NOTE_ACTIONS = frozenset({"resolve", "answer", "extension_approved", "note", "close", "callback"})
+
+
+@router.get("/track/{code}", response=TrackOut, auth=None, summary="Public progress of an order by tracking code")
+def track(request: HttpRequest, code: str):
+    code = code.strip().upper()[:16]
+    o = WorkOrder.objects.select_related("category", "primary").filter(tracking_code=code).first()
+    if o is None:
+        raise NotFound()
+    shown = o.primary if o.primary_id and o.state == State.DUPLICATE else o
+    events = selectors.timeline(shown, public=True)
+    return {
+        "tracking_code": o.tracking_code,
+        "title": o.title,
+        "state": o.state,
+        "state_label": str(State(o.state).label),
+        "category_name": o.category.name,
+        "created_at": o.created_at,
+        "due_at": shown.due_at,
+        "reply": shown.reply,
+        "primary_code": o.primary.tracking_code if o.primary_id else None,
+        "events": [
+            {
+                "action": e.action,
+                "state": e.to_state,
+                "actor": selectors.public_actor(e, shown),
+                "at": e.at,
+                "note": e.note if e.action in PUBLIC_NOTE_ACTIONS else "",
+            }
+            for e in events
+        ],
+    }

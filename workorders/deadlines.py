@@ -1,0 +1,123 @@
+"""Deadlines of a work order and the worker step that acts on them.
+
+Each open order carries its deadlines as columns (respond_by, due_at, warn_at, rate_by) and one
+`next_check_at`: the earliest the worker still has to look at. `handle_one()` claims the most due order
+with a compare-and-set lease on that column, acts under a row lock, and sets the next check — so several
+workers can share the load, and a worker killed anywhere leaves the order to be picked up again once
+the lease runs out. Each action sets a flag (warned, respond_overdue, overdue) before it is done again,
+so nothing is sent twice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from catalog.models import LimitUnit
+from catalog.services import Limits
+from core import workcal
+from core.clock import now
+from workorders.models import WorkOrder
+from workorders.states import HANDLING_STATES, State
+
+LEASE = dt.timedelta(seconds=60)
+
+
+def setting(name: str) -> int:
+    return settings.GONGZHI["WORKORDERS"][name]
+
+
+def resolve_deadline(start: dt.datetime, limits: Limits) -> dt.datetime:
+    if limits.resolve_unit == LimitUnit.WORKING_HOURS:
+        return workcal.add_working_hours(start, float(limits.resolve_amount))
+    if limits.resolve_unit == LimitUnit.HOURS:
+        return start + dt.timedelta(hours=limits.resolve_amount)
+    return workcal.add_working_days(start, limits.resolve_amount)
+
+
+def respond_deadline(start: dt.datetime, hours: Decimal) -> dt.datetime:
+    return workcal.add_working_hours(start, float(hours))
+
+
+def warn_time(start: dt.datetime, due: dt.datetime, percent: int) -> dt.datetime:
+    return start + (due - start) * (percent / 100)
+
+
+def next_check(order: WorkOrder) -> dt.datetime | None:
+    """The earliest deadline the worker still has to act on, for the order as it now stands."""
+    times: list[dt.datetime] = []
+    if order.state in HANDLING_STATES:
+        if order.warn_at and not order.warned and not order.overdue:
+            times.append(order.warn_at)
+        if order.state == State.DISPATCHED and order.respond_by and not order.respond_overdue:
+            times.append(order.respond_by)
+        if order.due_at and not order.overdue:
+            times.append(order.due_at)
+    elif order.state in (State.RESOLVED, State.RATED) and order.rate_by and not order.callback_required:
+        times.append(order.rate_by)
+    return min(times) if times else None
+
+
+def handle_one() -> bool:
+    """Act on the most overdue order; returns whether there was one."""
+    t = now()
+    row = (
+        WorkOrder.objects.filter(next_check_at__lte=t)
+        .order_by("next_check_at", "id")
+        .values_list("id", "next_check_at")
+        .first()
+    )
+    if row is None:
+        return False
+    pk, seen = row
+    if not WorkOrder.objects.filter(pk=pk, next_check_at=seen).update(next_check_at=t + LEASE):
+        return True  # another worker took it
+    _act(pk)
+    return True
+
+
+@transaction.atomic
+def _act(pk: int) -> None:
+    from workorders import services  # services import this module
+
+    order = WorkOrder.objects.select_for_update().select_related("grid", "department", "unit_node").get(pk=pk)
+    t = now()
+    changed: dict[str, object] = {}
+    if order.state in HANDLING_STATES:
+        if order.state == State.DISPATCHED and order.respond_by and not order.respond_overdue and order.respond_by <= t:
+            order.respond_overdue = True
+            changed["respond_overdue"] = True
+            services.system_event(order, "respond_overdue", _("Not signed for within the time limit; urged (催办)."))
+            services.notify_handlers(
+                order, "workorder.urge", _("Please sign for order %(code)s: the time limit has passed.")
+            )
+        if order.due_at and not order.overdue and order.due_at <= t:
+            order.overdue = True
+            changed["overdue"] = True
+            services.system_event(order, "overdue", _("Overdue: placed under supervision (督办)."))
+            services.notify_handlers(
+                order, "workorder.overdue", _("Order %(code)s is overdue and under supervision (督办).")
+            )
+            services.notify_dispatchers(order, "workorder.overdue", _("Order %(code)s is overdue."))
+        elif order.warn_at and not order.warned and not order.overdue and order.warn_at <= t:
+            order.warned = True
+            changed["warned"] = True
+            services.system_event(order, "warn", _("The time limit is near."))
+            services.notify_handlers(
+                order, "workorder.warn", _("Order %(code)s is due soon: %(due)s."), due=order.due_at
+            )
+    elif (
+        order.state in (State.RESOLVED, State.RATED)
+        and order.rate_by
+        and order.rate_by <= t
+        and not order.callback_required
+    ):
+        services.close_on_time(order)
+        return
+    order.next_check_at = next_check(order)
+    changed["next_check_at"] = order.next_check_at
+    WorkOrder.objects.filter(pk=pk).update(**changed)
