@@ -121,6 +121,9 @@ if DATABASE_URL:
             "max_size": int(os.environ.get("DB_POOL_MAX_SIZE", 8)),
             "timeout": float(os.environ.get("DB_POOL_TIMEOUT", 10)),
         }
+        # One test database per test process, as for SQLite below: two runs on one server must not
+        # drop each other's database.
+        DATABASES["default"]["TEST"] = {"NAME": f"test_{DATABASES['default']['NAME']}_{os.getpid()}"}
 else:
     DATABASES = {
         "default": {

@@ -1,0 +1,19 @@
+from django.core.management.base import BaseCommand
+
+from core.worker import Loop
+from workorders.deadlines import handle_one
+
+
+class Command(BaseCommand):
+    help = (
+        "Watch work-order deadlines: warn before, flag overdue after, urge (催办) and supervise (督办), close "
+        "orders whose rating window has passed. Runs until SIGTERM; --once to work off what is due and exit."
+    )
+
+    def add_arguments(self, parser):  # type: ignore[no-untyped-def]
+        parser.add_argument("--once", action="store_true")
+        parser.add_argument("--idle-sleep", type=float, default=1.0)
+
+    def handle(self, *args, **opts):  # type: ignore[no-untyped-def]
+        n = Loop("run_deadlines", handle_one, idle_sleep=opts["idle_sleep"]).run(once=opts["once"])
+        self.stdout.write(f"handled {n}")
