@@ -166,7 +166,7 @@ def access_order(user: Any, order_id: int, *, need: str = "view", lock: bool = F
         # A plain re-read by id under a row lock: the scope filter above already proved visibility.
         if not qs.exists():
             raise NotFound()
-        qs = WorkOrder.objects.select_for_update().filter(pk=order_id)
+        qs = WorkOrder.objects.select_for_update(of=("self",)).filter(pk=order_id)
     order = qs.select_related("category", "item", "grid", "department", "unit_node").first()
     if order is None:
         raise NotFound()

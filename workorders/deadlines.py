@@ -84,7 +84,9 @@ def handle_one() -> bool:
 def _act(pk: int) -> None:
     from workorders import services  # services import this module
 
-    order = WorkOrder.objects.select_for_update().select_related("grid", "department", "unit_node").get(pk=pk)
+    order = (
+        WorkOrder.objects.select_for_update(of=("self",)).select_related("grid", "department", "unit_node").get(pk=pk)
+    )
     t = now()
     changed: dict[str, object] = {}
     if order.state in HANDLING_STATES:

@@ -202,7 +202,7 @@ def _move(
 def _locked(order: WorkOrder) -> WorkOrder:
     """Re-read the order under a row lock, so that side effects decided from it stay true."""
     fresh = (
-        WorkOrder.objects.select_for_update()
+        WorkOrder.objects.select_for_update(of=("self",))
         .select_related("category", "item", "grid", "department", "unit_node")
         .filter(pk=order.pk)
         .first()
