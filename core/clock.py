@@ -1,18 +1,35 @@
-"""The one source of 'now', so tests and workers can control time."""
+"""The one source of 'now', so tests, workers and the demo loader can control time."""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from zoneinfo import ZoneInfo
 
 from django.utils import timezone
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
+_frozen: ContextVar[dt.datetime | None] = ContextVar("gongzhi_frozen_now", default=None)
+
 
 def now() -> dt.datetime:
-    return timezone.now()
+    return _frozen.get() or timezone.now()
 
 
 def today() -> dt.date:
     return timezone.localdate(now(), SHANGHAI)
+
+
+@contextmanager
+def frozen(at: dt.datetime) -> Iterator[None]:
+    """Within the block (in this thread), `now()` is `at`: replaying history, testing deadlines."""
+    if at.tzinfo is None:
+        raise ValueError("aware datetimes only")
+    token = _frozen.set(at)
+    try:
+        yield
+    finally:
+        _frozen.reset(token)

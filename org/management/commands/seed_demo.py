@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from org.demo.generate import (
@@ -43,13 +45,21 @@ class Command(BaseCommand):
             help="do nothing when the tree already has nodes (for `make run`) instead of failing",
         )
         parser.add_argument(
+            "--orders",
+            type=int,
+            default=None,
+            help="work orders to play through the past year (default: 300 small, 3000 county, 0 province)",
+        )
+        parser.add_argument(
             "--fraction",
             type=float,
             default=1.0,
             help="shrink villages, grids and households by this factor, to try a scale quickly (default 1)",
         )
 
-    def handle(self, *args, scale: str, seed: int, if_empty: bool, fraction: float, **options) -> None:
+    def handle(
+        self, *args, scale: str, seed: int, if_empty: bool, fraction: float, orders: int | None, **options
+    ) -> None:
         nodes = Node.objects.count()
         if nodes:
             message = f"The database already has data ({nodes:,} nodes in the tree); not adding a demo."
@@ -66,6 +76,15 @@ class Command(BaseCommand):
             summary = generate(scale=scale, seed=seed, fraction=fraction, progress=progress)
         except DemoDataError as exc:
             raise CommandError(str(exc)) from exc
+        if orders is None:
+            orders = {"small": 300, "county": 3000}.get(scale, 0)
+        if orders:
+            from workorders.demo import seed_orders
+
+            started = time.perf_counter()
+            made = seed_orders(count=orders, seed=seed)
+            if verbosity >= 1:
+                self.stdout.write(f"Work orders: {made:,} over the past year in {time.perf_counter() - started:.1f} s")
         if verbosity >= 1:
             self._report(summary)
 
