@@ -145,8 +145,11 @@ def _handler(w: DemoWorld, order: WorkOrder) -> User:
     return _local(w, order.unit_node)
 
 
-def _rules(county: Node) -> None:
-    if DispatchRule.objects.exists():
+def setup_catalog() -> None:
+    """The default catalogue, and dispatch rules pointing its categories at the demo county's departments."""
+    defaults.load_defaults()
+    county = Node.objects.filter(level=Level.COUNTY).order_by("id").first()
+    if county is None or DispatchRule.objects.exists():
         return
     depts = list(Department.objects.filter(jurisdiction=county))
     cats = {c.code: c for c in Category.objects.all()}
@@ -165,11 +168,10 @@ def _at(t: dt.datetime, hours: float) -> dt.datetime:
 @transaction.atomic
 def seed_orders(*, count: int, seed: int = 1, end: dt.datetime | None = None) -> int:
     """Play `count` orders over the year before `end`; returns how many were made."""
-    defaults.load_defaults()
+    setup_catalog()
     county = Node.objects.filter(level=Level.COUNTY).order_by("id").first()
     if county is None:
         return 0
-    _rules(county)
     rng = random.Random(seed)
     end = end or now()
     dispatcher = (

@@ -76,11 +76,12 @@ class Command(BaseCommand):
             summary = generate(scale=scale, seed=seed, fraction=fraction, progress=progress)
         except DemoDataError as exc:
             raise CommandError(str(exc)) from exc
+        from workorders.demo import seed_orders, setup_catalog
+
+        setup_catalog()  # the default catalogue and the demo county's dispatch rules
         if orders is None:
             orders = {"small": 300, "county": 3000}.get(scale, 0)
         if orders:
-            from workorders.demo import seed_orders
-
             started = time.perf_counter()
             made = seed_orders(count=orders, seed=seed)
             if verbosity >= 1:

@@ -1,0 +1,230 @@
+"""What the benchmarks share: a seeded database, a real server process, and load from clients."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import random
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PY = sys.executable
+
+
+def run(args: list[str], env: dict[str, str]) -> str:
+    return subprocess.run(
+        [PY, "manage.py", *args], cwd=ROOT, env=env, check=True, capture_output=True, text=True
+    ).stdout
+
+
+def shell(code: str, env: dict[str, str]) -> str:
+    """Run Python in `manage.py shell` and return the last line it printed."""
+    return run(["shell", "-c", code], env).strip().splitlines()[-1]
+
+
+def reset_postgres(url: str) -> None:
+    import psycopg
+
+    base, name = url.rsplit("/", 1)
+    if "bench" not in name:
+        raise SystemExit(f"refusing to drop database {name!r}: name a database with 'bench' in it")
+    with psycopg.connect(base.replace("postgres://", "postgresql://", 1) + "/postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def bench_env(*, postgres: str | None, var_dir: str | None, reuse: bool) -> tuple[dict[str, str], str]:
+    var = var_dir or tempfile.mkdtemp(prefix="gz-bench-")
+    env = {**os.environ, "GONGZHI_VAR_DIR": var, "SECRET_KEY": "bench-only", "LOG_LEVEL": "ERROR"}
+    env.pop("DATABASE_URL", None)
+    if postgres:
+        if not reuse:
+            reset_postgres(postgres)
+        env["DATABASE_URL"] = postgres
+    return env, var
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def make_token(username: str, env: dict[str, str]) -> str:
+    return shell(
+        "from accounts.models import User; from accounts.services import token_create;"
+        f"print(token_create(user=User.objects.get(username='{username}'), name='bench')[1])",
+        env,
+    )
+
+
+def wait_up(port: int, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise SystemExit("server did not start")
+
+
+@contextmanager
+def server(env: dict[str, str], *, workers: int) -> Iterator[int]:
+    port = free_port()
+    proc = subprocess.Popen(
+        [PY, "-m", "uvicorn", "gongzhi.asgi:application", "--host", "127.0.0.1", "--port", str(port),
+         "--workers", str(workers), "--no-access-log", "--log-level", "warning"],
+        cwd=ROOT, env=env,
+    )  # fmt: skip
+    try:
+        wait_up(port)
+        yield port
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=20)
+
+
+Request = tuple[str, str, str | None]  # method, path, JSON body
+
+
+def drive(
+    port: int, token: str, clients: int, seconds: float, next_request: Callable[[random.Random, int], Request]
+) -> dict[str, float]:
+    """Python clients on keep-alive connections: `next_request(rng, client)` says what to send."""
+    latencies: list[float] = []
+    errors = 0
+    statuses: dict[int, int] = {}
+    lock = threading.Lock()
+    stop_at = time.monotonic() + seconds
+
+    def worker(n: int) -> None:
+        nonlocal errors
+        rng = random.Random(n)
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        mine: list[float] = []
+        seen: dict[int, int] = {}
+        bad = 0
+        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+        while time.monotonic() < stop_at:
+            method, path, body = next_request(rng, n)
+            t0 = time.perf_counter()
+            try:
+                conn.request(method, path, body=body, headers=headers)
+                resp = conn.getresponse()
+                resp.read()
+                seen[resp.status] = seen.get(resp.status, 0) + 1
+                if resp.status >= 400:
+                    bad += 1
+            except (OSError, http.client.HTTPException):
+                bad += 1
+                conn.close()
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+                continue
+            mine.append(time.perf_counter() - t0)
+        with lock:
+            latencies.extend(mine)
+            errors += bad
+            for k, v in seen.items():
+                statuses[k] = statuses.get(k, 0) + v
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(clients)]
+    t0 = time.monotonic()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return summarise(latencies, errors, time.monotonic() - t0, statuses)
+
+
+def summarise(latencies: list[float], errors: int, elapsed: float, statuses: dict[int, int]) -> dict[str, float]:
+    latencies.sort()
+    n = len(latencies)
+    return {
+        "requests": n,
+        "errors": errors,
+        "rps": n / elapsed,
+        "p50_ms": statistics.median(latencies) * 1000 if n else float("nan"),
+        "p99_ms": latencies[min(n - 1, int(n * 0.99))] * 1000 if n else float("nan"),
+        "statuses": statuses,
+    }
+
+
+WRK_SCRIPT = r"""
+local counter = 0
+
+local threads = {}
+local statuses = {}
+function setup(thread)
+  thread:set("tid", #threads + 1)
+  table.insert(threads, thread)
+end
+function init(args)
+  statuses = {}
+end
+request = function()
+  counter = counter + 1
+  local body = nil
+  if wrk.method == "POST" then
+    body = string.format(wrk.body, tid, counter)
+  end
+  return wrk.format(nil, nil, nil, body)
+end
+response = function(status, headers, body)
+  statuses[status] = (statuses[status] or 0) + 1
+end
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format("RESULT %d %d %f %f %d\n", summary.requests,
+    e.connect + e.read + e.write + e.timeout + e.status,
+    latency:percentile(50) / 1000, latency:percentile(99) / 1000, summary.duration))
+end
+"""
+
+
+def wrk(
+    port: int, token: str, clients: int, seconds: float, *, method: str, path: str, body_template: str = ""
+) -> dict[str, float] | None:
+    """Load from wrk (C, one process on loopback) when installed: Python clients would eat the CPU the
+    server needs. The body template gets (thread, counter, dlat, dlng) so every request is distinct."""
+    exe = shutil.which("wrk")
+    if exe is None:
+        return None
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
+        f.write(f"wrk.method = {json.dumps(method)}\n")
+        f.write(f"wrk.body = [==[{body_template}]==]\n")  # a long string: Lua knows no \\u escapes
+        f.write(f'wrk.headers["Authorization"] = "Bearer {token}"\n')
+        f.write('wrk.headers["Content-Type"] = "application/json"\n')
+        f.write(WRK_SCRIPT)
+        script = f.name
+    threads, duration = min(clients, 2), f"{max(1, round(seconds))}s"
+    proc = subprocess.run(
+        [exe, "-t", str(threads), "-c", str(clients), "-d", duration, "--timeout", "10s", "-s", script,
+         f"http://127.0.0.1:{port}{path}"],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    os.unlink(script)
+    line = next((x for x in proc.stdout.splitlines() if x.startswith("RESULT")), None)
+    if line is None:
+        raise SystemExit(f"wrk failed: {proc.stdout[-500:]} {proc.stderr[-500:]}")
+    _, requests, errors, p50, p99, duration_us = line.split()
+    return {
+        "requests": int(requests),
+        "errors": int(errors),
+        "rps": int(requests) / (int(duration_us) / 1e6),
+        "p50_ms": float(p50),
+        "p99_ms": float(p99),
+        "statuses": {},
+    }
