@@ -40,18 +40,32 @@ class PageParams(Schema):
 
 class Page(Schema, Generic[T]):
     count: int
+    count_exact: bool = Field(True, description="False when there are more rows than `count` says (big lists)")
     page: int
     page_size: int
     pages: int
     items: list[T]
 
 
-def paginate(qs: QuerySet | list, params: PageParams, convert: Any = None) -> dict[str, Any]:
-    count = qs.count() if isinstance(qs, QuerySet) else len(qs)
+def paginate(
+    qs: QuerySet | list, params: PageParams, convert: Any = None, count_cap: int | None = None
+) -> dict[str, Any]:
+    """One page of `qs`. With `count_cap`, counting stops there (count_exact=False): counting a million
+    rows to print "page 1 of 50,000" costs more than the page itself."""
+    exact = True
+    if not isinstance(qs, QuerySet):
+        count = len(qs)
+    elif count_cap is None:
+        count = qs.count()
+    else:
+        count = qs.order_by()[: count_cap + 1].count()
+        if count > count_cap:
+            count, exact = count_cap, False
     start = (params.page - 1) * params.page_size
     rows = list(qs[start : start + params.page_size])
     return {
         "count": count,
+        "count_exact": exact,
         "page": params.page,
         "page_size": params.page_size,
         "pages": (count + params.page_size - 1) // params.page_size,

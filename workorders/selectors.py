@@ -13,11 +13,11 @@ from django.db.models import Q, QuerySet
 from catalog.models import Category
 from core.clock import now
 from core.masking import mask_name, mask_phone
-from org.access import path_range
+from org.access import path_range, paths_q
 from workorders.access import orders_for, work_scope
 from workorders.deadlines import setting
-from workorders.models import Event, WorkOrder
-from workorders.states import DISPATCH_QUEUE, FINAL_STATES, HANDLING_STATES, OPEN_STATES, State
+from workorders.models import Event, Extension, WorkOrder
+from workorders.states import DISPATCH_QUEUE, FINAL_STATES, HANDLING_STATES, OPEN_STATES, State, actions_from
 
 
 @dataclass
@@ -36,9 +36,21 @@ class QueueFilter:
     queue: str = ""  # dispatch | handle | callback | ""
 
 
+def _looks_like_code(text: str) -> bool:
+    from workorders.services import TRACKING_ALPHABET, TRACKING_LENGTH
+
+    return len(text) == TRACKING_LENGTH and all(ch in TRACKING_ALPHABET for ch in text)
+
+
 def category_q(category: Category) -> Q:
-    """The category and everything under it (three levels at most)."""
-    return Q(category=category) | Q(category__parent=category) | Q(category__parent__parent=category)
+    """The category and everything under it (three levels at most), as a list of ids: the category
+    table is small, and `category_id IN (…)` keeps the order table's index usable without joins."""
+    ids = {category.pk}
+    frontier = {category.pk}
+    for _level in range(2):
+        frontier = set(Category.objects.filter(parent_id__in=frontier).values_list("pk", flat=True))
+        ids |= frontier
+    return Q(category_id__in=sorted(ids))
 
 
 def order_list(*, user: Any, f: QueueFilter) -> QuerySet[WorkOrder]:
@@ -78,8 +90,19 @@ def order_list(*, user: Any, f: QueueFilter) -> QuerySet[WorkOrder]:
     if f.node_path:
         qs = qs.filter(path_range(f.node_path, "path"))
     if f.q:
-        qs = qs.filter(Q(tracking_code=f.q.upper()) | Q(title__contains=f.q))
+        code = f.q.strip().upper()
+        # A tracking code read out over the phone: one index lookup, not a scan of every title.
+        qs = qs.filter(tracking_code=code) if _looks_like_code(code) else qs.filter(title__contains=f.q)
     return qs.select_related("category", "department", "unit_node", "grid").order_by("-id")
+
+
+def local_open_orders(*, user: Any, f: QueueFilter) -> QuerySet[WorkOrder]:
+    """Open orders located in the grids, villages or towns a local handler looks after (网格员: my grid's
+    work), whoever handles them."""
+    paths = work_scope(user).handler_paths
+    if not paths:
+        return WorkOrder.objects.none()
+    return order_list(user=user, f=f).filter(paths_q(paths, "path"), state__in=OPEN_STATES)
 
 
 def time_colour(order: WorkOrder, at: dt.datetime | None = None) -> str:
@@ -154,3 +177,50 @@ def similar_open_orders(
     elif grid_id is not None:
         out = [(o, None) for o in qs.filter(grid_id=grid_id).order_by("-id")[:10]]
     return out[:10]
+
+
+DISPATCH_ACTIONS = frozenset(
+    {"dispatch", "reassign", "answer", "reopen", "rule_unreasonable", "close", "mark_duplicate"}
+)
+HANDLE_ACTIONS = frozenset({"accept", "return", "transfer", "start", "suspend", "resume", "resolve"})
+
+
+def available_actions(user: Any, order: WorkOrder) -> list[str]:
+    """The state changes this user may make to the order now — the buttons a client should show."""
+    ws = work_scope(user)
+    out = []
+    for a in sorted(set(actions_from(order.state))):
+        if (
+            (a in DISPATCH_ACTIONS and ws.can_dispatch(order))
+            or (a in HANDLE_ACTIONS and ws.is_main_handler(order))
+            or (a in ("rate", "cancel") and ws.is_owner(order))
+            or (a == "callback" and ws.can_supervise(order))
+        ):
+            out.append(a)
+    return out
+
+
+def page_actions(user: Any, order: WorkOrder, *, pending: Extension | None) -> set[str]:
+    """available_actions plus the steps that change no state (extension, urging, notes, photos, spot
+    checks), for the forms of the order page. `pending` is the order's waiting extension request."""
+    ws = work_scope(user)
+    out = set(available_actions(user, order))
+    asking = order.state in (State.ACCEPTED, State.IN_PROGRESS, State.SUSPENDED)
+    if asking and pending is None and ws.is_main_handler(order):
+        out.add("extension_request")
+    if pending is not None and ws.can_dispatch(order):
+        out.add("extension_decide")
+    if ws.can_supervise(order) and order.state in HANDLING_STATES | {State.SUSPENDED}:
+        out.add("supervise")
+    if ws.can_supervise(order) and order.state == State.CLOSED:
+        out.add("spot_check")
+    if ws.is_staff:
+        out.add("note")
+    uid = getattr(user, "pk", None)
+    if (ws.is_owner(order) or order.submitted_by_id == uid) and order.state not in FINAL_STATES:
+        out.add("photo")
+    return out
+
+
+def pending_extension(order: WorkOrder) -> Extension | None:
+    return Extension.objects.filter(order=order, status=Extension.Status.PENDING).select_related("requested_by").first()
