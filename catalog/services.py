@@ -178,9 +178,23 @@ def limits_for(*, time_class: str, urgency: str, item: ServiceItem | None = None
 
 @dataclass(frozen=True)
 class Suggestion:
-    department: Department | None
-    node: Node | None
-    rule: DispatchRule | None
+    """Where the rules point: ids (what intake stores), with the objects loaded only when asked for."""
+
+    department_id: int | None
+    node_id: int | None
+    rule_id: int | None
+
+    @property
+    def department(self) -> Department | None:
+        return Department.objects.filter(pk=self.department_id).first() if self.department_id else None
+
+    @property
+    def node(self) -> Node | None:
+        return Node.objects.filter(pk=self.node_id).first() if self.node_id else None
+
+    @property
+    def rule(self) -> DispatchRule | None:
+        return DispatchRule.objects.filter(pk=self.rule_id).first() if self.rule_id else None
 
 
 def _ancestor_ids(category: Category | None) -> list[int]:
@@ -193,32 +207,40 @@ def _ancestor_ids(category: Category | None) -> list[int]:
 
 
 def suggest_unit(*, category: Category | None, item: ServiceItem | None, grid: Node | None) -> Suggestion:
-    """The unit the dispatch rules point at for an order, or nothing when no rule matches."""
+    """The unit the dispatch rules point at for an order, or nothing when no rule matches.
+
+    Runs on every submission, so it reads the rules as plain rows (one query, no model instances)."""
     cat_chain = _ancestor_ids(category)
     area_ids = [int(x) for x in grid.path.strip("/").split("/")] if grid is not None else []
-    candidates = DispatchRule.objects.filter(is_active=True).select_related("department", "area", "category")
-    best: tuple[tuple, DispatchRule] | None = None
-    for rule in candidates:
-        if rule.item_id is not None and (item is None or rule.item_id != item.pk):
+    rows = DispatchRule.objects.filter(is_active=True).values_list(
+        "id", "item_id", "category_id", "area_id", "area__level", "department_id", "handle_at_level", "priority"
+    )
+    best: tuple[tuple, tuple] | None = None
+    for row in rows:
+        _id, item_id, category_id, area_id, area_level, _dept, _level, priority = row
+        if item_id is not None and (item is None or item_id != item.pk):
             continue
-        if rule.category_id is not None and rule.category_id not in cat_chain:
+        if category_id is not None and category_id not in cat_chain:
             continue
-        if rule.area_id is not None and rule.area_id not in area_ids:
+        if area_id is not None and area_id not in area_ids:
             continue
         specificity = (
-            rule.item_id is not None,
-            -cat_chain.index(rule.category_id) if rule.category_id else -99,
-            rule.area.level if rule.area_id else 0,
-            -rule.priority,
+            item_id is not None,
+            -cat_chain.index(category_id) if category_id else -99,
+            area_level or 0,
+            -priority,
         )
         if best is None or specificity > best[0]:
-            best = (specificity, rule)
+            best = (specificity, row)
     if best is None:
         return Suggestion(None, None, None)
-    rule = best[1]
-    if rule.department_id:
-        return Suggestion(rule.department, None, rule)
-    node = None
-    if grid is not None:
-        node = Node.objects.filter(pk__in=area_ids, level=rule.handle_at_level).first()
-    return Suggestion(None, node, rule if node else None)
+    rule_id, _item, _cat, _area, _lvl, department_id, handle_at_level, _prio = best[1]
+    if department_id:
+        return Suggestion(department_id, None, rule_id)
+    # The grid's own path names its ancestors; the one at the rule's level is the local unit.
+    node_id = (
+        Node.objects.filter(pk__in=area_ids, level=handle_at_level).values_list("pk", flat=True).first()
+        if grid is not None
+        else None
+    )
+    return Suggestion(None, node_id, rule_id if node_id else None)

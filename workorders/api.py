@@ -126,7 +126,8 @@ class OrderOut(OrderRowOut):
     photos: list[PhotoOut]
 
 
-def _detail(request: HttpRequest, o: WorkOrder) -> dict[str, Any]:
+def _detail(request: HttpRequest, o: WorkOrder, *, fresh: bool = False) -> dict[str, Any]:
+    """The order as `request.user` may see it. `fresh`: just created, so it has no photos yet."""
     ws = work_scope(request.user)
     staff = ws.is_staff
     phone = selectors.reporter_phone(o, viewer=request.user)
@@ -178,7 +179,7 @@ def _detail(request: HttpRequest, o: WorkOrder) -> dict[str, Any]:
         ],
         photos=[
             {"id": p.pk, "stage": p.stage, "url": p.image.url, "width": p.width, "height": p.height}
-            for p in o.photos.all()
+            for p in ([] if fresh else o.photos.all())
         ],
     )
     return out
@@ -225,7 +226,8 @@ class SubmitOut(Schema):
 def _category(code: str | None) -> Category | None:
     if not code:
         return None
-    c = Category.objects.filter(code=code).first()
+    # The parents come along: the dispatch rules and time classes walk up the tree.
+    c = Category.objects.select_related("parent__parent").filter(code=code).first()
     if c is None:
         raise ValidationFailed(fields={"category": ["unknown category"]}, code="catalog.unknown_category")
     return c
@@ -294,10 +296,15 @@ def submit(request: HttpRequest, body: SubmitIn):
         form_data=body.form_data,
         idempotency_key=key,
     )
-    o = access_order(request.user, result.order.pk)
+    # The submitter may see what they just submitted: no second trip through the scope.
+    o = result.order
     return Status(
         201 if result.created else 200,
-        {"order": _detail(request, o), "created": result.created, "similar": _similar(o, request.user)},
+        {
+            "order": _detail(request, o, fresh=result.created),
+            "created": result.created,
+            "similar": _similar(o, request.user),
+        },
     )
 
 

@@ -17,7 +17,14 @@ from org.access import path_range, paths_q
 from workorders.access import orders_for, work_scope
 from workorders.deadlines import setting
 from workorders.models import Event, Extension, WorkOrder
-from workorders.states import DISPATCH_QUEUE, FINAL_STATES, HANDLING_STATES, OPEN_STATES, State, actions_from
+from workorders.states import (
+    DISPATCH_QUEUE,
+    FINAL_STATES,
+    HANDLING_STATES,
+    OPEN_STATES,
+    State,
+    actions_from,
+)
 
 
 @dataclass
@@ -151,31 +158,52 @@ def reporter_phone(order: WorkOrder, *, viewer: Any) -> str:
     return mask_phone(order.contact_phone)
 
 
+@dataclass(frozen=True)
+class SimilarOrder:
+    """An open order that looks like the same problem (read as a plain row: this runs on every intake)."""
+
+    pk: int
+    tracking_code: str
+    title: str
+    state: str
+    created_at: dt.datetime
+    category: Category
+
+    @property
+    def id(self) -> int:
+        return self.pk
+
+
 def similar_open_orders(
     *, category: Category, lat: Decimal | None, lng: Decimal | None, grid_id: int | None, exclude_id: int | None = None
-) -> list[tuple[WorkOrder, float | None]]:
-    """Open orders of the same category, near the place and recent: probably the same problem."""
+) -> list[tuple[SimilarOrder, float | None]]:
+    """Open orders of the same category, near the place and recent: probably the same problem.
+
+    Nearest first (by metres) when the place has coordinates, else the newest in the same grid."""
     since = now() - dt.timedelta(days=setting("DUPLICATE_WINDOW_DAYS"))
     radius_km = setting("DUPLICATE_RADIUS_M") / 1000
-    qs = WorkOrder.objects.filter(
-        category=category, created_at__gte=since, state__in=OPEN_STATES | {State.RESOLVED}
-    ).exclude(state__in=FINAL_STATES)
+    qs = WorkOrder.objects.filter(category=category, created_at__gte=since, state__in=OPEN_STATES | {State.RESOLVED})
     if exclude_id:
         qs = qs.exclude(pk=exclude_id)
-    out: list[tuple[WorkOrder, float | None]] = []
+    fields = ("id", "tracking_code", "title", "state", "created_at", "lat", "lng")
+    out: list[tuple[SimilarOrder, float | None]] = []
     if lat is not None and lng is not None:
+        from workorders.services import _distance_km
+
         dlat = Decimal(radius_km / 111.0)
         dlng = Decimal(radius_km / (111.0 * max(0.1, math.cos(math.radians(float(lat))))))
         near = qs.filter(lat__gte=lat - dlat, lat__lte=lat + dlat, lng__gte=lng - dlng, lng__lte=lng + dlng)
-        from workorders.services import _distance_km
-
-        for o in near.order_by("-id")[:50]:
-            d = _distance_km(float(lat), float(lng), float(o.lat), float(o.lng))
+        for pk, code, title, state, created, olat, olng in near.order_by("-id").values_list(*fields)[:20]:
+            d = _distance_km(float(lat), float(lng), float(olat), float(olng))
             if d <= radius_km:
-                out.append((o, round(d * 1000)))
+                out.append((SimilarOrder(pk, code, title, state, created, category), round(d * 1000)))
         out.sort(key=lambda x: x[1] or 0)
     elif grid_id is not None:
-        out = [(o, None) for o in qs.filter(grid_id=grid_id).order_by("-id")[:10]]
+        rows = qs.filter(grid_id=grid_id).order_by("-id").values_list(*fields)[:10]
+        out = [
+            (SimilarOrder(pk, code, title, state, created, category), None)
+            for pk, code, title, state, created, _a, _b in rows
+        ]
     return out[:10]
 
 

@@ -230,19 +230,20 @@ def locate_grid(lat: Decimal, lng: Decimal) -> Node:
     dlng = Decimal(reach / (111.0 * max(0.1, math.cos(math.radians(float(lat))))))
     grids = Node.objects.filter(
         level=Level.GRID, lat__gte=lat - dlat, lat__lte=lat + dlat, lng__gte=lng - dlng, lng__lte=lng + dlng
-    ).only("id", "lat", "lng", "path", "name")
-    best: tuple[float, Node] | None = None
-    for g in grids:
-        d = _distance_km(float(lat), float(lng), float(g.lat), float(g.lng))
+    ).values_list("id", "lat", "lng", "path", "name", "code", "parent_id")
+    best: tuple[float, tuple] | None = None
+    for row in grids:
+        d = _distance_km(float(lat), float(lng), float(row[1]), float(row[2]))
         if d <= reach and (best is None or d < best[0]):
-            best = (d, g)
+            best = (d, row)
     if best is None:
         raise ValidationFailed(
             _("This place lies outside the area we serve."),
             code="workorder.location_outside",
             fields={"lat": [_("This place lies outside the area we serve.")]},
         )
-    return best[1]
+    pk, glat, glng, path, name, code, parent_id = best[1]
+    return Node(id=pk, lat=glat, lng=glng, path=path, name=name, code=code, parent_id=parent_id, level=Level.GRID)
 
 
 def _new_tracking_code() -> str:
@@ -421,14 +422,18 @@ def _submit(
                     lat=lat,
                     lng=lng,
                     owner=owner,
-                    owner_user=owner.user if owner is not None else by if not proxying else None,
+                    owner_user_id=owner.user_id
+                    if owner is not None
+                    else by.pk
+                    if by is not None and not proxying
+                    else None,
                     submitted_by=by,
                     contact_name=contact_name[:40],
                     contact_phone=contact_phone,
                     anonymous=anonymous,
                     idempotency_key=idempotency_key,
-                    suggested_department=suggestion.department,
-                    suggested_node=suggestion.node,
+                    suggested_department_id=suggestion.department_id,
+                    suggested_node_id=suggestion.node_id,
                     created_at=t,
                     updated_at=t,
                 )
