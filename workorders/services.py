@@ -287,28 +287,27 @@ def workorder_submit(
         if existing is not None:
             return Submitted(existing, False)
     try:
-        with transaction.atomic():
-            order = _submit(
-                by=by,
-                kind=kind,
-                category=category,
-                text=text,
-                channel=channel,
-                title=title,
-                item=item,
-                urgency=urgency,
-                owner=owner,
-                grid=grid,
-                lat=lat,
-                lng=lng,
-                address=address,
-                contact_name=contact_name,
-                contact_phone=contact_phone,
-                anonymous=anonymous,
-                form_data=form_data or {},
-                idempotency_key=idempotency_key,
-                at=at,
-            )
+        order = _submit(
+            by=by,
+            kind=kind,
+            category=category,
+            text=text,
+            channel=channel,
+            title=title,
+            item=item,
+            urgency=urgency,
+            owner=owner,
+            grid=grid,
+            lat=lat,
+            lng=lng,
+            address=address,
+            contact_name=contact_name,
+            contact_phone=contact_phone,
+            anonymous=anonymous,
+            form_data=form_data or {},
+            idempotency_key=idempotency_key,
+            at=at,
+        )
         return Submitted(order, True)
     except IntegrityError:
         # The same key arrived twice at once: the other request made the order.
@@ -403,64 +402,66 @@ def _submit(
     t = at or now()
     suggestion = catalog.suggest_unit(category=category, item=item, grid=grid)
     title = (title or "").strip() or (item.name if item else f"{category.name}：{text[:30]}")
-    for _attempt in range(5):
-        try:
-            with transaction.atomic():
-                order = WorkOrder.objects.create(
-                    tracking_code=_new_tracking_code(),
-                    kind=kind,
-                    channel=channel,
-                    urgency=urgency,
-                    category=category,
-                    item=item,
-                    title=title[:80],
-                    text=text,
-                    form_data=cleaned_form,
-                    grid=grid,
-                    path=grid.path,
-                    address=address,
-                    lat=lat,
-                    lng=lng,
-                    owner=owner,
-                    owner_user_id=owner.user_id
-                    if owner is not None
-                    else by.pk
-                    if by is not None and not proxying
-                    else None,
-                    submitted_by=by,
-                    contact_name=contact_name[:40],
-                    contact_phone=contact_phone,
-                    anonymous=anonymous,
-                    idempotency_key=idempotency_key,
-                    suggested_department_id=suggestion.department_id,
-                    suggested_node_id=suggestion.node_id,
-                    created_at=t,
-                    updated_at=t,
-                )
-            break
-        except IntegrityError as exc:
-            if "tracking_code" not in str(exc) and "workorder.tracking" not in str(exc).lower():
-                raise
-    else:  # pragma: no cover - 32^10 codes; five collisions in a row means something else is wrong
-        raise Conflict(_("Please try again."), code="workorder.code_collision")
-    _event(
-        order,
-        "submit",
-        by,
-        to_state=State.SUBMITTED,
-        public=True,
-        at=t,
-        data={"channel": channel, "proxy": proxying},
-    )
-    if proxying:
-        notify_owner(
+    # Everything above only reads; the write lock (SQLite has one per database) is held for the inserts alone.
+    with transaction.atomic():
+        for _attempt in range(5):
+            try:
+                with transaction.atomic():
+                    order = WorkOrder.objects.create(
+                        tracking_code=_new_tracking_code(),
+                        kind=kind,
+                        channel=channel,
+                        urgency=urgency,
+                        category=category,
+                        item=item,
+                        title=title[:80],
+                        text=text,
+                        form_data=cleaned_form,
+                        grid=grid,
+                        path=grid.path,
+                        address=address,
+                        lat=lat,
+                        lng=lng,
+                        owner=owner,
+                        owner_user_id=owner.user_id
+                        if owner is not None
+                        else by.pk
+                        if by is not None and not proxying
+                        else None,
+                        submitted_by=by,
+                        contact_name=contact_name[:40],
+                        contact_phone=contact_phone,
+                        anonymous=anonymous,
+                        idempotency_key=idempotency_key,
+                        suggested_department_id=suggestion.department_id,
+                        suggested_node_id=suggestion.node_id,
+                        created_at=t,
+                        updated_at=t,
+                    )
+                break
+            except IntegrityError as exc:
+                if "tracking_code" not in str(exc) and "workorder.tracking" not in str(exc).lower():
+                    raise
+        else:  # pragma: no cover - 32^10 codes; five collisions in a row means something else is wrong
+            raise Conflict(_("Please try again."), code="workorder.code_collision")
+        _event(
             order,
-            "workorder.proxy",
-            _("%(who)s has filed an appeal for you: %(title)s. Tracking code %(code)s."),
-            sms=True,
-            who=str(by),
+            "submit",
+            by,
+            to_state=State.SUBMITTED,
+            public=True,
+            at=t,
+            data={"channel": channel, "proxy": proxying},
         )
-    return order
+        if proxying:
+            notify_owner(
+                order,
+                "workorder.proxy",
+                _("%(who)s has filed an appeal for you: %(title)s. Tracking code %(code)s."),
+                sms=True,
+                who=str(by),
+            )
+        return order
 
 
 # --- dispatch and handling ----------------------------------------------------------------------
