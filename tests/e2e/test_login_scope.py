@@ -12,7 +12,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def test_village_login_scope_and_english(live_server, page):
-    call_command("seed_demo", scale="small", seed=1, verbosity=0)
+    call_command("seed_demo", scale="small", seed=1, orders=0, verbosity=0)
     from accounts.models import User
     from org import access
 
@@ -43,7 +43,7 @@ def test_village_login_scope_and_english(live_server, page):
 
 
 def test_resident_home_on_a_phone(live_server, browser):
-    call_command("seed_demo", scale="small", seed=1, verbosity=0)
+    call_command("seed_demo", scale="small", seed=1, orders=0, verbosity=0)
     context = browser.new_context(viewport={"width": 390, "height": 844}, locale="zh-CN", is_mobile=True)
     page = context.new_page()
     page.goto(f"{live_server.url}/accounts/login/")
