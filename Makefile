@@ -8,7 +8,7 @@ PORT   ?= 8000
 # Where `make test` looks for PostgreSQL; the suite runs there too when it answers.
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test
 
-.PHONY: run test test-sqlite test-postgres lint fmt messages venv bench clean
+.PHONY: run test test-sqlite test-postgres lint fmt messages venv assets bench clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -16,7 +16,18 @@ $(STAMP): requirements.txt requirements-dev.txt
 	@rm -f $(VENV)/.installed-*
 	@touch $(STAMP)
 
-venv: $(STAMP)
+# Front-end assets (htmx) from package-lock.json into the ignored node_modules/, served by Django. Only
+# where npm exists, and a failure (no registry on an intranet) is not fatal: the pages work without them.
+node_modules/.package-lock.json: package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+		npm ci --no-audit --no-fund --loglevel=error || echo "== npm ci failed: pages will work without htmx =="; \
+	else \
+		echo "== npm not found: pages will work without htmx =="; \
+	fi
+
+assets: node_modules/.package-lock.json
+
+venv: $(STAMP) assets
 
 run: venv
 	$(BIN)/python manage.py migrate --noinput

@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "axes",
     "ninja",  # serves Swagger UI from its own static files: county intranets have no CDN
+    "django_htmx",
     "core",
     "org",
     "accounts",
@@ -83,6 +84,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",  # request.htmx: pages answer htmx requests with a fragment
     # Last, so that it sees the authenticated user when it locks out repeated failures.
     "axes.middleware.AxesMiddleware",
 ]
@@ -196,7 +198,12 @@ USE_TZ = True
 
 # --- Static ---------------------------------------------------------------------------------
 STATIC_URL = "/static/"
-STATICFILES_DIRS = [BASE_DIR / "static"]
+STATICFILES_DIRS: list = [BASE_DIR / "static"]
+# htmx comes from npm (package-lock.json) into the ignored node_modules/, never from a CDN. Without it
+# (no npm on the machine) the pages work as plain forms and links.
+HTMX_DIST = BASE_DIR / "node_modules" / "htmx.org" / "dist"
+if HTMX_DIST.is_dir():
+    STATICFILES_DIRS.append(("vendor/htmx", HTMX_DIST))
 STATIC_ROOT = VAR_DIR / "staticfiles"
 STATIC_ROOT.mkdir(exist_ok=True)  # whitenoise warns on every request when it is missing
 STORAGES = {

@@ -3,11 +3,15 @@ from django.urls import include, path
 
 from api.api import api
 from org import views as org_views
+from workorders.urls import track_patterns
 
 urlpatterns = [
     path("", org_views.home, name="home"),
     path("accounts/", include("accounts.urls")),
     path("org/", include("org.urls")),
+    path("workorders/", include("workorders.urls")),
+    path("track/", include(track_patterns)),
+    path("catalog/", include("catalog.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("api/v1/", api.urls),
     path("admin/", admin.site.urls),

@@ -170,7 +170,7 @@ def orders_for(user: Any) -> QuerySet[WorkOrder]:
 def access_order(user: Any, order_id: int, *, need: str = "view", lock: bool = False) -> WorkOrder:
     """The order if `user` may see it (else 404) and do `need` with it (else 403).
 
-    need: view · dispatch · handle · supervise · rate · note
+    need: view · dispatch · handle · supervise · rate · withdraw · note
     """
     qs = orders_for(user).filter(pk=order_id)
     if lock:
@@ -188,6 +188,8 @@ def access_order(user: Any, order_id: int, *, need: str = "view", lock: bool = F
         "handle": lambda: ws.is_main_handler(order),
         "supervise": lambda: ws.can_supervise(order),
         "rate": lambda: ws.is_owner(order),
+        # Withdrawing: the owner, or whoever filed it for them (a grid worker's 代办 made in error).
+        "withdraw": lambda: ws.is_owner(order) or order.submitted_by_id == getattr(user, "pk", None),
         "note": lambda: ws.is_staff,
     }[need]()
     if not ok:

@@ -8,6 +8,8 @@ from typing import Any, Literal
 
 from django.db import transaction
 from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.translation import gettext as _
 from ninja import Field, File, Form, Query, Router, Schema
 from ninja.files import UploadedFile
 from ninja.responses import Status
@@ -24,6 +26,13 @@ from workorders.services import Unit
 from workorders.states import State
 
 router = Router(tags=["work orders"])
+
+# Notes that are written for the resident: replies, an approved extension, a public note. Notes on other
+# steps (a dispatcher's word to the unit, a callback's record, a return's reason) are for staff only,
+# even where the step itself shows on the public timeline.
+PUBLIC_NOTE_ACTIONS = frozenset({"resolve", "answer", "extension_approved", "note"})
+# The resident also sees, on their own order, what it is waiting for and their own words.
+OWNER_NOTE_ACTIONS = PUBLIC_NOTE_ACTIONS | {"suspend", "resume", "rate", "cancel"}
 
 # Lists stop counting here (the page says "10,000+"): a county's history runs to millions of orders.
 COUNT_CAP = 10_000
@@ -171,18 +180,23 @@ def _detail(request: HttpRequest, o: WorkOrder, *, fresh: bool = False) -> dict[
                 "to_state": e.to_state,
                 "actor": e.actor_label if staff else selectors.public_actor(e, o),
                 "at": e.at,
-                "note": e.note,
+                "note": e.note if staff or e.action in OWNER_NOTE_ACTIONS else "",
                 "public": e.public,
                 "data": e.data if staff else {},
             }
             for e in events
         ],
         photos=[
-            {"id": p.pk, "stage": p.stage, "url": p.image.url, "width": p.width, "height": p.height}
+            {"id": p.pk, "stage": p.stage, "url": _photo_url(p), "width": p.width, "height": p.height}
             for p in ([] if fresh else o.photos.all())
         ],
     )
     return out
+
+
+def _photo_url(p: Photo) -> str:
+    """Photos are served by a view that checks who asks, never straight from the media folder."""
+    return reverse("workorders:photo", args=[p.order_id, p.pk])
 
 
 # --- input ----------------------------------------------------------------------------------------
@@ -270,7 +284,9 @@ def submit(request: HttpRequest, body: SubmitIn):
     if body.owner_id:
         owner = Resident.objects.select_related("household__grid").filter(pk=body.owner_id).first()
         if owner is None:
-            raise NotFound(code="resident.not_found")
+            # Word for word what the service answers for a resident outside the submitter's scope:
+            # a different message would tell which ids exist.
+            raise NotFound(_("No such resident in your area."), code="resident.not_found")
     grid = None
     if body.grid_id:
         grid = Node.objects.filter(pk=body.grid_id).first()
@@ -575,7 +591,7 @@ def duplicate(request: HttpRequest, order_id: int, body: DuplicateIn):
 
 @router.post("/workorders/{order_id}/cancel", response=OrderOut, summary="Withdraw (before dispatch)")
 def cancel(request: HttpRequest, order_id: int, body: StepIn):
-    return _step(request, order_id, "rate", services.workorder_cancel, reason=body.note)
+    return _step(request, order_id, "withdraw", services.workorder_cancel, reason=body.note)
 
 
 @router.post("/workorders/{order_id}/extensions", response={201: ExtensionOut}, summary="Ask for more time (延期)")
@@ -622,7 +638,7 @@ def photo_upload(request: HttpRequest, order_id: int, photo: File[UploadedFile],
     else:
         access_order(request.user, order_id, need="handle")
     p = photos.photo_add(order=order, by=request.user, upload=photo, stage=stage)
-    return Status(201, {"id": p.pk, "stage": p.stage, "url": p.image.url, "width": p.width, "height": p.height})
+    return Status(201, {"id": p.pk, "stage": p.stage, "url": _photo_url(p), "width": p.width, "height": p.height})
 
 
 @router.get("/workorders/{order_id}/similar", response=list[SimilarOut], summary="Open orders that look the same")
@@ -644,7 +660,6 @@ class TrackEventOut(Schema):
 
 class TrackOut(Schema):
     tracking_code: str
-    title: str
     state: str
     state_label: str
     category_name: str
@@ -655,20 +670,16 @@ class TrackOut(Schema):
     events: list[TrackEventOut]
 
 
-PUBLIC_NOTE_ACTIONS = frozenset({"resolve", "answer", "extension_approved", "note", "close", "callback"})
-
-
 @router.get("/track/{code}", response=TrackOut, auth=None, summary="Public progress of an order by tracking code")
 def track(request: HttpRequest, code: str):
     code = code.strip().upper()[:16]
     o = WorkOrder.objects.select_related("category", "primary").filter(tracking_code=code).first()
     if o is None:
         raise NotFound()
-    shown = o.primary if o.primary_id and o.state == State.DUPLICATE else o
+    shown = o.primary if o.primary_id else o  # a duplicate's reporter follows the primary
     events = selectors.timeline(shown, public=True)
     return {
         "tracking_code": o.tracking_code,
-        "title": o.title,
         "state": o.state,
         "state_label": str(State(o.state).label),
         "category_name": o.category.name,

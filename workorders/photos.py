@@ -29,7 +29,8 @@ class PhotoTooLarge(ApiError):
     code = "workorder.photo_too_large"
 
 
-def _reencode(data: bytes) -> tuple[bytes, int, int]:
+def photo_prepare(data: bytes) -> tuple[bytes, int, int]:
+    """Check that `data` is a photo and re-encode it: (JPEG bytes, width, height). Raises the API errors."""
     try:
         with Image.open(io.BytesIO(data)) as probe:
             fmt = probe.format
@@ -77,7 +78,7 @@ def photo_add(*, order: WorkOrder, by: Any, upload: Any, stage: str = Photo.Stag
     check_size(upload.size)
     data = upload.read(setting("PHOTO_MAX_BYTES") + 1)
     check_size(len(data))
-    jpeg, width, height = _reencode(data)
+    jpeg, width, height = photo_prepare(data)
     with transaction.atomic():
         locked = WorkOrder.objects.select_for_update().get(pk=order.pk)
         if Photo.objects.filter(order=locked, stage=stage).count() >= setting("PHOTO_MAX_COUNT"):

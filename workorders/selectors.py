@@ -221,7 +221,8 @@ def available_actions(user: Any, order: WorkOrder) -> list[str]:
         if (
             (a in DISPATCH_ACTIONS and ws.can_dispatch(order))
             or (a in HANDLE_ACTIONS and ws.is_main_handler(order))
-            or (a in ("rate", "cancel") and ws.is_owner(order))
+            or (a == "rate" and ws.is_owner(order))
+            or (a == "cancel" and (ws.is_owner(order) or order.submitted_by_id == getattr(user, "pk", None)))
             or (a == "callback" and ws.can_supervise(order))
         ):
             out.append(a)
