@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -118,7 +119,9 @@ def clean_form_data(item: ServiceItem | None, data: dict[str, Any]) -> dict[str,
         if kind == FieldType.TEXT:
             ok = isinstance(value, str) and len(value) <= MAX_FIELD_TEXT
         elif kind == FieldType.NUMBER:
+            # Python's JSON parser reads NaN and Infinity, which neither database stores as JSON (a 500).
             ok = isinstance(value, int | float) and not isinstance(value, bool)
+            ok = ok and not (isinstance(value, float) and not math.isfinite(value))
         elif kind == FieldType.BOOL:
             ok = isinstance(value, bool)
         elif kind == FieldType.CHOICE:

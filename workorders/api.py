@@ -257,21 +257,18 @@ def _item(code: str | None) -> ServiceItem | None:
 
 
 def _similar(o: WorkOrder, user: Any) -> list[dict[str, Any]]:
-    """Staff see which orders; a resident only learns that the problem is already being handled (other
-    people's titles and tracking codes are theirs)."""
-    staff = work_scope(user).is_staff
+    """Which orders they are (id, code, title) only for those who may see them: a resident, or staff
+    near the edge of their area, only learn that the problem is already being handled."""
     return [
         {
-            "id": s.pk if staff else None,
-            "tracking_code": s.tracking_code if staff else None,
-            "title": s.title if staff else s.category.name,
+            "id": s.pk if visible else None,
+            "tracking_code": s.tracking_code if visible else None,
+            "title": s.title if visible else s.category.name,
             "state": s.state,
             "distance_m": d,
             "created_at": s.created_at,
         }
-        for s, d in selectors.similar_open_orders(
-            category=o.category, lat=o.lat, lng=o.lng, grid_id=o.grid_id, exclude_id=o.pk
-        )
+        for s, d, visible in selectors.similar_for(user=user, order=o)
     ]
 
 

@@ -18,9 +18,9 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from catalog.models import LimitUnit
-from catalog.services import Limits
+from catalog.services import Limits, effective_time_class, limits_for
 from core import workcal
-from core.clock import now
+from core.clock import SHANGHAI, now
 from workorders.models import WorkOrder
 from workorders.states import HANDLING_STATES, State
 
@@ -43,8 +43,62 @@ def respond_deadline(start: dt.datetime, hours: Decimal) -> dt.datetime:
     return workcal.add_working_hours(start, float(hours))
 
 
-def warn_time(start: dt.datetime, due: dt.datetime, percent: int) -> dt.datetime:
+def warn_time(start: dt.datetime, due: dt.datetime, percent: int, *, working: bool = True) -> dt.datetime:
+    """When `percent` of the time from start to due is used up.
+
+    Counted in working time for limits in working days or hours: counted on the clock, seven days
+    before a deadline across National Day is 'three quarters used' while only three of seven working
+    days have passed, and the warning came days early (at night). Round-the-clock limits (utilities'
+    24 hours) count on the clock.
+    """
+    if working:
+        total = workcal.working_hours_between(start, due)
+        if total > 0:
+            return workcal.add_working_hours(start, total * percent / 100)
     return start + (due - start) * (percent / 100)
+
+
+def runs_around_the_clock(order: WorkOrder) -> bool:
+    """Whether the order's completion limit is in clock hours (utilities) rather than working time.
+
+    A reopened order's rectification period (round > 1) is always in working days.
+    """
+    if order.round > 1:
+        return False
+    limits = limits_for(time_class=effective_time_class(order.category), urgency=order.urgency, item=order.item)
+    return limits.resolve_unit == LimitUnit.HOURS
+
+
+def after_pause(
+    value: dt.datetime | None, since: dt.datetime, until: dt.datetime, *, working: bool
+) -> dt.datetime | None:
+    """A deadline pushed by the time an order waited (suspended) from `since` to `until`.
+
+    The push is the time waited, in the limit's own measure: working time for working-time limits
+    (a weekend's wait pushes nothing), clock time for round-the-clock ones. Deadlines already past when
+    the wait began stay where they are. (Re-counting the time *left* from the resume instead moved a
+    24:00 deadline to 17:30 after a pause of no working time, and a utility's deadline earlier after a
+    night's wait.)
+    """
+    if value is None or value <= since:
+        return value
+    if not working:
+        return value + (until - since)
+    waited = workcal.working_hours_between(since, until)
+    return workcal.add_working_hours(value, waited) if waited > 0 else value
+
+
+def extend_by_working_days(due: dt.datetime, days: int) -> dt.datetime:
+    """`days` more working days after a deadline.
+
+    add_working_days counts from the day after the one it is given, and a deadline at 24:00 is stored
+    as 00:00 of the next day: counted from there, an extension of 3 working days gave 4. Count such a
+    deadline from the day it ends.
+    """
+    local = due.astimezone(SHANGHAI)
+    if local.time() == dt.time(0, 0):
+        local -= dt.timedelta(days=1)
+    return workcal.add_working_days(local, days)
 
 
 def next_check(order: WorkOrder) -> dt.datetime | None:

@@ -207,6 +207,20 @@ def similar_open_orders(
     return out[:10]
 
 
+def similar_for(*, user: Any, order: WorkOrder) -> list[tuple[SimilarOrder, float | None, bool]]:
+    """similar_open_orders of `order` as `user` may learn of them: each with whether the user may see
+    that order. Only then are its title and tracking code theirs to read; otherwise they learn that the
+    problem is already being handled (near the edge of their area, staff's radius crosses into orders of
+    other villages and towns)."""
+    found = similar_open_orders(
+        category=order.category, lat=order.lat, lng=order.lng, grid_id=order.grid_id, exclude_id=order.pk
+    )
+    if not found:
+        return []
+    visible = set(orders_for(user).filter(pk__in=[s.pk for s, _ in found]).values_list("pk", flat=True))
+    return [(s, d, s.pk in visible) for s, d in found]
+
+
 DISPATCH_ACTIONS = frozenset(
     {"dispatch", "reassign", "answer", "reopen", "rule_unreasonable", "close", "mark_duplicate"}
 )

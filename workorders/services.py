@@ -22,7 +22,7 @@ from django.utils.translation import gettext_lazy
 
 from accounts.models import Role, RoleAssignment
 from catalog import services as catalog
-from catalog.models import Category, ServiceItem, Urgency
+from catalog.models import Category, LimitUnit, ServiceItem, Urgency
 from core import workcal
 from core.clock import now
 from core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
@@ -519,12 +519,13 @@ def workorder_dispatch(
         due = workcal.add_working_days(t, deadlines.setting("RECTIFY_WORKING_DAYS"))
     else:
         due = deadlines.resolve_deadline(t, limits)
+    working = order.state == State.REOPENED or limits.resolve_unit != LimitUnit.HOURS
     fields.update(
         dispatched_at=t,
         accepted_at=None,
         respond_by=deadlines.respond_deadline(t, limits.respond_hours),
         due_at=due,
-        warn_at=deadlines.warn_time(t, due, limits.warn_percent),
+        warn_at=deadlines.warn_time(t, due, limits.warn_percent, working=working),
         warned=False,
         respond_overdue=False,
         overdue=False,
@@ -656,11 +657,9 @@ def _resume_fields(order: WorkOrder, t: dt.datetime) -> dict[str, Any]:
     fields: dict[str, Any] = {"suspended_at": None}
     if order.suspended_at is None:
         return fields
+    working = not deadlines.runs_around_the_clock(order)
     for name in ("due_at", "warn_at"):
-        value = getattr(order, name)
-        if value is not None and value > order.suspended_at:
-            left = workcal.working_hours_between(order.suspended_at, value)
-            fields[name] = workcal.add_working_hours(t, left) if left > 0 else t + (value - order.suspended_at)
+        fields[name] = deadlines.after_pause(getattr(order, name), order.suspended_at, t, working=working)
     return fields
 
 
@@ -680,6 +679,9 @@ def _close_duplicates(order: WorkOrder, by: Any, t: dt.datetime) -> None:
             State.CLOSED,
             by,
             note=order.reply,
+            # The answer belongs on the duplicate too: its reporter reads it on their own order (the
+            # detail, their list of appeals), which used to stay without a reply for ever.
+            reply=order.reply,
             close_reason=CloseReason.DUPLICATE,
             closed_at=t,
             data={"primary": order.tracking_code},
@@ -821,8 +823,19 @@ def workorder_reopen(*, order: WorkOrder, by: Any, reason: str) -> WorkOrder:
     if not reason.strip():
         raise ValidationFailed(fields={"reason": [_("Please give the reason for reopening it.")]})
     order = _locked(order)
+    # A duplicate closed with its primary and reopened is handled on its own from now on: still linked,
+    # its reporter's tracking page would go on showing the finished primary instead of its progress.
+    detach = {"primary": None} if order.primary_id else {}
     _move(
-        order, Action.REOPEN, State.REOPENED, by, note=reason, closed_at=None, close_reason="", **_reopen_fields(order)
+        order,
+        Action.REOPEN,
+        State.REOPENED,
+        by,
+        note=reason,
+        closed_at=None,
+        close_reason="",
+        **detach,
+        **_reopen_fields(order),
     )
     return order
 
@@ -871,11 +884,25 @@ def close_on_time(order: WorkOrder) -> None:
 
 @transaction.atomic
 def workorder_mark_duplicate(*, order: WorkOrder, primary: WorkOrder, by: Any) -> WorkOrder:
-    order = _locked(order)
     while primary.primary_id is not None:
         primary = primary.primary  # type: ignore[assignment]
     if primary.pk == order.pk:
         raise ValidationFailed(fields={"primary": [_("An order cannot duplicate itself.")]})
+    # Both rows under lock, in id order (two dispatchers linking two orders to each other must not
+    # deadlock), and the primary read afresh: linked to a primary that closed after the caller read it,
+    # this order would wait for a close that has already happened (closing locks the primary too).
+    rows = (
+        WorkOrder.objects.select_for_update(of=("self",))
+        .select_related("category", "item", "grid", "department", "unit_node")
+        .filter(pk__in=[order.pk, primary.pk])
+        .order_by("pk")
+    )
+    locked = {o.pk: o for o in rows}
+    if len(locked) < 2:
+        raise NotFound()
+    order, primary = locked[order.pk], locked[primary.pk]
+    if primary.primary_id is not None:
+        raise Conflict(_("Someone else changed this order just now. Please reload it."), code="workorder.state_changed")
     if primary.state not in PRIMARY_STATES:
         raise Conflict(_("The primary order is already finished."), code="workorder.primary_finished")
     if order.duplicates.exists():
@@ -906,6 +933,14 @@ def workorder_mark_duplicate(*, order: WorkOrder, primary: WorkOrder, by: Any) -
 
 @transaction.atomic
 def workorder_cancel(*, order: WorkOrder, by: Any, reason: str = "") -> WorkOrder:
+    order = _locked(order)
+    # Other residents' appeals linked to this one wait for it to close; withdrawn, it never would,
+    # and theirs would be stranded as duplicates of a cancelled order.
+    if order.state == State.SUBMITTED and order.duplicates.filter(state=State.DUPLICATE).exists():
+        raise Conflict(
+            _("Other appeals about the same problem are linked to this one; it stays open for them."),
+            code="workorder.has_duplicates",
+        )
     _move(order, Action.CANCEL, State.CANCELLED, by, note=reason, closed_at=now())
     return order
 
@@ -944,12 +979,24 @@ def extension_decide(*, extension: Extension, by: Any, approve: bool, note: str 
     ext.save(update_fields=["status", "decided_by", "decided_at", "decision_note"])
     if approve and order.due_at is not None:
         old_due = order.due_at
-        order.due_at = workcal.add_working_days(order.due_at, ext.days)
-        order.warn_at = deadlines.warn_time(t, order.due_at, 75)
+        limits = catalog.limits_for(
+            time_class=catalog.effective_time_class(order.category), urgency=order.urgency, item=order.item
+        )
+        order.due_at = deadlines.extend_by_working_days(order.due_at, ext.days)
+        # The rule's own warning share (it was a fixed 75 %).
+        order.warn_at = deadlines.warn_time(t, order.due_at, limits.warn_percent)
         order.warned = False
+        # The request was made in time (extension_request refuses late ones); if the worker flagged
+        # the order overdue while the dispatcher was deciding, the approved deadline is what counts.
+        order.overdue = order.overdue and order.due_at <= t
         order.next_check_at = deadlines.next_check(order)
         WorkOrder.objects.filter(pk=order.pk).update(
-            due_at=order.due_at, warn_at=order.warn_at, warned=False, next_check_at=order.next_check_at, updated_at=t
+            due_at=order.due_at,
+            warn_at=order.warn_at,
+            warned=False,
+            overdue=order.overdue,
+            next_check_at=order.next_check_at,
+            updated_at=t,
         )
         _event(
             order,

@@ -1,0 +1,25 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from notify.gateways import FakeGateway
+from workorders.tests.helpers import Clock
+
+
+@pytest.fixture
+def clock() -> Iterator[Clock]:
+    """A controlled `core.clock.now()`; set it before acting."""
+    c = Clock()
+    yield c
+    c.reset()
+
+
+@pytest.fixture
+def fake_gateway() -> Iterator[type[FakeGateway]]:
+    FakeGateway.sent = []
+    FakeGateway.fail = False
+    yield FakeGateway
+    FakeGateway.sent = []
+    FakeGateway.fail = False
