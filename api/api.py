@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django.conf import settings
@@ -11,6 +12,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.parser import Parser
 from ninja.security import APIKeyCookie, HttpBearer
 
 from accounts.services import token_authenticate
@@ -38,7 +40,18 @@ class SessionAuth(APIKeyCookie):
         return None
 
 
+def _no_constants(name: str) -> None:
+    # NaN and Infinity are not JSON (RFC 8259), and neither database stores them: refuse them at the door.
+    raise json.JSONDecodeError(f"{name} is not allowed in JSON", name, 0)
+
+
+class StrictJSONParser(Parser):
+    def parse_body(self, request: HttpRequest) -> Any:
+        return json.loads(request.body, parse_constant=_no_constants)
+
+
 api = NinjaAPI(
+    parser=StrictJSONParser(),
     title="Gongzhi API",
     version="1",
     description=(

@@ -43,7 +43,7 @@ class QueueFilter:
     queue: str = ""  # dispatch | handle | callback | ""
 
 
-def _looks_like_code(text: str) -> bool:
+def looks_like_code(text: str) -> bool:
     from workorders.services import TRACKING_ALPHABET, TRACKING_LENGTH
 
     return len(text) == TRACKING_LENGTH and all(ch in TRACKING_ALPHABET for ch in text)
@@ -99,7 +99,7 @@ def order_list(*, user: Any, f: QueueFilter) -> QuerySet[WorkOrder]:
     if f.q:
         code = f.q.strip().upper()
         # A tracking code read out over the phone: one index lookup, not a scan of every title.
-        qs = qs.filter(tracking_code=code) if _looks_like_code(code) else qs.filter(title__contains=f.q)
+        qs = qs.filter(tracking_code=code) if looks_like_code(code) else qs.filter(title__contains=f.q)
     return qs.select_related("category", "department", "unit_node", "grid").order_by("-id")
 
 

@@ -759,7 +759,11 @@ def workorder_rate(*, order: WorkOrder, by: Any, solved: bool, satisfaction: int
     data = {"solved": solved, "satisfaction": satisfaction, "round": order.round}
     if rating.is_bad:
         _move(order, Action.RATE, State.REOPENED, by, note=comment, data=data, **_reopen_fields(order))
-        notify_dispatchers(order, "workorder.bad_rating", _("Order %(code)s was rated badly: verify and reopen."))
+        notify_dispatchers(
+            order,
+            "workorder.bad_rating",
+            _("Order %(code)s was rated badly and is reopened: verify, then dispatch again or rule it unreasonable."),
+        )
     else:
         _move(order, Action.RATE, State.RATED, by, note=comment, data=data)
     return rating
@@ -906,7 +910,10 @@ def workorder_mark_duplicate(*, order: WorkOrder, primary: WorkOrder, by: Any) -
     if primary.state not in PRIMARY_STATES:
         raise Conflict(_("The primary order is already finished."), code="workorder.primary_finished")
     if order.duplicates.exists():
-        raise Conflict(_("Other orders follow this one; link them instead."), code="workorder.has_duplicates")
+        raise Conflict(
+            _("Other orders are linked to this one as duplicates, so it cannot itself become a duplicate."),
+            code="workorder.has_duplicates",
+        )
     Assignment.objects.filter(order=order, active=True).update(active=False, ended_at=now())
     _move(
         order,

@@ -514,14 +514,12 @@ def submitted_page(request: HttpRequest, order_id: int) -> HttpResponse:
     staff = work_scope(request.user).is_staff
     similar = [
         {
-            "order": s if staff else None,
+            "order": s if visible else None,
             "category": s.category.name,
             "distance": d,
             "state": State(s.state).label,
         }
-        for s, d in selectors.similar_open_orders(
-            category=order.category, lat=order.lat, lng=order.lng, grid_id=order.grid_id, exclude_id=order.pk
-        )
+        for s, d, visible in selectors.similar_for(user=request.user, order=order)
     ]
     return render(request, "workorders/submitted.html", {"order": order, "similar": similar, "staff": staff})
 
@@ -618,11 +616,11 @@ def _detail_context(request: HttpRequest, order: WorkOrder) -> dict[str, Any]:
         ]
         ctx["suggested_value"] = _unit_value(order.suggested_department_id, order.suggested_node_id)
     if "mark_duplicate" in actions:
+        # Only orders the dispatcher may open can be picked as the primary.
         ctx["similar"] = [
             {"order": s, "distance": d}
-            for s, d in selectors.similar_open_orders(
-                category=order.category, lat=order.lat, lng=order.lng, grid_id=order.grid_id, exclude_id=order.pk
-            )
+            for s, d, visible in selectors.similar_for(user=request.user, order=order)
+            if visible
         ]
     return ctx
 
@@ -1091,11 +1089,16 @@ def callbacks_page(request: HttpRequest) -> HttpResponse:
 
 
 def track_page(request: HttpRequest) -> HttpResponse:
-    code = request.GET.get("code", "").strip().upper()
+    # Read out over the phone, codes arrive with spaces and dashes: "ZS95 42E2-PS".
+    code = re.sub(r"[\s-]", "", request.GET.get("code", "")).upper()
     if code:
-        if re.fullmatch(r"[A-Z0-9]{4,16}", code):
+        if selectors.looks_like_code(code):
             return redirect("track:order", code)
-        return render(request, "workorders/track.html", {"error": _("A tracking code has 10 letters and digits.")})
+        return render(
+            request,
+            "workorders/track.html",
+            {"error": _("A tracking code has 10 letters and digits, without 0, 1, I or O.")},
+        )
     return render(request, "workorders/track.html", {})
 
 

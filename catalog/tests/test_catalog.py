@@ -47,8 +47,10 @@ def items(cat):
         (TimeClass.UTILITY, Urgency.NORMAL, "水电气暖", 24, LimitUnit.HOURS, "1"),
         (TimeClass.GENERAL, Urgency.URGENT, "加急诉求", 3, LimitUnit.WORKING_DAYS, "1"),
         (TimeClass.GENERAL, Urgency.EMERGENCY, "紧急诉求", 2, LimitUnit.WORKING_HOURS, "0.5"),
-        # A rule naming the urgency beats one naming the class: an emergency power cut has 2 hours.
-        (TimeClass.UTILITY, Urgency.EMERGENCY, "紧急诉求", 2, LimitUnit.WORKING_HOURS, "0.5"),
+        # A rule naming both beats either: an emergency power cut has 2 hours on the clock, an urgent one 12.
+        (TimeClass.UTILITY, Urgency.EMERGENCY, "水电气暖（紧急）", 2, LimitUnit.HOURS, "0.25"),
+        (TimeClass.UTILITY, Urgency.URGENT, "水电气暖（加急）", 12, LimitUnit.HOURS, "0.5"),
+        # A rule naming the urgency beats one naming the class.
         (TimeClass.COMPLEX, Urgency.EMERGENCY, "紧急诉求", 2, LimitUnit.WORKING_HOURS, "0.5"),
     ],
 )
@@ -64,6 +66,7 @@ def test_limits_for_picks_the_most_specific_rule(db, time_class, urgency, rule, 
 
 
 def test_a_rule_naming_both_class_and_urgency_beats_both(db):
+    TimeLimitRule.objects.filter(time_class=TimeClass.UTILITY, urgency=Urgency.EMERGENCY).update(is_active=False)
     TimeLimitRule.objects.create(
         name="停电紧急",
         time_class=TimeClass.UTILITY,

@@ -87,9 +87,19 @@ def test_emergency_two_working_hours(world, clock, start, due, respond_by):
     assert workcal.working_hours_between(o.warn_at, o.due_at) == pytest.approx(0.5)
 
 
-def test_emergency_beats_the_utility_limit(world, clock):
+def test_an_emergency_power_cut_has_two_hours_on_the_clock(world, clock):
+    # The utility + emergency rule: 2 hours, at night and at weekends too (not 2 working hours).
     clock.set("2026-11-06T11:00")
     o = dispatched(world, clock.t, category=world.outage, urgency=Urgency.EMERGENCY)
+    assert o.due_at == at("2026-11-06T13:00")
+    clock.set("2026-11-07T22:00")  # a Saturday night
+    o = dispatched(world, clock.t, category=world.outage, urgency=Urgency.EMERGENCY)
+    assert o.due_at == at("2026-11-08T00:00")
+
+
+def test_an_emergency_of_another_kind_has_two_working_hours(world, clock):
+    clock.set("2026-11-06T11:00")  # Friday: 11:00–12:00, then 14:30–15:30
+    o = dispatched(world, clock.t, category=world.streetlight, urgency=Urgency.EMERGENCY)
     assert o.due_at == at("2026-11-06T15:30")
 
 
