@@ -41,6 +41,9 @@ states = (["closed"] * 880 + ["rated"] * 20 + ["resolved"] * 20 + ["in_progress"
           + ["dispatched"] * 15 + ["submitted"] * 15 + ["returned"] * 4 + ["reopened"] * 3 + ["suspended"] * 3)
 channels = ["web", "mobile", "hotline", "window", "patrol", "party", "proxy", "api"]
 kinds = ["consult", "help", "complaint", "report", "suggestion", "service"]
+ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
+def code(i):  # "Z" and nine characters of the real alphabet: searchable like a real code
+    return "Z" + "".join(ALPHABET[(i >> (5 * k)) & 31] for k in range(9))
 started = time.perf_counter()
 batch = []
 for i in range(have, N):
@@ -50,7 +53,7 @@ for i in range(have, N):
     handling = state not in ("submitted", "returned", "reopened")
     due = created + dt.timedelta(days=rng.choice([1, 7, 7, 7, 15]))
     batch.append(WorkOrder(
-        tracking_code=f"B{{i:09d}}", kind=rng.choice(kinds), channel=rng.choice(channels), category_id=rng.choice(cats),
+        tracking_code=code(i), kind=rng.choice(kinds), channel=rng.choice(channels), category_id=rng.choice(cats),
         title="路灯不亮", text="bench", grid_id=gid, path=gpath, contact_name="测试", state=state,
         owner_user=resident if i % 1000 == 0 else None,
         department_id=rng.choice(depts) if handling else None, created_at=created, updated_at=created,
@@ -113,6 +116,9 @@ def main() -> None:
         "s['_auth_user_hash'] = u.get_session_auth_hash(); s.create(); print(s.session_key)",
         env,
     )
+    probe = shell(
+        "from workorders.models import WorkOrder; print(WorkOrder.objects.order_by('id')[500].tracking_code)", env
+    )
     cat = shell("from catalog.models import Category; print(Category.objects.get(code='0101').code)", env)
     paths = [
         ("queue: to dispatch", "/api/v1/workorders?queue=dispatch"),
@@ -121,7 +127,7 @@ def main() -> None:
         ("overdue", "/api/v1/workorders?overdue=true"),
         ("category 0101 (subtree)", f"/api/v1/workorders?category={cat}"),
         ("channel=hotline, page 5", "/api/v1/workorders?channel=hotline&page=5"),
-        ("tracking code search", "/api/v1/workorders?q=B000123456"),
+        ("tracking code search", f"/api/v1/workorders?q={probe}"),
         ("console page (HTML)", "/workorders/console/"),
     ]
     with server(env, workers=1) as port:
