@@ -2,6 +2,16 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+# bench/queue.py has the name of the standard library's `queue` (which psycopg and concurrent.futures
+# import): once the scripts have found this module, take their folder off the import path again.
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
+if getattr(sys.modules.get("queue"), "__file__", "") == str(_HERE / "queue.py"):
+    del sys.modules["queue"]
+
 import http.client
 import json
 import os
@@ -11,13 +21,11 @@ import signal
 import socket
 import statistics
 import subprocess
-import sys
 import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable

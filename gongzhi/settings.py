@@ -133,7 +133,8 @@ if DATABASE_URL:
 else:
     DATABASES = {
         "default": {
-            "ENGINE": "django.db.backends.sqlite3",
+            # Django's backend, with one process's writers queueing on a lock (core/sqlite/base.py).
+            "ENGINE": "core.sqlite",
             "NAME": SQLITE_PATH,
             "CONN_MAX_AGE": int(os.environ.get("SQLITE_CONN_MAX_AGE", 0)),
             "OPTIONS": {
@@ -147,7 +148,7 @@ else:
             },
         }
     }
-if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+if "sqlite" in DATABASES["default"]["ENGINE"]:
     # A file, not :memory:, so that threads and a live server share the test database; one per process
     # so that two test runs on one machine do not trample each other.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-{os.getpid()}.sqlite3")}
