@@ -193,13 +193,16 @@ def similar_open_orders(
         dlat = Decimal(radius_km / 111.0)
         dlng = Decimal(radius_km / (111.0 * max(0.1, math.cos(math.radians(float(lat))))))
         near = qs.filter(lat__gte=lat - dlat, lat__lte=lat + dlat, lng__gte=lng - dlng, lng__lte=lng + dlng)
-        for pk, code, title, state, created, olat, olng in near.order_by("-id").values_list(*fields)[:20]:
+        # Newest first by created_at: the (category, created_at) index then yields them in order, with no
+        # sort of every order of the category (a power cut reported a thousand times).
+        recent = near.order_by("-created_at").values_list(*fields)[:20]
+        for pk, code, title, state, created, olat, olng in recent:
             d = _distance_km(float(lat), float(lng), float(olat), float(olng))
             if d <= radius_km:
                 out.append((SimilarOrder(pk, code, title, state, created, category), round(d * 1000)))
         out.sort(key=lambda x: x[1] or 0)
     elif grid_id is not None:
-        rows = qs.filter(grid_id=grid_id).order_by("-id").values_list(*fields)[:10]
+        rows = qs.filter(grid_id=grid_id).order_by("-created_at").values_list(*fields)[:10]
         out = [
             (SimilarOrder(pk, code, title, state, created, category), None)
             for pk, code, title, state, created, _a, _b in rows
