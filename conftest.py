@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from django.test import Client
@@ -40,3 +41,14 @@ def client_as() -> Callable[..., Client]:
         return client
 
     return make
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _remove_sqlite_write_lock_files():
+    """The SQLite backend's lock file lives beside the test database; it goes when the run ends."""
+    yield
+    from django.conf import settings
+
+    name = str(settings.DATABASES["default"].get("TEST", {}).get("NAME") or "")
+    if name and "sqlite" in settings.DATABASES["default"]["ENGINE"]:
+        Path(f"{name}.writelock").unlink(missing_ok=True)
