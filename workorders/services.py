@@ -964,7 +964,10 @@ def extension_request(*, order: WorkOrder, by: Any, days: int, reason: str) -> E
         raise ValidationFailed(fields={"reason": [_("Please give the reason for the extension.")]})
     if not 1 <= days <= 30:
         raise ValidationFailed(fields={"days": [_("Between 1 and 30 working days.")]})
-    if order.due_at is None or now() >= order.due_at or order.overdue:
+    # While an order waits for the resident its clock stands still: what counts is the time left when
+    # it stopped, not a deadline that resuming will push back anyway.
+    clock = order.suspended_at if order.state == State.SUSPENDED and order.suspended_at else now()
+    if order.due_at is None or clock >= order.due_at or order.overdue:
         raise Conflict(_("An extension must be asked for before the deadline."), code="workorder.extension_too_late")
     if Extension.objects.filter(order=order, status=Extension.Status.PENDING).exists():
         raise Conflict(_("An extension request is already waiting."), code="workorder.extension_pending")

@@ -7,6 +7,7 @@ walked here by the persona whose job it is, and each (action, state) it does not
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import pytest
@@ -595,6 +596,17 @@ def test_extension_refused_leaves_the_deadline(world, client_as, clock):
     # Once decided, another may be asked for.
     r = post(client_as(world.u_feng), f"/api/v1/workorders/{order.pk}/extensions", {"days": 1, "reason": "配件到货晚"})
     assert r.status_code == 201
+
+
+def test_extension_while_suspended_counts_the_time_left_when_the_clock_stopped(world, client_as, clock):
+    clock.set("2026-11-02T09:00")
+    order = order_in(world, State.IN_PROGRESS)
+    feng = client_as(world.u_feng)
+    assert post(feng, f"/api/v1/workorders/{order.pk}/suspend", {"reason": "等群众补交材料"}).status_code == 200
+    # The wait runs past the original deadline; the clock stood still, so time is still left.
+    clock.set(fresh(order).due_at + dt.timedelta(days=3))
+    r = post(feng, f"/api/v1/workorders/{order.pk}/extensions", {"days": 2, "reason": "材料复杂"})
+    assert r.status_code == 201, r.content
 
 
 def test_extension_after_the_deadline_is_too_late(world, client_as, clock):
