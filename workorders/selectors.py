@@ -168,10 +168,20 @@ class SimilarOrder:
     state: str
     created_at: dt.datetime
     category: Category
+    # What workorders.access.orders_q looks at, to decide visibility without another query.
+    path: str = ""
+    unit_path: str = ""
+    owner_user_id: int | None = None
+    submitted_by_id: int | None = None
 
     @property
     def id(self) -> int:
         return self.pk
+
+
+def _similar_row(row: list[Any], category: Category) -> SimilarOrder:
+    pk, code, title, state, created, path, unit_path, owner_user_id, submitted_by_id = row
+    return SimilarOrder(pk, code, title, state, created, category, path, unit_path, owner_user_id, submitted_by_id)
 
 
 def similar_open_orders(
@@ -185,7 +195,10 @@ def similar_open_orders(
     qs = WorkOrder.objects.filter(category=category, created_at__gte=since, state__in=OPEN_STATES | {State.RESOLVED})
     if exclude_id:
         qs = qs.exclude(pk=exclude_id)
-    fields = ("id", "tracking_code", "title", "state", "created_at", "lat", "lng")
+    fields = (
+        "id", "tracking_code", "title", "state", "created_at", "path", "unit_path", "owner_user_id",
+        "submitted_by_id", "lat", "lng",
+    )  # fmt: skip
     out: list[tuple[SimilarOrder, float | None]] = []
     if lat is not None and lng is not None:
         from workorders.services import _distance_km
@@ -196,18 +209,37 @@ def similar_open_orders(
         # Newest first by created_at: the (category, created_at) index then yields them in order, with no
         # sort of every order of the category (a power cut reported a thousand times).
         recent = near.order_by("-created_at").values_list(*fields)[:20]
-        for pk, code, title, state, created, olat, olng in recent:
+        for *row, olat, olng in recent:
             d = _distance_km(float(lat), float(lng), float(olat), float(olng))
             if d <= radius_km:
-                out.append((SimilarOrder(pk, code, title, state, created, category), round(d * 1000)))
+                out.append((_similar_row(row, category), round(d * 1000)))
         out.sort(key=lambda x: x[1] or 0)
     elif grid_id is not None:
         rows = qs.filter(grid_id=grid_id).order_by("-created_at").values_list(*fields)[:10]
-        out = [
-            (SimilarOrder(pk, code, title, state, created, category), None)
-            for pk, code, title, state, created, _a, _b in rows
-        ]
+        out = [(_similar_row(row, category), None) for *row, _lat, _lng in rows]
     return out[:10]
+
+
+def visible_among(user: Any, rows: list[SimilarOrder]) -> set[int]:
+    """The ids among `rows` that `user` may see: the rules of access.WorkScope.orders_q applied to the
+    rows in hand (this runs on every intake); only a department's assignments need the database."""
+    ws = work_scope(user)
+    uid = getattr(user, "pk", None)
+    if uid is None:
+        return set()
+
+    def sees(s: SimilarOrder) -> bool:
+        return (
+            uid in (s.owner_user_id, s.submitted_by_id)
+            or ws.covers(ws.see_paths, s.path)
+            or ws.covers(ws.see_paths, s.unit_path)
+        )
+
+    visible = {s.pk for s in rows if sees(s)}
+    rest = [s.pk for s in rows if s.pk not in visible]
+    if rest and ws.department_ids:
+        visible |= set(orders_for(user).filter(pk__in=rest).values_list("pk", flat=True))
+    return visible
 
 
 def similar_for(*, user: Any, order: WorkOrder) -> list[tuple[SimilarOrder, float | None, bool]]:
@@ -220,7 +252,7 @@ def similar_for(*, user: Any, order: WorkOrder) -> list[tuple[SimilarOrder, floa
     )
     if not found:
         return []
-    visible = set(orders_for(user).filter(pk__in=[s.pk for s, _ in found]).values_list("pk", flat=True))
+    visible = visible_among(user, [s for s, _ in found])
     return [(s, d, s.pk in visible) for s, d in found]
 
 

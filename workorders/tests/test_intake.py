@@ -560,3 +560,41 @@ def test_submission_body_is_json_only(world, zhang):
     r = zhang.post(URL, data="{not json", content_type="application/json")
     assert r.status_code == 400
     assert json.loads(r.content)["error"]["code"] == "malformed_request"
+
+
+def test_similar_order_visibility_agrees_with_the_access_gate_for_every_persona(world):
+    """selectors.visible_among decides from the rows in hand what access.orders_for decides in SQL."""
+    from workorders import access, selectors, services
+    from workorders.services import Unit
+
+    c = world.c
+    own = submit(world)  # 张阿姨's, located in A1, handled by 住建局 below
+    services.workorder_dispatch(order=own, to=Unit(department=world.housing), by=c.u_zhao)
+    services.workorder_submit(  # in the other town, filed on patrol by 孙网格
+        by=c.u_sun, kind="report", category=world.streetlight, text="南村路灯不亮", channel="patrol", grid=c.c1
+    )
+    village_unit = services.workorder_submit(
+        by=c.u_zhao, kind="help", category=world.dispute, text="邻里纠纷需要调解", channel="hotline", grid=c.b1,
+        contact_name="黄婶",
+    ).order  # fmt: skip
+    services.workorder_dispatch(order=village_unit, to=Unit(node=c.v2), by=c.u_zhao)
+    civil = services.workorder_submit(
+        by=c.u_li, kind="help", category=world.elderly, text="代办高龄津贴", channel="proxy", owner=c.zhang
+    ).order
+    services.workorder_dispatch(order=civil, to=Unit(department=c.civil_affairs), by=c.u_zhao)
+    orders = WorkOrder.objects.all()
+    rows = [
+        selectors.SimilarOrder(
+            o.pk, o.tracking_code, o.title, o.state, o.created_at, o.category, o.path, o.unit_path,
+            o.owner_user_id, o.submitted_by_id,
+        )
+        for o in orders
+    ]  # fmt: skip
+    users = {**c.all_users(), "feng": world.u_feng, "ma": world.u_ma}
+    for name, user in users.items():
+        user = type(user).objects.get(pk=user.pk)  # a fresh object: no cached scope
+        expected = set(access.orders_for(user).values_list("pk", flat=True))
+        assert selectors.visible_among(user, rows) == expected, name
+    # And the cases are not all alike: someone sees all, someone some, someone none of them.
+    sizes = {name: len(selectors.visible_among(type(u).objects.get(pk=u.pk), rows)) for name, u in users.items()}
+    assert max(sizes.values()) == len(rows) and min(sizes.values()) == 0 and len(set(sizes.values())) >= 3
