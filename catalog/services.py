@@ -24,7 +24,7 @@ from catalog.models import (
     Urgency,
 )
 from core.errors import ValidationFailed
-from org.models import Department, Node
+from org.models import Department, Node, path_ids
 
 MAX_FORM_FIELDS = 20
 MAX_FIELD_TEXT = 500
@@ -214,7 +214,7 @@ def suggest_unit(*, category: Category | None, item: ServiceItem | None, grid: N
 
     Runs on every submission, so it reads the rules as plain rows (one query, no model instances)."""
     cat_chain = _ancestor_ids(category)
-    area_ids = [int(x) for x in grid.path.strip("/").split("/")] if grid is not None else []
+    area_ids = path_ids(grid.path) if grid is not None else []
     rows = DispatchRule.objects.filter(is_active=True).values_list(
         "id", "item_id", "category_id", "area_id", "area__level", "department_id", "handle_at_level", "priority"
     )

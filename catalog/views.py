@@ -77,7 +77,7 @@ def catalog_page(request: HttpRequest) -> HttpResponse:
 def item_page(request: HttpRequest, code: str) -> HttpResponse:
     item = (
         ServiceItem.objects.filter(code=code[:20], is_published=True)
-        .select_related("category__parent", "department")
+        .select_related("category__parent__parent", "department")
         .first()
     )
     if item is None:

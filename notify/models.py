@@ -2,8 +2,8 @@
 about, and `run_outbox` hands it to the gateway afterwards. Nothing is sent for a change that rolled
 back, and nothing is lost when the sender crashes: an unsent row is simply picked up again.
 
-Every message also lands in the recipient's in-site inbox (消息), which is what residents without SMS
-read.
+Every message to a user account is also kept for their in-site inbox (notify.services.inbox_unread and
+inbox_mark_read; the inbox page is still to come), which is what residents without SMS will read.
 """
 
 from __future__ import annotations

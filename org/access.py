@@ -21,7 +21,7 @@ from django.db.models import Q, QuerySet
 
 from accounts.models import Role, RoleAssignment
 from core.errors import NotFound
-from org.models import Department, Household, HouseholdLink, Node, Resident, path_range
+from org.models import Department, Household, HouseholdLink, Node, Resident, path_ids, path_range
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -58,7 +58,7 @@ def _upper(path: str) -> str:
     return path[:-1] + "0"
 
 
-def _minimal(paths: set[str]) -> tuple[str, ...]:
+def minimal_paths(paths: set[str]) -> tuple[str, ...]:
     """Drop paths that lie inside another path of the set."""
     out: list[str] = []
     for p in sorted(paths):
@@ -106,7 +106,7 @@ class Scope:
         """Visible nodes: the scope subtrees and their ancestors (for breadcrumbs)."""
         ancestors: set[int] = set()
         for p in self.node_paths:
-            ancestors.update(int(x) for x in p.strip("/").split("/")[:-1])
+            ancestors.update(path_ids(p)[:-1])
         return paths_q(self.node_paths, "path") | Q(pk__in=ancestors)
 
     def households_q(self) -> Q:
@@ -205,11 +205,11 @@ def _build_scope(user: User) -> Scope:
     return Scope(
         user_id=user.pk,
         roles=frozenset(roles),
-        node_paths=_minimal(node_paths),
-        people_paths=_minimal(people),
-        phone_paths=_minimal(phone),
-        id_paths=_minimal(ids),
-        edit_paths=_minimal(edit),
+        node_paths=minimal_paths(node_paths),
+        people_paths=minimal_paths(people),
+        phone_paths=minimal_paths(phone),
+        id_paths=minimal_paths(ids),
+        edit_paths=minimal_paths(edit),
         household_ids=frozenset(household_ids),
         linked_household_ids=frozenset(linked),
         own_household_id=own_household_id,

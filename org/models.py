@@ -43,6 +43,17 @@ class PathField(models.CharField):
         return params
 
 
+def path_ids(path: str) -> list[int]:
+    """The ids a path names, root first: "/1/7/42/" → [1, 7, 42]."""
+    return [int(p) for p in path.strip("/").split("/") if p]
+
+
+def path_prefixes(path: str) -> list[str]:
+    """The paths of a node and its ancestors: "/1/7/" → ["/1/", "/1/7/"]."""
+    ids = path_ids(path)
+    return ["/" + "".join(f"{i}/" for i in ids[: n + 1]) for n in range(len(ids))]
+
+
 def path_range(path: str, field: str = "path") -> Q:
     """Q for every row whose `field` lies in the subtree rooted at `path` (itself included)."""
     upper = path[:-1] + "0"  # "0" sorts right after "/": "/1/5/…" < "/1/50"
@@ -104,7 +115,7 @@ class Node(models.Model):
 
     @property
     def ancestor_ids(self) -> list[int]:
-        return [int(p) for p in self.path.strip("/").split("/") if p][:-1]
+        return path_ids(self.path)[:-1]
 
     def subtree_q(self, field: str = "path") -> Q:
         return path_range(self.path, field)

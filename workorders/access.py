@@ -28,7 +28,7 @@ from django.db.models import Q, QuerySet
 
 from accounts.models import Role
 from core.errors import NotFound, PermissionDenied
-from org.access import Scope, get_scope, paths_q
+from org.access import Scope, get_scope, minimal_paths, paths_q
 from org.models import Node
 from workorders.models import Assignment, WorkOrder
 
@@ -44,24 +44,20 @@ PROXY_ROLES = frozenset(
 )
 
 
-def _minimal(paths: set[str]) -> tuple[str, ...]:
-    out: list[str] = []
-    for p in sorted(paths):
-        if not any(p.startswith(q) for q in out):
-            out.append(p)
-    return tuple(out)
-
-
 @dataclass
 class WorkScope:
     user: Any
     scope: Scope
 
+    @cached_property
+    def _roots(self) -> frozenset[str]:
+        return frozenset(Node.objects.filter(parent__isnull=True).values_list("path", flat=True))
+
     def _paths(self, roles: frozenset[str]) -> tuple[str, ...]:
         paths = {a.node.path for a in self.scope.assignments if a.node_id is not None and a.role in roles}
         if getattr(self.user, "is_superuser", False) and roles & {Role.ADMIN}:
-            paths |= set(Node.objects.filter(parent__isnull=True).values_list("path", flat=True))
-        return _minimal(paths)
+            paths |= self._roots
+        return minimal_paths(paths)
 
     @cached_property
     def see_paths(self) -> tuple[str, ...]:
@@ -92,15 +88,14 @@ class WorkScope:
         return bool(self.see_paths or self.department_ids)
 
     def covers(self, paths: tuple[str, ...], path: str) -> bool:
-        return bool(path) and any(p <= path < p[:-1] + "0" for p in paths)
+        return self.scope.covers(paths, path)
 
     @cached_property
     def sees_everything(self) -> bool:
         """Staff over every root of the tree (a county's dispatcher or leader, a superuser): every order
         lies in their subtree, so their lists need no scope filter — which keeps a million-row queue on
         its indexes instead of an OR the database cannot use them for."""
-        roots = set(Node.objects.filter(parent__isnull=True).values_list("path", flat=True))
-        return bool(roots) and roots <= set(self.see_paths)
+        return bool(self._roots) and self._roots <= set(self.see_paths)
 
     def orders_q(self) -> Q:
         if self.sees_everything:
@@ -126,16 +121,6 @@ class WorkScope:
             return order.department_id in self.department_ids
         if order.unit_node_id is not None:
             return self.covers(self.handler_paths, order.unit_path)
-        return False
-
-    def is_assisting(self, order: WorkOrder) -> bool:
-        if not self.department_ids and not self.handler_paths:
-            return False
-        for a in order.assignments.filter(active=True, role=Assignment.Role.ASSIST).select_related("node"):
-            if a.department_id in self.department_ids:
-                return True
-            if a.node_id and self.covers(self.handler_paths, a.node.path):
-                return True
         return False
 
     def is_owner(self, order: WorkOrder) -> bool:
@@ -167,22 +152,9 @@ def orders_for(user: Any) -> QuerySet[WorkOrder]:
     return WorkOrder.objects.filter(work_scope(user).orders_q())
 
 
-def access_order(user: Any, order_id: int, *, need: str = "view", lock: bool = False) -> WorkOrder:
-    """The order if `user` may see it (else 404) and do `need` with it (else 403).
-
-    need: view · dispatch · handle · supervise · rate · withdraw · note
-    """
-    qs = orders_for(user).filter(pk=order_id)
-    if lock:
-        # A plain re-read by id under a row lock: the scope filter above already proved visibility.
-        if not qs.exists():
-            raise NotFound()
-        qs = WorkOrder.objects.select_for_update(of=("self",)).filter(pk=order_id)
-    order = qs.select_related("category", "item", "grid", "department", "unit_node").first()
-    if order is None:
-        raise NotFound()
+def _may(user: Any, order: WorkOrder, need: str) -> bool:
     ws = work_scope(user)
-    ok = {
+    return {
         "view": lambda: True,
         "dispatch": lambda: ws.can_dispatch(order),
         "handle": lambda: ws.is_main_handler(order),
@@ -192,6 +164,32 @@ def access_order(user: Any, order_id: int, *, need: str = "view", lock: bool = F
         "withdraw": lambda: ws.is_owner(order) or order.submitted_by_id == getattr(user, "pk", None),
         "note": lambda: ws.is_staff,
     }[need]()
-    if not ok:
+
+
+def access_order(user: Any, order_id: int, *, need: str = "view") -> WorkOrder:
+    """The order if `user` may see it (else 404) and do `need` with it (else 403).
+
+    need: view · dispatch · handle · supervise · rate · withdraw · note
+    """
+    order = orders_for(user).filter(pk=order_id).select_related(*RELATED).first()
+    if order is None:
+        raise NotFound()
+    if not _may(user, order, need):
         raise PermissionDenied()
     return order
+
+
+def access_orders(user: Any, order_ids: list[int], *, need: str = "view") -> list[WorkOrder]:
+    """access_order for several ids in one query (bulk dispatch), in the order given, without repeats.
+    Any one missing or out of scope: 404; any one not allowed: 403."""
+    ids = list(dict.fromkeys(order_ids))
+    found = {o.pk: o for o in orders_for(user).filter(pk__in=ids).select_related(*RELATED)}
+    if len(found) != len(ids):
+        raise NotFound()
+    orders = [found[i] for i in ids]
+    if not all(_may(user, o, need) for o in orders):
+        raise PermissionDenied()
+    return orders
+
+
+RELATED = ("category", "item", "grid", "department", "unit_node")

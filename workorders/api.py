@@ -20,7 +20,7 @@ from core.audit import log_personal_read
 from core.errors import NotFound, PermissionDenied, ValidationFailed
 from org.models import Department, Node, Resident
 from workorders import photos, selectors, services
-from workorders.access import access_order, work_scope
+from workorders.access import access_order, access_orders, work_scope
 from workorders.models import Channel, Extension, Kind, Photo, WorkOrder
 from workorders.services import Unit
 from workorders.states import State
@@ -243,7 +243,7 @@ def _category(code: str | None) -> Category | None:
     # The parents come along: the dispatch rules and time classes walk up the tree.
     c = Category.objects.select_related("parent__parent").filter(code=code).first()
     if c is None:
-        raise ValidationFailed(fields={"category": ["unknown category"]}, code="catalog.unknown_category")
+        raise ValidationFailed(fields={"category": [_("No such category.")]}, code="catalog.unknown_category")
     return c
 
 
@@ -252,7 +252,7 @@ def _item(code: str | None) -> ServiceItem | None:
         return None
     i = ServiceItem.objects.select_related("category").filter(code=code, is_published=True).first()
     if i is None:
-        raise ValidationFailed(fields={"item": ["unknown service item"]}, code="catalog.unknown_item")
+        raise ValidationFailed(fields={"item": [_("No such service item.")]}, code="catalog.unknown_item")
     return i
 
 
@@ -288,7 +288,7 @@ def submit(request: HttpRequest, body: SubmitIn):
     if body.grid_id:
         grid = Node.objects.filter(pk=body.grid_id).first()
         if grid is None:
-            raise ValidationFailed(fields={"grid_id": ["unknown grid"]})
+            raise ValidationFailed(fields={"grid_id": [_("No such grid.")]})
     result = services.workorder_submit(
         by=request.user,
         kind=body.kind,
@@ -341,7 +341,7 @@ def order_list(request: HttpRequest, filters: Query[OrderFilter], page: Query[Pa
     if filters.node:
         node = Node.objects.filter(pk=filters.node).only("path").first()
         if node is None:
-            raise ValidationFailed(fields={"node": ["unknown node"]})
+            raise ValidationFailed(fields={"node": [_("No such place in the tree.")]})
         node_path = node.path
     f = selectors.QueueFilter(
         queue=filters.queue,
@@ -374,11 +374,11 @@ class UnitIn(StrictIn):
 
 def _unit(u: UnitIn | None) -> Unit:
     if u is None:
-        raise ValidationFailed(fields={"to": ["choose a unit"]})
+        raise ValidationFailed(fields={"to": [_("Choose a handling unit.")]})
     dept = Department.objects.filter(pk=u.department_id, is_active=True).first() if u.department_id else None
     node = Node.objects.filter(pk=u.node_id).first() if u.node_id else None
     if (u.department_id and dept is None) or (u.node_id and node is None):
-        raise ValidationFailed(fields={"to": ["unknown unit"]}, code="workorder.unknown_unit")
+        raise ValidationFailed(fields={"to": [_("No such handling unit.")]}, code="workorder.unknown_unit")
     return Unit(department=dept, node=node)
 
 
@@ -470,9 +470,9 @@ def _step(request: HttpRequest, order_id: int, need: str, fn: Any, **kw: Any) ->
 @router.post("/workorders/dispatch-bulk", response=list[OrderRowOut], summary="Dispatch several orders at once")
 def dispatch_bulk(request: HttpRequest, body: BulkIn):
     with transaction.atomic():
-        orders = [access_order(request.user, i, need="dispatch") for i in dict.fromkeys(body.ids)]
+        orders = access_orders(request.user, body.ids, need="dispatch")
         done = services.workorder_dispatch_bulk(orders=orders, by=request.user, to=_unit(body.to) if body.to else None)
-    return [_row(access_order(request.user, o.pk)) for o in done]
+    return [_row(o) for o in done]
 
 
 @router.post("/workorders/{order_id}/dispatch", response=OrderOut, summary="Dispatch (派单) to a unit")
@@ -625,7 +625,7 @@ def photo_upload(request: HttpRequest, order_id: int, photo: File[UploadedFile],
     order = access_order(request.user, order_id)
     ws = work_scope(request.user)
     if stage not in Photo.Stage.values:
-        raise ValidationFailed(fields={"stage": ["report or result"]})
+        raise ValidationFailed(fields={"stage": [_("A photo is of the problem (report) or of the result (result).")]})
     if stage == Photo.Stage.REPORT:
         if not (ws.is_owner(order) or order.submitted_by_id == request.user.pk) or order.state in (
             State.CLOSED,

@@ -58,6 +58,11 @@ def warn_time(start: dt.datetime, due: dt.datetime, percent: int, *, working: bo
     return start + (due - start) * (percent / 100)
 
 
+def order_limits(order: WorkOrder) -> Limits:
+    """The time-limit rule that applies to an order, by its category's time class, urgency and item."""
+    return limits_for(time_class=effective_time_class(order.category), urgency=order.urgency, item=order.item)
+
+
 def runs_around_the_clock(order: WorkOrder) -> bool:
     """Whether the order's completion limit is in clock hours (utilities) rather than working time.
 
@@ -65,8 +70,7 @@ def runs_around_the_clock(order: WorkOrder) -> bool:
     """
     if order.round > 1:
         return False
-    limits = limits_for(time_class=effective_time_class(order.category), urgency=order.urgency, item=order.item)
-    return limits.resolve_unit == LimitUnit.HOURS
+    return order_limits(order).resolve_unit == LimitUnit.HOURS
 
 
 def after_pause(

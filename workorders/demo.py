@@ -21,7 +21,7 @@ from catalog import defaults
 from catalog.models import Category, DispatchRule, ServiceItem, Urgency
 from core.clock import SHANGHAI, frozen, now
 from core.errors import ApiError
-from org.models import Department, Level, Node, Resident
+from org.models import Department, Level, Node, Resident, path_ids
 from workorders import deadlines, services
 from workorders.models import Channel, Kind, WorkOrder
 from workorders.services import Unit
@@ -301,7 +301,7 @@ def _one(w: DemoWorld, resident: Resident, t: dt.datetime, end: dt.datetime) -> 
             )
         if step(rng.uniform(0.5, 4)) is None:
             return
-        town = Node.objects.get(pk=int(order.path.strip("/").split("/")[1]))
+        town = Node.objects.get(pk=path_ids(order.path)[1])
         with frozen(t):
             order = services.workorder_dispatch(order=order, to=Unit(node=town), by=w.dispatcher)
     _handle(w, order, t, end, slow=rng.random() < 0.12)
@@ -312,7 +312,7 @@ def _suggested(order: WorkOrder) -> Unit:
         return Unit(department=order.suggested_department)
     if order.suggested_node_id:
         return Unit(node=order.suggested_node)
-    town = Node.objects.get(pk=int(order.path.strip("/").split("/")[1]))
+    town = Node.objects.get(pk=path_ids(order.path)[1])
     return Unit(node=town)
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import math
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -12,6 +11,7 @@ from django.db.models import Q, QuerySet
 
 from catalog.models import Category
 from core.clock import now
+from core.geo import bbox_q, distance_km
 from core.masking import mask_name, mask_phone
 from org.access import path_range, paths_q
 from workorders.access import orders_for, work_scope
@@ -201,16 +201,12 @@ def similar_open_orders(
     )  # fmt: skip
     out: list[tuple[SimilarOrder, float | None]] = []
     if lat is not None and lng is not None:
-        from workorders.services import _distance_km
-
-        dlat = Decimal(radius_km / 111.0)
-        dlng = Decimal(radius_km / (111.0 * max(0.1, math.cos(math.radians(float(lat))))))
-        near = qs.filter(lat__gte=lat - dlat, lat__lte=lat + dlat, lng__gte=lng - dlng, lng__lte=lng + dlng)
+        near = qs.filter(bbox_q(lat, lng, radius_km))
         # Newest first by created_at: the (category, created_at) index then yields them in order, with no
         # sort of every order of the category (a power cut reported a thousand times).
         recent = near.order_by("-created_at").values_list(*fields)[:20]
         for *row, olat, olng in recent:
-            d = _distance_km(float(lat), float(lng), float(olat), float(olng))
+            d = distance_km(float(lat), float(lng), float(olat), float(olng))
             if d <= radius_km:
                 out.append((_similar_row(row, category), round(d * 1000)))
         out.sort(key=lambda x: x[1] or 0)

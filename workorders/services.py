@@ -9,7 +9,6 @@ the same moment: one UPDATE matches, the other gets 409.
 from __future__ import annotations
 
 import datetime as dt
-import math
 import secrets
 from dataclasses import dataclass
 from decimal import Decimal
@@ -26,9 +25,10 @@ from catalog.models import Category, LimitUnit, ServiceItem, Urgency
 from core import workcal
 from core.clock import now
 from core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from core.geo import bbox_q, distance_km
 from notify.services import message_queue
 from org.access import residents_for
-from org.models import Department, Level, Node, Resident
+from org.models import Department, Level, Node, Resident, path_prefixes
 from workorders import deadlines
 from workorders.access import work_scope
 from workorders.models import (
@@ -123,18 +123,13 @@ def handler_users(order: WorkOrder) -> list[Any]:
     if order.department_id:
         qs = RoleAssignment.objects.filter(department_id=order.department_id)
     elif order.unit_node_id:
-        prefixes = _prefixes(order.unit_path)
+        prefixes = path_prefixes(order.unit_path)
         qs = RoleAssignment.objects.filter(
             role__in=[Role.TOWN_STAFF, Role.VILLAGE_STAFF, Role.GRID_WORKER], node__path__in=prefixes
         )
     else:
         return []
     return list({a.user for a in qs.select_related("user")})
-
-
-def _prefixes(path: str) -> list[str]:
-    parts = path.strip("/").split("/")
-    return ["/" + "/".join(parts[: i + 1]) + "/" for i in range(len(parts))]
 
 
 def notify_handlers(order: WorkOrder, kind: str, template: str, **kw: Any) -> None:
@@ -145,7 +140,7 @@ def notify_handlers(order: WorkOrder, kind: str, template: str, **kw: Any) -> No
 
 def notify_dispatchers(order: WorkOrder, kind: str, template: str, **kw: Any) -> None:
     text = _text(template, order, **kw)
-    prefixes = _prefixes(order.path)
+    prefixes = path_prefixes(order.path)
     users = {
         a.user
         for a in RoleAssignment.objects.filter(role=Role.DISPATCHER, node__path__in=prefixes).select_related("user")
@@ -203,7 +198,7 @@ def _locked(order: WorkOrder) -> WorkOrder:
     """Re-read the order under a row lock, so that side effects decided from it stay true."""
     fresh = (
         WorkOrder.objects.select_for_update(of=("self",))
-        .select_related("category", "item", "grid", "department", "unit_node")
+        .select_related("category__parent__parent", "item", "grid", "department", "unit_node")
         .filter(pk=order.pk)
         .first()
     )
@@ -215,25 +210,15 @@ def _locked(order: WorkOrder) -> WorkOrder:
 # --- intake -----------------------------------------------------------------------------------
 
 
-def _distance_km(lat1: float, lng1: float, lat2: float, lng2: float) -> float:
-    r = 6371.0
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lng2 - lng1)
-    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * r * math.asin(math.sqrt(a))
-
-
 def locate_grid(lat: Decimal, lng: Decimal) -> Node:
     """The grid whose centre is nearest to a point, if the point lies within reach of one."""
     reach = deadlines.setting("LOCATE_MAX_KM")
-    dlat = Decimal(reach / 111.0)
-    dlng = Decimal(reach / (111.0 * max(0.1, math.cos(math.radians(float(lat))))))
-    grids = Node.objects.filter(
-        level=Level.GRID, lat__gte=lat - dlat, lat__lte=lat + dlat, lng__gte=lng - dlng, lng__lte=lng + dlng
-    ).values_list("id", "lat", "lng", "path", "name", "code", "parent_id")
+    grids = Node.objects.filter(bbox_q(lat, lng, reach), level=Level.GRID).values_list(
+        "id", "lat", "lng", "path", "name", "code", "parent_id"
+    )
     best: tuple[float, tuple] | None = None
     for row in grids:
-        d = _distance_km(float(lat), float(lng), float(row[1]), float(row[2]))
+        d = distance_km(float(lat), float(lng), float(row[1]), float(row[2]))
         if d <= reach and (best is None or d < best[0]):
             best = (d, row)
     if best is None:
@@ -511,9 +496,7 @@ def workorder_dispatch(
     order = _locked(order)
     t = now()
     fields = _set_main(order, to, t)
-    limits = catalog.limits_for(
-        time_class=catalog.effective_time_class(order.category), urgency=order.urgency, item=order.item
-    )
+    limits = deadlines.order_limits(order)
     if order.state == State.REOPENED:
         # 重办: the rectification period, from now.
         due = workcal.add_working_days(t, deadlines.setting("RECTIFY_WORKING_DAYS"))
@@ -566,9 +549,7 @@ def workorder_reassign(*, order: WorkOrder, to: Unit, by: Any, note: str = "") -
     order = _locked(order)
     t = now()
     fields = _set_main(order, to, t)
-    limits = catalog.limits_for(
-        time_class=catalog.effective_time_class(order.category), urgency=order.urgency, item=order.item
-    )
+    limits = deadlines.order_limits(order)
     # The completion clock keeps running (the order is late for the county however it moves); the new
     # unit gets its own time to sign for.
     fields.update(
@@ -591,9 +572,7 @@ def workorder_transfer(*, order: WorkOrder, to: Unit, by: Any, note: str) -> Wor
     t = now()
     frm = _unit_label(order)
     fields = _set_main(order, to, t)
-    limits = catalog.limits_for(
-        time_class=catalog.effective_time_class(order.category), urgency=order.urgency, item=order.item
-    )
+    limits = deadlines.order_limits(order)
     fields.update(respond_by=deadlines.respond_deadline(t, limits.respond_hours), respond_overdue=False)
     _move(order, Action.TRANSFER, State.DISPATCHED, by, note=note, data={"from": frm, "to": to.label}, **fields)
     notify_handlers(order, "workorder.dispatched", _("New order %(code)s to sign for: %(title)s."))
@@ -989,9 +968,7 @@ def extension_decide(*, extension: Extension, by: Any, approve: bool, note: str 
     ext.save(update_fields=["status", "decided_by", "decided_at", "decision_note"])
     if approve and order.due_at is not None:
         old_due = order.due_at
-        limits = catalog.limits_for(
-            time_class=catalog.effective_time_class(order.category), urgency=order.urgency, item=order.item
-        )
+        limits = deadlines.order_limits(order)
         order.due_at = deadlines.extend_by_working_days(order.due_at, ext.days)
         # The rule's own warning share (it was a fixed 75 %).
         order.warn_at = deadlines.warn_time(t, order.due_at, limits.warn_percent)

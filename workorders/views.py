@@ -33,17 +33,18 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_http_methods, require_POST
 
+from catalog import selectors as catalog_selectors
 from catalog.models import Category, FieldType, ServiceItem
 from core.audit import log_personal_read
 from core.errors import ApiError, NotFound, PermissionDenied, ValidationFailed
 from org import selectors as org_selectors
 from org.access import paths_q, residents_for
-from org.models import Department, Level, Node, Resident
+from org.models import Department, Level, Node, Resident, path_ids
 from workorders import photos, selectors, services
-from workorders.access import access_order, orders_for, work_scope
+from workorders.access import access_order, access_orders, orders_for, work_scope
 from workorders.api import OWNER_NOTE_ACTIONS, PUBLIC_NOTE_ACTIONS
 from workorders.deadlines import setting
-from workorders.models import Callback, Channel, Extension, Kind, Photo, Satisfaction, WorkOrder
+from workorders.models import Assignment, Callback, Channel, Extension, Kind, Photo, Satisfaction, WorkOrder
 from workorders.services import Unit
 from workorders.states import DISPATCH_QUEUE, FINAL_STATES, HANDLING_STATES, Action, State
 
@@ -56,8 +57,6 @@ KEY_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 SUBMIT_KINDS = (Kind.HELP, Kind.COMPLAINT, Kind.REPORT, Kind.CONSULT, Kind.SUGGESTION)
 # Channels staff name when they enter an order for someone (代办, hotline, window, patrol, relay).
 STAFF_CHANNELS = (Channel.PROXY, Channel.HOTLINE, Channel.WINDOW, Channel.PATROL, Channel.PARTY)
-# The public tracking page leaves out callback notes: staff write them about a person they phoned.
-TRACK_NOTE_ACTIONS = PUBLIC_NOTE_ACTIONS - {"callback"}
 
 COLOUR_LABELS = {
     "green": gettext_lazy("in time"),
@@ -446,7 +445,7 @@ def submit_page(request: HttpRequest) -> HttpResponse:
         ctx.update(
             step=1,
             category=category,
-            tiles=children if category is not None else list(Category.objects.filter(level=1, is_active=True)),
+            tiles=children if category is not None else list(catalog_selectors.active_categories().filter(level=1)),
         )
         return render(request, "workorders/submit.html", ctx, status=status)
 
@@ -601,15 +600,17 @@ def _detail_context(request: HttpRequest, order: WorkOrder) -> dict[str, Any]:
         "primary": order.primary if order.primary_id else None,
     }
     if staff:
-        ctx["assist"] = list(order.assignments.filter(active=True, role="assist").select_related("department", "node"))
-        ctx["suggested"] = order.suggested_department or order.suggested_node
+        ctx["assist"] = list(
+            order.assignments.filter(active=True, role=Assignment.Role.ASSIST).select_related("department", "node")
+        )
         ctx["callbacks"] = list(order.callbacks.select_related("by").order_by("id"))
     ctx["ratings"] = list(order.ratings.order_by("round")) if staff or owner else []
     if actions & {"dispatch", "reassign", "transfer", "return"}:
+        ctx["suggested"] = order.suggested_department or order.suggested_node  # shown beside the dispatch form
         departments = list(Department.objects.filter(is_active=True).order_by("level", "name"))
         ctx["dept_options"] = [(f"d:{d.pk}", d.name) for d in departments]
         ctx["assist_options"] = [(f"d:{d.pk}", d.name) for d in departments if d.pk != order.department_id]
-        ids = [int(x) for x in order.grid.path.strip("/").split("/")]
+        ids = path_ids(order.grid.path)
         ctx["local_options"] = [
             (f"n:{n.pk}", f"{n.name} · {n.get_level_display()}")
             for n in Node.objects.filter(pk__in=ids, level__gte=Level.TOWN).order_by("level")
@@ -819,8 +820,8 @@ def _step_note(request: HttpRequest, order: WorkOrder) -> None:
 
 def _step_photo(request: HttpRequest, order: WorkOrder) -> None:
     """Checks only: order_step stores the photo (a resident's photo of the problem, on their own order)."""
-    ws = work_scope(request.user)
-    if not (ws.is_owner(order) or order.submitted_by_id == request.user.pk) or order.state in FINAL_STATES:
+    # Who may add one is order_step's access check ("withdraw": the owner or whoever filed it).
+    if order.state in FINAL_STATES:
         raise PermissionDenied()
     if "photo" not in request.FILES:
         raise ValidationFailed(fields={"photo": [_("Please choose a photo.")]})
@@ -863,7 +864,7 @@ STEPS: dict[str, Step] = {
     "extension_decide": Step("dispatch", _step_extension_decide, gettext_lazy("The extension request was decided.")),
     "supervise": Step("supervise", _step_supervise, gettext_lazy("The handling unit was told.")),
     "note": Step("note", _step_note, gettext_lazy("The note was added.")),
-    "photo": Step("view", _step_photo, gettext_lazy("The photo was added."), photo=Photo.Stage.REPORT),
+    "photo": Step("withdraw", _step_photo, gettext_lazy("The photo was added."), photo=Photo.Stage.REPORT),
 }
 
 
@@ -1013,7 +1014,7 @@ def dispatch_bulk(request: HttpRequest) -> HttpResponse:
         return redirect(back)
     try:
         with transaction.atomic():
-            orders = [_gate(access_order, request.user, i, need="dispatch") for i in dict.fromkeys(ids)]
+            orders = _gate(access_orders, request.user, ids, need="dispatch")
             to = _unit(request.POST.get("to", "")) if request.POST.get("mode") == "chosen" else None
             done = services.workorder_dispatch_bulk(orders=orders, by=request.user, to=to)
     except ApiError as exc:
@@ -1113,17 +1114,8 @@ def track_order_page(request: HttpRequest, code: str) -> HttpResponse:
             {"error": _("No appeal has this tracking code."), "code": code},
             status=404,
         )
-    shown = o.primary if o.primary_id and o.state == State.DUPLICATE else o
-    events = [
-        {
-            "label": EVENT_LABELS.get(e.action, e.action),
-            "actor": selectors.public_actor(e, shown),
-            "at": e.at,
-            "note": e.note if e.action in TRACK_NOTE_ACTIONS else "",
-            "to": _to_label(e.action, e.from_state, e.to_state),
-        }
-        for e in selectors.timeline(shown, public=True)
-    ]
+    shown = o.primary if o.primary_id else o  # a duplicate's reporter follows the primary, as in the API
+    events = _events(shown, staff=False, owner=False)
     response = render(
         request,
         "workorders/track_order.html",
