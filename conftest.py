@@ -17,6 +17,16 @@ def _fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def _fresh_memory_copies():
+    """Each test rolls the database back under the server's in-memory copies (core.memo): start afresh."""
+    from core.memo import forget_all
+
+    forget_all()
+    yield
+    forget_all()
+
+
 @pytest.fixture
 def county(db) -> County:
     return build_county()

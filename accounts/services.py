@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import hashlib
 import secrets
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import transaction
@@ -13,6 +15,7 @@ from django.utils.translation import gettext as _
 from accounts.models import ApiToken, Role, RoleAssignment, User
 from core import clock
 from core.errors import Conflict, ValidationFailed
+from core.memo import memo
 from org.models import Department, Node
 
 TOKEN_PREFIX = "gz_"  # noqa: S105 - a public marker, not a secret
@@ -78,17 +81,40 @@ def token_revoke(*, token: ApiToken) -> ApiToken:
     return token
 
 
-def token_authenticate(raw: str) -> User | None:
-    """The user behind a bearer token, or None for an unknown, revoked or expired one."""
-    if not raw.startswith(TOKEN_PREFIX) or len(raw) > 100:
-        return None
-    token = ApiToken.objects.select_related("user").filter(digest=_digest(raw), revoked_at__isnull=True).first()
+@dataclass
+class _KnownToken:
+    token_id: int
+    expires_at: dt.datetime | None
+    last_used_at: dt.datetime | None
+    user: User
+
+
+def _load_token(digest: str) -> _KnownToken | None:
+    token = ApiToken.objects.select_related("user").filter(digest=digest, revoked_at__isnull=True).first()
     if token is None or not token.user.is_active:
         return None
+    return _KnownToken(token.pk, token.expires_at, token.last_used_at, token.user)
+
+
+def token_authenticate(raw: str) -> User | None:
+    """The user behind a bearer token, or None for an unknown, revoked or expired one.
+
+    Valid tokens are kept in memory (core.memo "auth"): revoking a token, or any change to a user,
+    reaches every server process within a second. Unknown tokens are looked up every time."""
+    if not raw.startswith(TOKEN_PREFIX) or len(raw) > 100:
+        return None
+    digest = _digest(raw)
+    m = memo("auth")
+    known = m.get(("token", digest), lambda: _load_token(digest))
+    if known is None:
+        m.discard(("token", digest))  # a token made a moment ago must work on its first use
+        return None
     now = clock.now()
-    if token.expires_at is not None and token.expires_at <= now:
+    if known.expires_at is not None and known.expires_at <= now:
         return None
     # Touch at most once a minute: a busy client must not turn every read into a write.
-    if token.last_used_at is None or now - token.last_used_at > dt.timedelta(minutes=1):
-        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
-    return token.user
+    if known.last_used_at is None or now - known.last_used_at > dt.timedelta(minutes=1):
+        known.last_used_at = now
+        ApiToken.objects.filter(pk=known.token_id).update(last_used_at=now)
+    # A copy per request: views hang per-request things on request.user.
+    return copy.copy(known.user)

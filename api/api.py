@@ -130,12 +130,14 @@ def _register_routers() -> None:
     from accounts.api import router as accounts_router
     from catalog.api import router as catalog_router
     from org.api import router as org_router
+    from sos.api import router as sos_router
     from workorders.api import router as workorders_router
 
     api.add_router("", accounts_router)
     api.add_router("", org_router)
     api.add_router("", catalog_router)
     api.add_router("", workorders_router)
+    api.add_router("", sos_router)
 
 
 _register_routers()

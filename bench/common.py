@@ -26,6 +26,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
@@ -89,20 +90,40 @@ def wait_up(port: int, timeout: float = 30) -> None:
     raise SystemExit("server did not start")
 
 
+SERVERS = ("granian", "gunicorn", "uvicorn")
+
+
+def server_command(kind: str, port: int, workers: int, threads: int = 1) -> list[str]:
+    """How the benchmarks start the app: granian (WSGI, the production choice, see README), gunicorn
+    (WSGI) or uvicorn (ASGI, what `make run` uses)."""
+    bind = ["--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
+    if kind == "granian":
+        return [PY, "-m", "granian", "--interface", "wsgi", *bind, "--blocking-threads", str(threads), "--no-ws",
+                "--log-level", "warning", "gongzhi.wsgi:application"]  # fmt: skip
+    if kind == "gunicorn":
+        if shutil.which("gunicorn", path=str(Path(PY).parent)) is None:
+            raise SystemExit("gunicorn is not installed: .venv/bin/pip install gunicorn")
+        return [PY, "-m", "gunicorn", "-b", f"127.0.0.1:{port}", "-w", str(workers), "--log-level", "warning",
+                "gongzhi.wsgi:application"]  # fmt: skip
+    if kind == "uvicorn":
+        return [PY, "-m", "uvicorn", "gongzhi.asgi:application", *bind, "--no-access-log", "--log-level", "warning"]
+    raise SystemExit(f"unknown server {kind!r}: choose from {', '.join(SERVERS)}")
+
+
 @contextmanager
-def server(env: dict[str, str], *, workers: int) -> Iterator[int]:
+def server(env: dict[str, str], *, workers: int, kind: str = "granian", threads: int = 1) -> Iterator[int]:
     port = free_port()
-    proc = subprocess.Popen(
-        [PY, "-m", "uvicorn", "gongzhi.asgi:application", "--host", "127.0.0.1", "--port", str(port),
-         "--workers", str(workers), "--no-access-log", "--log-level", "warning"],
-        cwd=ROOT, env=env,
-    )  # fmt: skip
+    proc = subprocess.Popen(server_command(kind, port, workers, threads), cwd=ROOT, env=env)
     try:
         wait_up(port)
         yield port
     finally:
         proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=20)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 Request = tuple[str, str, str | None]  # method, path, JSON body
@@ -168,6 +189,85 @@ def summarise(latencies: list[float], errors: int, elapsed: float, statuses: dic
         "p99_ms": latencies[min(n - 1, int(n * 0.99))] * 1000 if n else float("nan"),
         "statuses": statuses,
     }
+
+
+async def _read_response(reader: Any) -> tuple[int, bool]:
+    """Read one HTTP/1.1 response off a keep-alive connection: its status, and whether the server
+    closes the connection after it (gunicorn's sync workers do)."""
+    head = await reader.readuntil(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split()[1])
+    headers = {k.strip().lower(): v.strip() for k, _, v in (x.partition(":") for x in lines[1:] if x)}
+    if "content-length" in headers:
+        await reader.readexactly(int(headers["content-length"]))
+    elif headers.get("transfer-encoding", "").lower() == "chunked":
+        while True:
+            size = int((await reader.readuntil(b"\r\n")).split(b";")[0], 16)
+            await reader.readexactly(size + 2)
+            if size == 0:
+                break
+    return status, headers.get("connection", "").lower() == "close"
+
+
+def paced(
+    port: int, token: str, connections: int, rate: float, seconds: float,
+    next_request: Callable[[random.Random, int], Request],
+) -> dict[str, float]:  # fmt: skip
+    """Open-loop load: `rate` requests a second in all, on a fixed timetable, spread over `connections`
+    keep-alive connections. Latency counts from when a request was due, not from when it was sent: a
+    server that falls behind shows it in the figures instead of being sent fewer requests (no
+    coordinated omission). This is how "p99 at N requests/s" is meant; wrk measures the most a server
+    can do, with every client always waiting, where latency is just clients ÷ throughput."""
+    import asyncio
+
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+    errors = 0
+    total = int(rate * seconds)
+
+    async def connection(n: int, t0: float) -> None:
+        nonlocal errors
+        rng = random.Random(n)
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        loop = asyncio.get_running_loop()
+        for i in range(n, total, connections):
+            due = t0 + i / rate
+            delay = due - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            method, path, body = next_request(rng, n)
+            data = (body or "").encode()
+            writer.write(
+                (
+                    f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\n"
+                    f"Content-Type: application/json\r\nContent-Length: {len(data)}\r\n\r\n"
+                ).encode()
+                + data
+            )
+            try:
+                status, closing = await _read_response(reader)
+                if closing:
+                    writer.close()
+                    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            except (OSError, asyncio.IncompleteReadError):
+                errors += 1
+                writer.close()
+                reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                continue
+            latencies.append(loop.time() - due)
+            statuses[status] = statuses.get(status, 0) + 1
+            if status >= 400:
+                errors += 1
+        writer.close()
+
+    async def main() -> float:
+        loop = asyncio.get_running_loop()
+        t0 = loop.time() + 0.2
+        await asyncio.gather(*(connection(n, t0) for n in range(connections)))
+        return loop.time() - t0
+
+    elapsed = asyncio.run(main())
+    return summarise(latencies, errors, elapsed, statuses)
 
 
 WRK_SCRIPT = r"""

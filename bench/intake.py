@@ -3,14 +3,22 @@
 beside a trivial authenticated endpoint (GET /api/v1/me) measured in the same run.
 
     .venv/bin/python bench/intake.py [--postgres postgres://postgres@127.0.0.1:5432/gz_bench]
-        [--clients 50] [--seconds 15] [--workers 2] [--var-dir DIR]
+        [--clients 50] [--seconds 15] [--server granian|uvicorn|gunicorn] [--workers 2] [--threads 1]
+        [--rate 200,300] [--var-dir DIR]
 
-Seeds the small demo county, starts uvicorn, and has `--clients` concurrent keep-alive clients each
-POST /api/v1/workorders as the demo resident (a street-light complaint near their grid, located by
-lat/lng, every request with its own idempotency key). Load comes from wrk when it is installed
-(apt-get install wrk) and from Python threads otherwise; the clients share the 2 cores with the server,
-so the figures are a floor. Prints both endpoints and the ratio, and checks afterwards that the
-database holds exactly one order per successful request.
+Seeds the small demo county, starts the server (granian serving the WSGI app by default, as in
+production; uvicorn is what `make run` uses), and measures two things for each endpoint:
+
+1. Throughput: `--clients` keep-alive clients that always wait on a request (wrk when installed,
+   apt-get install wrk; Python threads otherwise) — the most the server can do. Latency here is just
+   clients ÷ throughput.
+2. Latency at a given load: `--rate` requests/s on a fixed timetable over `--clients` connections
+   (open loop, bench/common.paced), latency counted from when each request was due.
+
+Intake is POST /api/v1/workorders as the demo resident (a street-light complaint near their grid,
+located by lat/lng, every request with its own idempotency key). The clients share the 2 cores with
+the server, so the figures are a floor. Prints both endpoints and the ratio, and checks afterwards that
+the database holds exactly one order per successful request.
 """
 
 from __future__ import annotations
@@ -20,7 +28,7 @@ import json
 import random
 import time
 
-from common import bench_env, drive, make_token, run, server, shell, wrk
+from common import SERVERS, bench_env, drive, make_token, paced, run, server, shell, wrk
 
 TEMPLATE = json.dumps(
     {
@@ -43,6 +51,11 @@ def main() -> None:
     ap.add_argument("--clients", type=int, default=50)
     ap.add_argument("--seconds", type=float, default=15)
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--server", choices=SERVERS, default="granian")
+    ap.add_argument("--threads", type=int, default=1, help="threads per granian worker")
+    ap.add_argument(
+        "--rate", default="300", help="open-loop rates for the latency runs, comma-separated (0: skip them)"
+    )
     ap.add_argument("--python-clients", action="store_true", help="use Python threads even if wrk is installed")
     args = ap.parse_args()
 
@@ -82,7 +95,7 @@ def main() -> None:
 
     use_wrk = not args.python_clients
     results = {}
-    with server(env, workers=args.workers) as port:
+    with server(env, workers=args.workers, kind=args.server, threads=args.threads) as port:
         for name, method, path in (
             ("trivial GET /me", "GET", "/api/v1/me"),
             ("intake POST", "POST", "/api/v1/workorders"),
@@ -102,6 +115,17 @@ def main() -> None:
                 f"({'wrk' if use_wrk and r['statuses'] == {} else 'python clients'})",
                 flush=True,
             )
+        # Then the latency a user would see at a given load: open loop, on a timetable (common.paced).
+        rates = [float(x) for x in args.rate.split(",") if float(x) > 0]
+        for rate in rates:
+            for name, req in (("trivial GET /me", lambda rng, c: ("GET", "/api/v1/me", None)), ("intake POST", submit)):
+                r = paced(port, token, args.clients, rate, args.seconds, req)
+                print(
+                    f"{backend:10} {name:16} at {rate:.0f}/s from {args.clients} connections (open loop): "
+                    f"requests={r['requests']:6} errors={r['errors']} achieved={r['rps']:6.1f}/s "
+                    f"p50={r['p50_ms']:6.1f}ms p99={r['p99_ms']:6.1f}ms",
+                    flush=True,
+                )
     trivial, intake = results["trivial GET /me"], results["intake POST"]
     print(
         f"{backend:10} ratio trivial/intake: throughput {trivial['rps'] / intake['rps']:.2f}x, "

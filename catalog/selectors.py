@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.db.models import Q, QuerySet
 
 from catalog.models import Category, ServiceItem
+from core.memo import memo
 
 
 def active_categories() -> QuerySet[Category]:
@@ -26,3 +27,24 @@ def published_items(
     if mode:
         qs = qs.filter(mode=mode)
     return qs.order_by("sort", "code")
+
+
+def category_by_code(code: str) -> Category | None:
+    """A category with its parents (dispatch rules and time classes walk up the tree), from memory:
+    intake looks one up on every submission. The instance is shared: read it, never change it."""
+    return memo("catalog").get(
+        ("category", code), lambda: Category.objects.select_related("parent__parent").filter(code=code).first()
+    )
+
+
+def published_item_by_code(code: str) -> ServiceItem | None:
+    """A published service item with its category and that category's parents, from memory (shared:
+    read it, never change it)."""
+    return memo("catalog").get(
+        ("item", code),
+        lambda: (
+            ServiceItem.objects.select_related("category__parent__parent", "department")
+            .filter(code=code, is_published=True)
+            .first()
+        ),
+    )

@@ -24,6 +24,7 @@ from catalog.models import (
     Urgency,
 )
 from core.errors import ValidationFailed
+from core.memo import memo
 from org.models import Department, Node, path_ids
 
 MAX_FORM_FIELDS = 20
@@ -161,11 +162,13 @@ class Limits:
 DEFAULT_LIMITS = Limits(Decimal(4), 7, LimitUnit.WORKING_DAYS, 75, "default")
 
 
+def _active_limit_rules() -> tuple[TimeLimitRule, ...]:
+    return memo("catalog").get("limit-rules", lambda: tuple(TimeLimitRule.objects.filter(is_active=True)))
+
+
 def limits_for(*, time_class: str, urgency: str, item: ServiceItem | None = None) -> Limits:
     """The time limits for an order; a service item's promised days replace the completion limit."""
-    rules = list(
-        TimeLimitRule.objects.filter(is_active=True, time_class__in=[time_class, ""], urgency__in=[urgency, ""])
-    )
+    rules = [r for r in _active_limit_rules() if r.time_class in (time_class, "") and r.urgency in (urgency, "")]
     rules.sort(key=lambda r: (r.urgency != urgency, r.time_class != time_class))
     if rules:
         r = rules[0]
@@ -212,12 +215,18 @@ def _ancestor_ids(category: Category | None) -> list[int]:
 def suggest_unit(*, category: Category | None, item: ServiceItem | None, grid: Node | None) -> Suggestion:
     """The unit the dispatch rules point at for an order, or nothing when no rule matches.
 
-    Runs on every submission, so it reads the rules as plain rows (one query, no model instances)."""
+    Runs on every submission, so it reads the rules from memory (core.memo "catalog")."""
     cat_chain = _ancestor_ids(category)
     area_ids = path_ids(grid.path) if grid is not None else []
-    rows = DispatchRule.objects.filter(is_active=True).values_list(
-        "id", "item_id", "category_id", "area_id", "area__level", "department_id", "handle_at_level", "priority"
-    )
+    rows = memo("catalog").get(
+        "dispatch-rules",
+        lambda: tuple(
+            DispatchRule.objects.filter(is_active=True).values_list(
+                "id", "item_id", "category_id", "area_id", "area__level", "department_id", "handle_at_level",
+                "priority",
+            )
+        ),
+    )  # fmt: skip
     best: tuple[tuple, tuple] | None = None
     for row in rows:
         _id, item_id, category_id, area_id, area_level, _dept, _level, priority = row
@@ -242,7 +251,10 @@ def suggest_unit(*, category: Category | None, item: ServiceItem | None, grid: N
         return Suggestion(department_id, None, rule_id)
     # The grid's own path names its ancestors; the one at the rule's level is the local unit.
     node_id = (
-        Node.objects.filter(pk__in=area_ids, level=handle_at_level).values_list("pk", flat=True).first()
+        memo("org").get(
+            ("level-of", tuple(area_ids), handle_at_level),
+            lambda: Node.objects.filter(pk__in=area_ids, level=handle_at_level).values_list("pk", flat=True).first(),
+        )
         if grid is not None
         else None
     )

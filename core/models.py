@@ -52,3 +52,18 @@ class CalendarDay(models.Model):
 
     def __str__(self) -> str:
         return f"{self.date:%Y-%m-%d} {self.note}"
+
+
+class Generation(models.Model):
+    """A counter per kind of slowly changing data, bumped whenever it changes: server processes compare
+    it with the one their in-memory copies were read under (core.memo)."""
+
+    name = models.CharField(max_length=40, primary_key=True)
+    value = models.BigIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("cache generation")
+        verbose_name_plural = _("cache generations")
+
+    def __str__(self) -> str:
+        return f"{self.name}={self.value}"

@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "notify",
     "catalog",
     "workorders",
+    "sos",
 ]
 
 MIDDLEWARE = [
@@ -227,6 +228,9 @@ GONGZHI = {
     "API_PAGE_SIZE_MAX": 100,
     "API_PAGE_MAX": 10_000,
     "TOKEN_MAX_PER_USER": 20,
+    # Server processes keep the catalogue, dispatch rules, grid centres and users' scopes in memory and
+    # look this often (seconds) whether another process changed them (core.memo).
+    "MEMO_CHECK_SECONDS": float(os.environ.get("GONGZHI_MEMO_CHECK_SECONDS", "1")),
     # Working-time windows on working days (Asia/Shanghai), for deadlines counted in working hours.
     "WORK_HOURS": [("08:30", "12:00"), ("14:30", "17:30")],
     "WORKORDERS": {
@@ -242,6 +246,24 @@ GONGZHI = {
         "PHOTO_MAX_BYTES": int(os.environ.get("GONGZHI_PHOTO_MAX_BYTES", str(8 * 1024 * 1024))),
         "PHOTO_MAX_COUNT": 9,
         "PHOTO_MAX_SIDE": 2560,
+    },
+    "SOS": {
+        # Seconds each rung of the responder chain has to acknowledge before the next one is alerted.
+        "ACK_SECONDS": {
+            "emergency": int(os.environ.get("GONGZHI_SOS_ACK_SECONDS", "60")),
+            "service": int(os.environ.get("GONGZHI_SOS_SERVICE_ACK_SECONDS", "600")),
+        },
+        # Seconds the village has, after the chain, before the command centre is alerted.
+        "VILLAGE_SECONDS": {
+            "emergency": int(os.environ.get("GONGZHI_SOS_VILLAGE_SECONDS", "120")),
+            "service": int(os.environ.get("GONGZHI_SOS_SERVICE_VILLAGE_SECONDS", "1800")),
+        },
+        # A caller may take a press back within this many seconds (a pocket press).
+        "CANCEL_SECONDS": int(os.environ.get("GONGZHI_SOS_CANCEL_SECONDS", "10")),
+        # Which calls family contacts hear of by SMS: "emergency", "all" or "none".
+        "NOTIFY_FAMILY": os.environ.get("GONGZHI_SOS_NOTIFY_FAMILY", "emergency"),
+        # Emergencies get a follow-up visit the next day at this local time.
+        "FOLLOWUP_AT": os.environ.get("GONGZHI_SOS_FOLLOWUP_AT", "09:00"),
     },
 }
 NOTIFY_GATEWAY = os.environ.get("GONGZHI_NOTIFY_GATEWAY", "notify.gateways.LoggingGateway")

@@ -14,8 +14,15 @@ linked to 张阿姨's and 陈家's households), 郑志愿 (volunteer, V1), and t
 from __future__ import annotations
 
 import datetime as dt
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
 from dataclasses import dataclass
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from accounts import services as accounts
@@ -242,3 +249,69 @@ def build_work_world(c: County) -> WorkWorld:
         c=c, housing=housing, u_feng=u_feng, u_ma=u_ma, streetlight=cats["010101"], elderly=cats["030201"],
         dispute=cats["050101"], outage=cats["010202"],
     )  # fmt: skip
+
+
+# --- real processes: a server and workers over one database, for the fault and live-browser tests ------
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def process_env(var_dir: Path, **extra: str) -> dict[str, str]:
+    """The environment of child processes with their own SQLite database in `var_dir` (they cannot see
+    the test database's transaction)."""
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    return {**env, "GONGZHI_VAR_DIR": str(var_dir), "SECRET_KEY": "test-processes", "LOG_LEVEL": "ERROR", **extra}
+
+
+def manage(env: dict[str, str], *args: str) -> str:
+    """Run manage.py in a child process; its output. `manage(env, "shell", "-c", code)` for a query."""
+    return subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, check=True, capture_output=True, text=True
+    ).stdout
+
+
+def manage_shell(env: dict[str, str], code: str) -> str:
+    """The last line Python code printed in `manage.py shell`."""
+    return manage(env, "shell", "-c", code).strip().splitlines()[-1]
+
+
+class Processes:
+    """The child processes of a test, stopped (SIGTERM, then SIGKILL) however the test ends."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.env = env
+        self.running: list[subprocess.Popen] = []
+
+    def start(self, *args: str) -> subprocess.Popen:
+        proc = subprocess.Popen([sys.executable, *args], cwd=ROOT, env=self.env)
+        self.running.append(proc)
+        return proc
+
+    def uvicorn(self) -> str:
+        """The ASGI app (the live stream needs ASGI) on a free port; its base URL once it answers."""
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        self.start("-m", "uvicorn", "gongzhi.asgi:application", "--port", str(port), "--log-level", "warning")
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                    return f"http://127.0.0.1:{port}"
+            except OSError:
+                time.sleep(0.2)
+        raise AssertionError("the server did not start")
+
+    def __enter__(self) -> Processes:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for proc in self.running:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in self.running:
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()

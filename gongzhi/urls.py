@@ -10,6 +10,7 @@ urlpatterns = [
     path("accounts/", include("accounts.urls")),
     path("org/", include("org.urls")),
     path("workorders/", include("workorders.urls")),
+    path("sos/", include("sos.urls")),
     path("track/", include(track_patterns)),
     path("catalog/", include("catalog.urls")),
     path("i18n/", include("django.conf.urls.i18n")),

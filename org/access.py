@@ -21,6 +21,7 @@ from django.db.models import Q, QuerySet
 
 from accounts.models import Role, RoleAssignment
 from core.errors import NotFound
+from core.memo import memo
 from org.models import Department, Household, HouseholdLink, Node, Resident, path_ids, path_range
 
 if TYPE_CHECKING:
@@ -78,6 +79,29 @@ def paths_q(paths: tuple[str, ...], field_name: str = "path") -> Q:
 
 
 @dataclass(frozen=True)
+class OwnResident:
+    """The resident record behind a login, as intake needs it (owner and reply contact)."""
+
+    id: int
+    household_id: int
+    grid_id: int
+    path: str
+    name: str
+    phone: str
+    user_id: int
+
+    def instance(self) -> Resident:
+        """A fresh model instance per caller: the copy in the scope is shared between requests."""
+        r = Resident(
+            id=self.id, household_id=self.household_id, path=self.path, name=self.name, phone=self.phone,
+            user_id=self.user_id,
+        )  # fmt: skip
+        r._state.adding = False
+        r._state.db = "default"
+        return r
+
+
+@dataclass(frozen=True)
 class Scope:
     user_id: int | None
     roles: frozenset[str]
@@ -92,6 +116,7 @@ class Scope:
     own_resident_id: int | None = None
     department_ids: frozenset[int] = frozenset()
     assignments: tuple[RoleAssignment, ...] = field(default=(), compare=False, repr=False)
+    own: OwnResident | None = field(default=None, compare=False, repr=False)
 
     @property
     def is_staff(self) -> bool:
@@ -145,13 +170,14 @@ EMPTY = Scope(user_id=None, roles=frozenset())
 
 
 def get_scope(user: Any) -> Scope:
-    """The scope of `user`, computed once per user object (i.e. once per request)."""
+    """The scope of `user`: kept in memory between requests (core.memo "org": any change to roles,
+    residents, links or the tree rebuilds it) and on the user object for the rest of the request."""
     if user is None or not user.is_authenticated:
         return EMPTY
     cached = getattr(user, "_gongzhi_scope", None)
     if cached is not None:
         return cached
-    scope = _build_scope(user)
+    scope = memo("org").get(("scope", user.pk, user.is_superuser), lambda: _build_scope(user))
     user._gongzhi_scope = scope
     return scope
 
@@ -192,14 +218,25 @@ def _build_scope(user: User) -> Scope:
     linked: set[int] = set()
     own_household_id = None
     own_resident_id = None
-    resident = Resident.objects.filter(user=user).only("id", "household_id", "path").first()
+    resident = (
+        Resident.objects.filter(user=user)
+        .values_list("id", "household_id", "household__grid_id", "path", "name", "phone", "user_id", named=True)
+        .first()
+    )
+    own = None
     if resident is not None:
+        own = OwnResident(
+            resident.id, resident.household_id, resident.household__grid_id, resident.path, resident.name,
+            resident.phone, resident.user_id,
+        )  # fmt: skip
         node_paths.add(resident.path)  # their own grid and, through it, the breadcrumb above
         own_household_id = resident.household_id
-        own_resident_id = resident.pk
+        own_resident_id = resident.id
         household_ids.add(resident.household_id)
         roles.add(Role.RESIDENT)
-        linked = set(HouseholdLink.objects.filter(member__resident=resident).values_list("household_id", flat=True))
+        linked = set(
+            HouseholdLink.objects.filter(member__resident_id=resident.id).values_list("household_id", flat=True)
+        )
         household_ids |= linked
 
     return Scope(
@@ -216,6 +253,7 @@ def _build_scope(user: User) -> Scope:
         own_resident_id=own_resident_id,
         department_ids=frozenset(departments),
         assignments=assignments,
+        own=own,
     )
 
 

@@ -9,6 +9,7 @@ from decimal import Decimal
 from django.db import transaction
 from django.utils.translation import gettext as _
 
+from core.memo import bump
 from core.validators import validate_id_number, validate_phone
 from org.models import (
     Department,
@@ -77,6 +78,7 @@ def nodes_bulk_create(*, parent: Node, items: Sequence[dict]) -> list[Node]:
     for n in nodes:
         n.path = f"{parent.path}{n.pk}/"
     Node.objects.bulk_update(nodes, ["path"])
+    bump("org")
     return nodes
 
 
@@ -134,7 +136,9 @@ def residents_bulk_create(rows: Sequence[Resident]) -> list[Resident]:
         r.id_number = r.id_number.upper()
         r.path = r.household.path
         r.phone_tail = _phone_tail(r.phone)
-    return Resident.objects.bulk_create(rows, batch_size=2000)
+    created = Resident.objects.bulk_create(rows, batch_size=2000)
+    bump("org")
+    return created
 
 
 def households_bulk_create(rows: Sequence[Household]) -> list[Household]:
@@ -159,6 +163,7 @@ def household_move(*, household: Household, grid: Node) -> Household:
     household.save(update_fields=["grid", "path"])
     Resident.objects.filter(household=household).update(path=grid.path)
     PartyMember.objects.filter(resident__household=household).update(path=grid.path)
+    bump("org")  # the residents' own scopes name the old grid
     return household
 
 

@@ -10,11 +10,12 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from ninja import Field, File, Form, Query, Router, Schema
+from ninja import Field, File, Form, Query, Router
 from ninja.files import UploadedFile
 from ninja.responses import Status
 
-from api.schemas import Page, PageParams, QueryIn, StrictIn, paginate
+from api.schemas import DictSchema, Page, PageParams, QueryIn, StrictIn, paginate
+from catalog import selectors as catalog_selectors
 from catalog.models import Category, ServiceItem, Urgency
 from core.audit import log_personal_read
 from core.errors import NotFound, PermissionDenied, ValidationFailed
@@ -44,7 +45,7 @@ Note = Field("", max_length=2000)
 # --- output ---------------------------------------------------------------------------------------
 
 
-class OrderRowOut(Schema):
+class OrderRowOut(DictSchema):
     id: int
     tracking_code: str
     kind: str
@@ -92,7 +93,7 @@ def _row(o: WorkOrder) -> dict[str, Any]:
     }
 
 
-class EventOut(Schema):
+class EventOut(DictSchema):
     id: int
     action: str
     from_state: str
@@ -104,7 +105,7 @@ class EventOut(Schema):
     data: dict
 
 
-class PhotoOut(Schema):
+class PhotoOut(DictSchema):
     id: int
     stage: str
     url: str
@@ -143,7 +144,12 @@ def _detail(request: HttpRequest, o: WorkOrder, *, fresh: bool = False) -> dict[
     if phone and phone == o.contact_phone and o.owner_id and not ws.is_owner(o):
         owner = Resident.objects.only("id", "user_id").get(pk=o.owner_id)
         log_personal_read(user=request.user, resident=owner, field="phone", channel="api", path=request.path)
-    events = selectors.timeline(o, public=not staff)
+    fresh_events = getattr(o, "fresh_events", None)
+    events = (
+        [e for e in fresh_events if staff or e.public]
+        if fresh_events is not None
+        else selectors.timeline(o, public=not staff)
+    )
     out = _row(o)
     out.update(
         text=o.text,
@@ -222,7 +228,7 @@ class SubmitIn(StrictIn):
     idempotency_key: str = Field("", max_length=64, pattern=r"^[A-Za-z0-9_.:-]*$")
 
 
-class SimilarOut(Schema):
+class SimilarOut(DictSchema):
     id: int | None
     tracking_code: str | None
     title: str
@@ -231,7 +237,7 @@ class SimilarOut(Schema):
     created_at: dt.datetime
 
 
-class SubmitOut(Schema):
+class SubmitOut(DictSchema):
     order: OrderOut
     created: bool
     similar: list[SimilarOut]
@@ -240,8 +246,7 @@ class SubmitOut(Schema):
 def _category(code: str | None) -> Category | None:
     if not code:
         return None
-    # The parents come along: the dispatch rules and time classes walk up the tree.
-    c = Category.objects.select_related("parent__parent").filter(code=code).first()
+    c = catalog_selectors.category_by_code(code)
     if c is None:
         raise ValidationFailed(fields={"category": [_("No such category.")]}, code="catalog.unknown_category")
     return c
@@ -250,7 +255,7 @@ def _category(code: str | None) -> Category | None:
 def _item(code: str | None) -> ServiceItem | None:
     if not code:
         return None
-    i = ServiceItem.objects.select_related("category").filter(code=code, is_published=True).first()
+    i = catalog_selectors.published_item_by_code(code)
     if i is None:
         raise ValidationFailed(fields={"item": [_("No such service item.")]}, code="catalog.unknown_item")
     return i
@@ -453,7 +458,7 @@ class BulkIn(StrictIn):
     to: UnitIn | None = Field(None, description="Omit to send each order to its suggested unit")
 
 
-class ExtensionOut(Schema):
+class ExtensionOut(DictSchema):
     id: int
     days: int
     reason: str
@@ -647,7 +652,7 @@ def similar(request: HttpRequest, order_id: int):
 # --- public tracking ------------------------------------------------------------------------------
 
 
-class TrackEventOut(Schema):
+class TrackEventOut(DictSchema):
     action: str
     state: str
     actor: str
@@ -655,7 +660,7 @@ class TrackEventOut(Schema):
     note: str
 
 
-class TrackOut(Schema):
+class TrackOut(DictSchema):
     tracking_code: str
     state: str
     state_label: str

@@ -25,7 +25,9 @@ from catalog.models import Category, LimitUnit, ServiceItem, Urgency
 from core import workcal
 from core.clock import now
 from core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
-from core.geo import bbox_q, distance_km
+from core.fastinsert import insert
+from core.geo import PointIndex
+from core.memo import memo
 from notify.services import message_queue
 from org.access import residents_for
 from org.models import Department, Level, Node, Resident, path_prefixes
@@ -90,17 +92,19 @@ def _event(
     data: dict[str, Any] | None = None,
     at: dt.datetime | None = None,
 ) -> Event:
-    return Event.objects.create(
-        order=order,
-        action=action,
-        from_state=from_state,
-        to_state=to_state,
-        actor=by,
-        actor_label=_label(by)[:80],
-        at=at or now(),
-        note=note,
-        public=public,
-        data=data or {},
+    return insert(
+        Event(
+            order=order,
+            action=action,
+            from_state=from_state,
+            to_state=to_state,
+            actor=by,
+            actor_label=_label(by)[:80],
+            at=at or now(),
+            note=note,
+            public=public,
+            data=data or {},
+        )
     )
 
 
@@ -210,17 +214,19 @@ def _locked(order: WorkOrder) -> WorkOrder:
 # --- intake -----------------------------------------------------------------------------------
 
 
-def locate_grid(lat: Decimal, lng: Decimal) -> Node:
-    """The grid whose centre is nearest to a point, if the point lies within reach of one."""
-    reach = deadlines.setting("LOCATE_MAX_KM")
-    grids = Node.objects.filter(bbox_q(lat, lng, reach), level=Level.GRID).values_list(
-        "id", "lat", "lng", "path", "name", "code", "parent_id"
+def _grid_index() -> PointIndex:
+    return PointIndex(
+        Node.objects.filter(level=Level.GRID, lat__isnull=False, lng__isnull=False).values_list(
+            "id", "lat", "lng", "path", "name", "code", "parent_id"
+        )
     )
-    best: tuple[float, tuple] | None = None
-    for row in grids:
-        d = distance_km(float(lat), float(lng), float(row[1]), float(row[2]))
-        if d <= reach and (best is None or d < best[0]):
-            best = (d, row)
+
+
+def locate_grid(lat: Decimal, lng: Decimal) -> Node:
+    """The grid whose centre is nearest to a point, if the point lies within reach of one. The grid
+    centres are kept in memory (core.memo "org"): intake locates every report."""
+    reach = deadlines.setting("LOCATE_MAX_KM")
+    best = memo("org").get("grid-index", _grid_index).nearest(float(lat), float(lng), reach)
     if best is None:
         raise ValidationFailed(
             _("This place lies outside the area we serve."),
@@ -267,10 +273,8 @@ def workorder_submit(
 
     A retried submission with the same idempotency key returns the order the first one made.
     """
-    if idempotency_key and by is not None:
-        existing = WorkOrder.objects.filter(submitted_by=by, idempotency_key=idempotency_key).first()
-        if existing is not None:
-            return Submitted(existing, False)
+    # The key is looked up only when the insert breaks its unique constraint: the first try of every
+    # submission (nearly all of them) costs no extra query.
     try:
         order = _submit(
             by=by,
@@ -295,7 +299,7 @@ def workorder_submit(
         )
         return Submitted(order, True)
     except IntegrityError:
-        # The same key arrived twice at once: the other request made the order.
+        # A retry, or the same key twice at once: the first request made the order.
         if idempotency_key and by is not None:
             existing = WorkOrder.objects.filter(submitted_by=by, idempotency_key=idempotency_key).first()
             if existing is not None:
@@ -358,8 +362,8 @@ def _submit(
             raise PermissionDenied(_("Only staff and party members may file an appeal for someone else."))
         if not residents_for(by).filter(pk=owner.pk).exists():
             raise NotFound(_("No such resident in your area."), code="resident.not_found")
-    elif owner is None and scope.own_resident_id is not None and channel in RESIDENT_CHANNELS:
-        owner = Resident.objects.select_related("household").get(pk=scope.own_resident_id)
+    elif owner is None and scope.own is not None and channel in RESIDENT_CHANNELS:
+        owner = scope.own.instance()
     if channel in RESIDENT_CHANNELS - {Channel.API} and proxying:
         channel = Channel.PROXY
     if channel not in RESIDENT_CHANNELS and not ws.proxy_paths and not scope.linked_household_ids:
@@ -370,7 +374,8 @@ def _submit(
     elif (lat is None) != (lng is None):
         raise ValidationFailed(fields={"lat": [_("Give both latitude and longitude, or neither.")]})
     if grid is None and owner is not None:
-        grid = owner.household.grid if hasattr(owner, "household") else Node.objects.get(pk=owner.household.grid_id)
+        grid_id = scope.own.grid_id if scope.own is not None and owner.pk == scope.own.id else None
+        grid = Node.objects.get(pk=grid_id) if grid_id else owner.household.grid
     if grid is None:
         raise ValidationFailed(fields={"grid": [_("Please say where the problem is.")]})
     if grid.level != Level.GRID:
@@ -387,12 +392,13 @@ def _submit(
     t = at or now()
     suggestion = catalog.suggest_unit(category=category, item=item, grid=grid)
     title = (title or "").strip() or (item.name if item else f"{category.name}：{text[:30]}")
-    # Everything above only reads; the write lock (SQLite has one per database) is held for the inserts alone.
-    with transaction.atomic():
-        for _attempt in range(5):
-            try:
-                with transaction.atomic():
-                    order = WorkOrder.objects.create(
+    # Everything above only reads; the write lock (SQLite has one per database) is held for the inserts
+    # alone. A clash of tracking codes (32^10 of them) starts the transaction again with a new code.
+    for _attempt in range(5):
+        try:
+            with transaction.atomic():
+                return _insert_order(
+                    WorkOrder(
                         tracking_code=_new_tracking_code(),
                         kind=kind,
                         channel=channel,
@@ -422,31 +428,39 @@ def _submit(
                         suggested_node_id=suggestion.node_id,
                         created_at=t,
                         updated_at=t,
-                    )
-                break
-            except IntegrityError as exc:
-                if "tracking_code" not in str(exc) and "workorder.tracking" not in str(exc).lower():
-                    raise
-        else:  # pragma: no cover - 32^10 codes; five collisions in a row means something else is wrong
-            raise Conflict(_("Please try again."), code="workorder.code_collision")
-        _event(
+                    ),
+                    by=by,
+                    at=t,
+                    proxying=proxying,
+                )
+        except IntegrityError as exc:
+            if "tracking_code" not in str(exc) and "workorder.tracking" not in str(exc).lower():
+                raise
+    # pragma: no cover - five clashes in a row means something else is wrong
+    raise Conflict(_("Please try again."), code="workorder.code_collision")
+
+
+def _insert_order(order: WorkOrder, *, by: Any, at: dt.datetime, proxying: bool) -> WorkOrder:
+    insert(order)
+    event = _event(
+        order,
+        "submit",
+        by,
+        to_state=State.SUBMITTED,
+        public=True,
+        at=at,
+        data={"channel": order.channel, "proxy": proxying},
+    )
+    order.fresh_events = [event]  # the whole timeline of a new order: the answer needs no query for it
+    if proxying:
+        notify_owner(
             order,
-            "submit",
-            by,
-            to_state=State.SUBMITTED,
-            public=True,
-            at=t,
-            data={"channel": channel, "proxy": proxying},
+            "workorder.proxy",
+            _("%(who)s has filed an appeal for you: %(title)s. Tracking code %(code)s."),
+            sms=True,
+            who=str(by),
         )
-        if proxying:
-            notify_owner(
-                order,
-                "workorder.proxy",
-                _("%(who)s has filed an appeal for you: %(title)s. Tracking code %(code)s."),
-                sms=True,
-                who=str(by),
-            )
-        return order
+    return order
 
 
 # --- dispatch and handling ----------------------------------------------------------------------

@@ -36,7 +36,8 @@ from django.views.decorators.http import require_http_methods, require_POST
 from catalog import selectors as catalog_selectors
 from catalog.models import Category, FieldType, ServiceItem
 from core.audit import log_personal_read
-from core.errors import ApiError, NotFound, PermissionDenied, ValidationFailed
+from core.errors import ApiError, PermissionDenied, ValidationFailed
+from core.pages import gate as _gate
 from org import selectors as org_selectors
 from org.access import paths_q, residents_for
 from org.models import Department, Level, Node, Resident, path_ids
@@ -81,14 +82,6 @@ EVENT_LABELS: dict[str, Any] = {
 
 
 # --- small helpers ------------------------------------------------------------------------------
-
-
-def _gate(fn: Callable[..., Any], *args: Any, **kw: Any) -> Any:
-    """The access gate's NotFound is the 404 page: missing and not yours look the same."""
-    try:
-        return fn(*args, **kw)
-    except NotFound as exc:
-        raise Http404(str(exc.message)) from exc
 
 
 def _partial(request: HttpRequest) -> bool:

@@ -29,6 +29,7 @@ from django.db import transaction
 
 from accounts.models import Role, RoleAssignment, User
 from accounts.services import role_assign, user_create
+from core.memo import bump
 from core.validators import id_check_char
 from org import services
 from org.demo import names
@@ -436,6 +437,7 @@ def _party_members_bulk_create(rows: Sequence[PartyMember]) -> None:
 def _household_links_bulk_create(rows: Sequence[HouseholdLink]) -> None:
     """Like services.household_link for households that have no link yet (each is linked once here)."""
     HouseholdLink.objects.bulk_create(rows, batch_size=BATCH_SIZE)
+    bump("org")
 
 
 def _grid_workers_bulk_create(rows: Sequence[tuple[User, Node]]) -> None:
@@ -447,6 +449,7 @@ def _grid_workers_bulk_create(rows: Sequence[tuple[User, Node]]) -> None:
     RoleAssignment.objects.bulk_create(
         [RoleAssignment(user=u, role=Role.GRID_WORKER, node=g) for u, g in rows], batch_size=BATCH_SIZE
     )
+    bump("org")
 
 
 # --- the builder ------------------------------------------------------------------------------------

@@ -78,3 +78,51 @@
     focusError(e.detail.target);
   });
 })();
+
+// One-key call screens: follow the live stream (Server-Sent Events from /sos/stream/). On every event the
+// list part of the page is fetched again; an alert addressed to this user beeps and vibrates where the
+// browser allows; "waiting" cells count up; the take-back button counts down and then goes.
+(function () {
+  function beep() {
+    try {
+      var ctx = new (window.AudioContext || window.webkitAudioContext)();
+      var osc = ctx.createOscillator();
+      osc.frequency.value = 880;
+      osc.connect(ctx.destination);
+      osc.start();
+      osc.stop(ctx.currentTime + 0.6);
+    } catch (e) { /* no sound without a user gesture on some browsers */ }
+    if (navigator.vibrate) { navigator.vibrate([300, 100, 300]); }
+  }
+  function ticking() {
+    document.querySelectorAll("[data-since]").forEach(function (el) {
+      var s = Math.max(0, Math.round((Date.now() - Date.parse(el.dataset.since)) / 1000));
+      el.textContent = s < 3600 ? Math.floor(s / 60) + ":" + String(s % 60).padStart(2, "0") : Math.floor(s / 3600) + "h";
+    });
+    document.querySelectorAll("[data-countdown]").forEach(function (el) {
+      var left = parseInt(el.dataset.countdown, 10) - 1;
+      el.dataset.countdown = left;
+      if (left <= 0) { el.closest("form").remove(); } else { el.querySelector("span").textContent = left; }
+    });
+  }
+  function follow(box) {
+    if (!window.EventSource) { return; }
+    var me = parseInt(box.dataset.me || "0", 10);
+    var source = new EventSource(box.dataset.sosStream);
+    source.addEventListener("call", function (msg) {
+      var data = JSON.parse(msg.data);
+      box.dataset.lastEvent = msg.lastEventId;
+      if (data.event.action === "alert" && data.event.to_users.indexOf(me) >= 0) { beep(); }
+      if (box.dataset.sosReload) { window.location.reload(); return; }
+      fetch(box.dataset.sosPart, { credentials: "same-origin" }).then(function (r) { return r.text(); }).then(function (html) {
+        box.innerHTML = html;
+        box.dataset.updated = String(Date.now());
+        ticking();
+      });
+    });
+  }
+  document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll("[data-sos-stream]").forEach(follow);
+    if (document.querySelector("[data-since], [data-countdown]")) { ticking(); setInterval(ticking, 1000); }
+  });
+})();

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -56,5 +57,40 @@ def page(browser):
 
 
 def shot(page, name: str) -> None:
+    """Save a screenshot for the README's tour.
+
+    Screenshots are a by-product, not the behaviour under test, and Chromium's capture sometimes
+    refuses for a moment ("Unable to capture screenshot" while a page is still settling after a
+    navigation, seen on CI with a phone-sized context): wait for the page to settle and try again,
+    then fall back to the visible part, and if even that is refused, warn instead of failing a test
+    whose assertions all held."""
+    from playwright.sync_api import Error as PlaywrightError
+
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+    path = str(SCREENSHOTS / f"{name}.png")
+    last: Exception | None = None
+    for full_page in (True, True, False):
+        try:
+            page.wait_for_load_state()
+            page.screenshot(path=path, full_page=full_page, animations="disabled")
+            return
+        except PlaywrightError as exc:
+            last = exc
+            page.wait_for_timeout(300)
+    warnings.warn(f"screenshot {name} not taken: {last}", stacklevel=2)
+
+
+def login(browser, base_url: str, username: str, *, phone: bool = False):
+    """A browser context logged in as a demo user (password gongzhi-demo); a phone-sized one on request."""
+    if phone:
+        context = browser.new_context(viewport={"width": 390, "height": 844}, locale="zh-CN", is_mobile=True)
+    else:
+        context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    page.goto(f"{base_url}/accounts/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", "gongzhi-demo")
+    page.click("section.login button[type=submit]")
+    page.wait_for_load_state()
+    return context, page

@@ -10,24 +10,9 @@ from __future__ import annotations
 import pytest
 from django.core.management import call_command
 
-from tests.e2e.conftest import shot
+from tests.e2e.conftest import login, shot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def login(browser, live_server, username: str, *, phone: bool = False):
-    if phone:
-        context = browser.new_context(viewport={"width": 390, "height": 844}, locale="zh-CN", is_mobile=True)
-    else:
-        context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", "gongzhi-demo")
-    page.click("section.login button[type=submit]")
-    page.wait_for_load_state()
-    return context, page
 
 
 def test_submit_dispatch_sign_resolve_rate_badly_reopens(live_server, browser, settings, tmp_path):
@@ -36,7 +21,7 @@ def test_submit_dispatch_sign_resolve_rate_badly_reopens(live_server, browser, s
     from workorders.models import Event, WorkOrder
 
     # 1. The resident, on a phone: type and topic, then topic detail, then describe and send.
-    resident_ctx, page = login(browser, live_server, "resident", phone=True)
+    resident_ctx, page = login(browser, live_server.url, "resident", phone=True)
     page.goto(f"{live_server.url}/workorders/new/")
     page.check('input[name="kind"][value="help"]')
     page.click('button.tile[data-category="03"]')  # 民生保障
@@ -51,7 +36,7 @@ def test_submit_dispatch_sign_resolve_rate_badly_reopens(live_server, browser, s
     assert order.suggested_department.name.endswith("民政局")
 
     # 2. The dispatcher dispatches it to the suggested department from the console's order page.
-    dispatcher_ctx, page = login(browser, live_server, "dispatcher")
+    dispatcher_ctx, page = login(browser, live_server.url, "dispatcher")
     page.goto(f"{live_server.url}/workorders/console/")
     page.wait_for_selector(f"text={code}")
     shot(page, "workorder-console")
@@ -61,7 +46,7 @@ def test_submit_dispatch_sign_resolve_rate_badly_reopens(live_server, browser, s
     dispatcher_ctx.close()
 
     # 3. The department clerk (民政局) signs for it and resolves it with a reply.
-    dept_ctx, page = login(browser, live_server, "dept")
+    dept_ctx, page = login(browser, live_server.url, "dept")
     page.goto(f"{live_server.url}/workorders/queue/")
     page.wait_for_selector(f"text={code}")
     page.goto(f"{live_server.url}/workorders/{order.pk}/")

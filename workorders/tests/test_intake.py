@@ -20,17 +20,14 @@ from notify.models import Message
 from workorders.models import Channel, Event, Kind, Photo, WorkOrder
 from workorders.services import TRACKING_ALPHABET, TRACKING_LENGTH
 from workorders.states import State
-from workorders.tests.helpers import error_code, post, submit
+from workorders.tests.helpers import error_code, intake_body, post, submit
 
 pytestmark = pytest.mark.django_db
 
 URL = "/api/v1/workorders"
 
 
-def body(**extra):
-    b = {"kind": "complaint", "category": "010101", "text": "村口路灯坏了三天，晚上看不见路", "channel": "mobile"}
-    b.update(extra)
-    return b
+body = intake_body
 
 
 @pytest.fixture

@@ -51,6 +51,13 @@ class Command(BaseCommand):
             help="work orders to play through the past year (default: 300 small, 3000 county, 0 province)",
         )
         parser.add_argument(
+            "--calls",
+            type=int,
+            default=None,
+            help="one-key calls to play through the past year, with residents registered for them "
+            "(default: 150 small, 1500 county, 0 province; 0 registers nobody)",
+        )
+        parser.add_argument(
             "--fraction",
             type=float,
             default=1.0,
@@ -58,7 +65,15 @@ class Command(BaseCommand):
         )
 
     def handle(
-        self, *args, scale: str, seed: int, if_empty: bool, fraction: float, orders: int | None, **options
+        self,
+        *args,
+        scale: str,
+        seed: int,
+        if_empty: bool,
+        fraction: float,
+        orders: int | None,
+        calls: int | None = None,
+        **options,
     ) -> None:
         nodes = Node.objects.count()
         if nodes:
@@ -86,6 +101,17 @@ class Command(BaseCommand):
             made = seed_orders(count=orders, seed=seed)
             if verbosity >= 1:
                 self.stdout.write(f"Work orders: {made:,} over the past year in {time.perf_counter() - started:.1f} s")
+        if calls is None:
+            calls = {"small": 150, "county": 1500}.get(scale, 0)
+        if calls:
+            from sos.demo import seed_calls
+
+            started = time.perf_counter()
+            made = seed_calls(count=calls, seed=seed, profiles={"small": 40}.get(scale, 400))
+            if verbosity >= 1:
+                self.stdout.write(
+                    f"One-key calls: {made:,} over the past year in {time.perf_counter() - started:.1f} s"
+                )
         if verbosity >= 1:
             self._report(summary)
 

@@ -1,0 +1,540 @@
+"""Every write of one-key call: the care register, raising a call, escalation, handling.
+
+Each change of a call is one transaction that moves its state with a compare-and-set, writes its
+CallEvent (the record and the live feed) and queues its messages in the outbox: a crash at any point
+leaves either all of it or none of it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from accounts.models import Role, RoleAssignment, User
+from core.clock import now
+from core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from core.validators import validate_phone
+from notify.services import message_queue
+from org.models import HouseholdLink, Level, Node, Resident, ServicePoint, path_ids
+from sos.models import Call, CallEvent, CareProfile, Contact, Responder
+from sos.selectors import looks_after
+from sos.states import FINAL_STATES, Action, State, target
+
+MAX_CHAIN = 8
+MAX_CONTACTS = 5
+
+
+def setting(name: str) -> Any:
+    return settings.GONGZHI["SOS"][name]
+
+
+def _label(user: Any) -> str:
+    return str(user)[:80] if user is not None else _("System")
+
+
+def _event(call: Call, action: str, by: Any, *, from_state: str = "", to_state: str = "", note: str = "",
+           to_users: list[int] | None = None, data: dict[str, Any] | None = None, at: dt.datetime | None = None,
+           ) -> CallEvent:  # fmt: skip
+    return CallEvent.objects.create(
+        call=call, path=call.path, action=action, from_state=from_state, to_state=to_state, level=call.level,
+        actor=by if getattr(by, "pk", None) else None, actor_label=_label(by), to_users=to_users or [],
+        at=at or now(), note=note[:500], data=data or {},
+    )  # fmt: skip
+
+
+# --- the care register ------------------------------------------------------------------------------
+
+
+def _check_staff(by: Any, path: str) -> None:
+    """Registering people and arranging who answers them is work for staff over their grid."""
+    if not looks_after(by, path):
+        raise NotFound(_("No such resident in your area."), code="resident.not_found")
+
+
+def default_chain(resident: Resident) -> list[dict[str, Any]]:
+    """The responders a resident gets unless staff arrange otherwise: the grid's workers, the party
+    member linked to the household, the village's volunteers, then the village on duty."""
+    grid = Node.objects.get(pk=resident.household.grid_id)
+    village_id = path_ids(grid.path)[-2] if len(path_ids(grid.path)) >= 2 else None
+    rungs: list[dict[str, Any]] = []
+    seen: set[int] = set()
+
+    def add(kind: str, user: User | None, name: str, phone: str) -> None:
+        if user is not None and user.pk in seen:
+            return
+        if user is not None:
+            seen.add(user.pk)
+        rungs.append({"kind": kind, "user": user, "name": name[:40], "phone": phone})
+
+    for a in RoleAssignment.objects.filter(role=Role.GRID_WORKER, node=grid).select_related("user").order_by("id"):
+        add(Responder.Kind.GRID_WORKER, a.user, _label(a.user), a.user.work_phone)
+    link = HouseholdLink.objects.filter(household_id=resident.household_id).select_related("member__resident").first()
+    if link is not None:
+        member = link.member.resident
+        add(Responder.Kind.PARTY_MEMBER, member.user if member.user_id else None, member.name, member.phone)
+    if village_id is not None:
+        for a in (
+            RoleAssignment.objects.filter(role=Role.VOLUNTEER, node_id=village_id)
+            .select_related("user")
+            .order_by("id")[:2]
+        ):
+            add(Responder.Kind.VOLUNTEER, a.user, _label(a.user), a.user.work_phone)
+        duty = ServicePoint.objects.filter(node_id=village_id).exclude(phone="").values_list("phone", flat=True).first()
+        staff = (
+            RoleAssignment.objects.filter(role=Role.VILLAGE_STAFF, node_id=village_id).select_related("user").first()
+        )
+        if staff is not None or duty:
+            add(Responder.Kind.VILLAGE_DUTY, staff.user if staff else None, _("Village on duty"), duty or "")
+    return rungs[:MAX_CHAIN]
+
+
+@transaction.atomic
+def care_register(
+    *, resident: Resident, by: Any, reasons: Sequence[str] = (), needs: str = "", device_id: str = ""
+) -> CareProfile:
+    """Register a resident for one-key call, with the default responder chain."""
+    _check_staff(by, resident.path)
+    unknown = set(reasons) - set(CareProfile.Reason.values)
+    if unknown:
+        raise ValidationFailed(fields={"reasons": [_("Unknown reason.")]})
+    if CareProfile.objects.filter(resident=resident).exists():
+        raise Conflict(_("This resident is already registered."), code="sos.already_registered")
+    if device_id and CareProfile.objects.filter(device_id=device_id).exists():
+        raise Conflict(_("This call device belongs to someone else."), code="sos.device_taken")
+    profile = CareProfile.objects.create(
+        resident=resident, path=resident.path, reasons=sorted(set(reasons)), needs=needs, device_id=device_id
+    )
+    for i, rung in enumerate(default_chain(resident)):
+        Responder.objects.create(profile=profile, position=i, **rung)
+    return profile
+
+
+@transaction.atomic
+def chain_set(*, profile: CareProfile, rungs: list[dict[str, Any]], by: Any) -> list[Responder]:
+    """Replace the responder chain, in order. Each rung: a user (who sees the call on their screen) or a
+    name with a phone (told by SMS)."""
+    _check_staff(by, profile.path)
+    if not rungs:
+        raise ValidationFailed(fields={"chain": [_("Someone must answer this resident's calls.")]})
+    if len(rungs) > MAX_CHAIN:
+        raise ValidationFailed(fields={"chain": [_("At most %(n)d responders.") % {"n": MAX_CHAIN}]})
+    made = []
+    profile.chain.all().delete()
+    for i, rung in enumerate(rungs):
+        user = rung.get("user")
+        phone = rung.get("phone") or (getattr(user, "work_phone", "") if user else "")
+        if user is None and not phone:
+            raise ValidationFailed(fields={"chain": [_("Each responder needs a login or a phone number.")]})
+        if phone:
+            validate_phone(phone)
+        if rung.get("kind", Responder.Kind.OTHER) not in Responder.Kind.values:
+            raise ValidationFailed(fields={"chain": [_("Unknown kind of responder.")]})
+        made.append(
+            Responder.objects.create(
+                profile=profile,
+                position=i,
+                kind=rung.get("kind", Responder.Kind.OTHER),
+                user=user,
+                name=(rung.get("name") or (_label(user) if user else ""))[:40],
+                phone=phone,
+            )
+        )
+    return made
+
+
+@transaction.atomic
+def contacts_set(*, profile: CareProfile, contacts: list[dict[str, str]], by: Any) -> list[Contact]:
+    _check_staff(by, profile.path)
+    if len(contacts) > MAX_CONTACTS:
+        raise ValidationFailed(fields={"contacts": [_("At most %(n)d contacts.") % {"n": MAX_CONTACTS}]})
+    for c in contacts:
+        if not (c.get("name") or "").strip() or not c.get("phone"):
+            raise ValidationFailed(fields={"contacts": [_("Each contact needs a name and a phone number.")]})
+        validate_phone(c["phone"])
+    profile.contacts.all().delete()
+    return [
+        Contact.objects.create(
+            profile=profile, name=c["name"][:40], phone=c["phone"], relation=c.get("relation", ""), sort=i
+        )
+        for i, c in enumerate(contacts)
+    ]
+
+
+# --- raising a call -----------------------------------------------------------------------------------
+
+
+@dataclass
+class Raised:
+    call: Call
+    created: bool
+
+
+def _may_raise_for(by: Any, profile: CareProfile) -> bool:
+    if by is None:
+        return False
+    return profile.resident.user_id == by.pk or looks_after(by, profile.path)
+
+
+def call_raise(
+    *, profile: CareProfile, kind: str, channel: str, by: Any, note: str = "", idempotency_key: str = "",
+    device_id: str = "",
+) -> Raised:  # fmt: skip
+    """Raise a call: the first responder is alerted in the same transaction. A retried press with the
+    same key (per device, or per user) returns the first call."""
+    if kind not in Call.Kind.values:
+        raise ValidationFailed(fields={"kind": [_("Unknown kind of call.")]})
+    if channel not in Call.Channel.values:
+        raise ValidationFailed(fields={"channel": [_("Unknown channel.")]})
+    if not profile.is_active:
+        raise Conflict(_("This resident is no longer registered for one-key call."), code="sos.not_registered")
+    if not _may_raise_for(by, profile):
+        raise NotFound(_("No such resident in your area."), code="resident.not_found")
+    key_owner = f"d{device_id}" if device_id else f"u{by.pk}"
+    try:
+        with transaction.atomic():
+            return Raised(_raise(profile, kind, channel, by, note, idempotency_key, key_owner), True)
+    except IntegrityError:
+        if not idempotency_key:
+            raise
+        existing = Call.objects.filter(key_owner=key_owner, idempotency_key=idempotency_key).first()
+        if existing is None:
+            raise
+        return Raised(existing, False)
+
+
+def _raise(profile: CareProfile, kind: str, channel: str, by: Any, note: str, key: str, key_owner: str) -> Call:
+    t = now()
+    call = Call.objects.create(
+        profile=profile, resident_id=profile.resident_id, path=profile.path, kind=kind, channel=channel,
+        note=note[:500], raised_by=by, idempotency_key=key, key_owner=key_owner, raised_at=t,
+        stage=Call.Stage.CHAIN, level=0,
+    )  # fmt: skip
+    _event(call, Action.RAISE, by, to_state=State.RAISED, note=note, at=t, data={"kind": kind, "channel": channel})
+    _alert_rung(call, t)
+    _tell_family(call)
+    return call
+
+
+def _tell_family(call: Call) -> None:
+    rule = setting("NOTIFY_FAMILY")
+    if rule == "none" or (rule == "emergency" and call.kind != Call.Kind.EMERGENCY):
+        return
+    name = call.profile.resident.name
+    for c in call.profile.contacts.all():
+        message_queue(
+            phone=c.phone, kind="sos.family", sms=True,
+            text=_("%(name)s pressed the one-key call (%(kind)s). Responders have been alerted.")
+            % {"name": name, "kind": Call.Kind(call.kind).label},
+        )  # fmt: skip
+
+
+# --- escalation ---------------------------------------------------------------------------------------
+
+
+def _ack_seconds(call: Call) -> int:
+    return setting("ACK_SECONDS")[call.kind]
+
+
+def _village_users(call: Call) -> list[User]:
+    ids = path_ids(call.path)
+    village = Node.objects.filter(pk__in=ids, level=Level.VILLAGE).first()
+    if village is None:
+        return []
+    return [
+        a.user
+        for a in RoleAssignment.objects.filter(role=Role.VILLAGE_STAFF, node=village).select_related("user")
+        if a.user.is_active
+    ]
+
+
+def _centre_users(call: Call) -> list[User]:
+    """Dispatchers (the command centre) whose part of the tree holds the call; leaders if none."""
+    ids = path_ids(call.path)
+    for role in (Role.DISPATCHER, Role.LEADER, Role.ADMIN):
+        users = [
+            a.user
+            for a in RoleAssignment.objects.filter(role=role, node_id__in=ids).select_related("user")
+            if a.user.is_active
+        ]
+        if users:
+            return users
+    return []
+
+
+def _alert(call: Call, users: list[User], phones: list[str], at: dt.datetime, who: str, **data: Any) -> None:
+    text = _("One-key call: %(name)s needs help (%(kind)s). Please acknowledge.") % {
+        "name": call.profile.resident.name,
+        "kind": Call.Kind(call.kind).label,
+    }
+    link = f"/sos/calls/{call.pk}/"
+    sms_sent: set[str] = set()
+    for u in users:
+        phone = u.work_phone
+        message_queue(user=u, phone=phone, kind="sos.alert", text=text, link=link, sms=bool(phone))
+        sms_sent.add(phone)
+    for phone in phones:
+        if phone and phone not in sms_sent:
+            message_queue(phone=phone, kind="sos.alert", text=text, sms=True)
+    _event(
+        call, Action.ALERT, None, at=at, to_users=[u.pk for u in users],
+        note=_("Alerted: %(who)s") % {"who": who}, data={"stage": call.stage, "phones": len(phones), **data},
+    )  # fmt: skip
+
+
+def _alert_rung(call: Call, at: dt.datetime, **data: Any) -> None:
+    """Alert whoever the call's (stage, level) names, and set when to go on if nobody acknowledges.
+    `data` goes on the alert's event (the worker adds how late it fired)."""
+    chain = list(call.profile.chain.select_related("user").order_by("position"))
+    if call.stage == Call.Stage.CHAIN and call.level < len(chain):
+        rung = chain[call.level]
+        users = [rung.user] if rung.user is not None and rung.user.is_active else []
+        _alert(call, users, [rung.phone] if not users else [], at, f"{rung.get_kind_display()} {rung.name}", **data)
+        call.escalate_at = at + dt.timedelta(seconds=_ack_seconds(call))
+    elif call.stage in (Call.Stage.CHAIN, Call.Stage.VILLAGE) and (users := _village_users(call)):
+        call.stage = Call.Stage.VILLAGE
+        _alert(call, users, [], at, _("the village"), **data)
+        call.escalate_at = at + dt.timedelta(seconds=setting("VILLAGE_SECONDS")[call.kind])
+    else:
+        call.stage = Call.Stage.CENTRE
+        _alert(call, _centre_users(call), [], at, _("the command centre"), **data)
+        call.escalate_at = None  # the top: the board shows it until someone takes it
+    Call.objects.filter(pk=call.pk).update(level=call.level, stage=call.stage, escalate_at=call.escalate_at)
+
+
+def escalate_one() -> bool:
+    """Fire the most overdue escalation; returns whether there was one. Claiming it and alerting the
+    next rung are one transaction keyed on the level seen: two workers, or a worker restarted after a
+    crash, fire each rung exactly once."""
+    t = now()
+    row = (
+        Call.objects.filter(escalate_at__lte=t)
+        .order_by("escalate_at", "id")
+        .values_list("id", "level", "state", "escalate_at")
+        .first()
+    )
+    if row is None:
+        return False
+    pk, level, state, due = row
+    with transaction.atomic():
+        if state != State.RAISED:
+            Call.objects.filter(pk=pk, level=level).update(escalate_at=None)
+            return True
+        call = Call.objects.select_for_update(of=("self",)).select_related("profile__resident").filter(pk=pk).first()
+        if call is None or call.level != level or call.state != State.RAISED or call.escalate_at != due:
+            return True  # another worker fired it, or someone acknowledged it a moment ago
+        call.level = level + 1
+        if call.stage == Call.Stage.VILLAGE:
+            call.stage = Call.Stage.CENTRE
+        _alert_rung(call, t, late_ms=int((t - due).total_seconds() * 1000))
+    return True
+
+
+def followup_one() -> bool:
+    """Remind the responder of the next day's visit after an emergency; returns whether there was one."""
+    t = now()
+    with transaction.atomic():
+        call = (
+            Call.objects.select_for_update(of=("self",))
+            .filter(followup_at__lte=t, followup_reminded=False)
+            .select_related("profile__resident", "responder")
+            .order_by("followup_at", "id")
+            .first()
+        )
+        if call is None:
+            return False
+        if not Call.objects.filter(pk=call.pk, followup_reminded=False).update(followup_reminded=True):
+            return True
+        if call.followed_up_at is None and call.responder is not None:
+            name = call.profile.resident.name
+            message_queue(
+                user=call.responder, kind="sos.followup", link=f"/sos/calls/{call.pk}/",
+                text=_("Please visit %(name)s today after yesterday's emergency call.") % {"name": name},
+            )  # fmt: skip
+            _event(call, Action.FOLLOW_UP_DUE, None, at=t)
+    return True
+
+
+def handle_one() -> bool:
+    return escalate_one() or followup_one()
+
+
+# --- handling -------------------------------------------------------------------------------------------
+
+
+def _taken(call: Call) -> Conflict:
+    """What a responder hears who is too late: who has the call, since when."""
+    return Conflict(
+        _("%(who)s took this call at %(at)s.")
+        % {"who": _label(call.responder), "at": timezone.localtime(call.acknowledged_at).strftime("%H:%M:%S")},
+        code="sos.already_acknowledged",
+    )
+
+
+def _move(call: Call, action: str, by: Any, *, note: str = "", **fields: Any) -> CallEvent:
+    to_state = target(action, call.state)
+    if to_state is None and action == Action.ACKNOWLEDGE and call.responder_id:
+        raise _taken(call)
+    if to_state is None:
+        raise Conflict(
+            _("This cannot be done to a call that is %(state)s.") % {"state": State(call.state).label},
+            code="sos.transition_not_allowed",
+            fields={"state": [call.state]},
+        )
+    t = now()
+    from_state = call.state
+    fields.update(state=to_state)
+    if not Call.objects.filter(pk=call.pk, state=from_state).update(**fields):
+        fresh = Call.objects.select_related("responder").get(pk=call.pk)
+        if action == Action.ACKNOWLEDGE and fresh.responder_id:
+            raise _taken(fresh)
+        raise Conflict(_("Someone else changed this call just now. Please reload it."), code="sos.state_changed")
+    for k, v in fields.items():
+        setattr(call, k, v)
+    return _event(call, action, by, from_state=from_state, to_state=to_state, note=note, at=t)
+
+
+def _may_respond(by: Any, call: Call) -> bool:
+    if by is None or by.pk == call.profile.resident.user_id:
+        return False
+    return looks_after(by, call.path) or Responder.objects.filter(profile_id=call.profile_id, user=by).exists()
+
+
+@transaction.atomic
+def call_acknowledge(*, call: Call, by: Any) -> Call:
+    """Take the call: escalation stops, the caller and the others alerted are told who is coming."""
+    if not _may_respond(by, call):
+        raise PermissionDenied(_("You are not among this resident's responders."))
+    t = now()
+    _move(call, Action.ACKNOWLEDGE, by, responder=by, acknowledged_at=t, escalate_at=None)
+    told = set(
+        uid
+        for users in CallEvent.objects.filter(call=call, action=Action.ALERT).values_list("to_users", flat=True)
+        for uid in users
+    ) - {by.pk}
+    for u in User.objects.filter(pk__in=told):
+        message_queue(
+            user=u, kind="sos.taken", link=f"/sos/calls/{call.pk}/",
+            text=_("%(who)s has taken the call of %(name)s.") % {"who": _label(by), "name": call.profile.resident.name},
+        )  # fmt: skip
+    owner = call.profile.resident
+    if owner.user_id:
+        message_queue(
+            user=User.objects.get(pk=owner.user_id), kind="sos.coming",
+            text=_("%(who)s has your call and is coming.") % {"who": _label(by)},
+        )  # fmt: skip
+    return call
+
+
+def _check_owner(call: Call, by: Any) -> None:
+    if by is None:
+        raise PermissionDenied()
+    if call.responder_id == by.pk or looks_after(by, call.path):
+        return
+    raise PermissionDenied(_("Only the responder who took this call may do that."))
+
+
+@transaction.atomic
+def call_depart(*, call: Call, by: Any) -> Call:
+    _check_owner(call, by)
+    _move(call, Action.DEPART, by, departed_at=now())
+    return call
+
+
+@transaction.atomic
+def call_arrive(*, call: Call, by: Any) -> Call:
+    _check_owner(call, by)
+    _move(call, Action.ARRIVE, by, arrived_at=now())
+    return call
+
+
+def _next_day_at(t: dt.datetime, hhmm: str) -> dt.datetime:
+    local = timezone.localtime(t)
+    h, m = (int(x) for x in hhmm.split(":"))
+    return (local + dt.timedelta(days=1)).replace(hour=h, minute=m, second=0, microsecond=0)
+
+
+@transaction.atomic
+def call_resolve(*, call: Call, by: Any, outcome: str, minutes_spent: int | None = None) -> Call:
+    _check_owner(call, by)
+    outcome = (outcome or "").strip()
+    if len(outcome) < 2:
+        raise ValidationFailed(fields={"outcome": [_("Please say what was done.")]})
+    if minutes_spent is not None and not 0 <= minutes_spent <= 24 * 60:
+        raise ValidationFailed(fields={"minutes_spent": [_("Between 0 and 1440 minutes.")]})
+    t = now()
+    followup = _next_day_at(t, setting("FOLLOWUP_AT")) if call.kind == Call.Kind.EMERGENCY else None
+    _move(
+        call, Action.RESOLVE, by, note=outcome, resolved_at=t, outcome=outcome[:1000], minutes_spent=minutes_spent,
+        followup_at=followup,
+    )  # fmt: skip
+    return call
+
+
+@transaction.atomic
+def call_cancel(*, call: Call, by: Any, note: str = "") -> Call:
+    """The caller takes back a press within CANCEL_SECONDS; staff over the area may cancel a raised
+    call at any time (they called back and all is well), saying why."""
+    if by is None:
+        raise PermissionDenied()
+    is_caller = by.pk in (call.profile.resident.user_id, call.raised_by_id)
+    is_staff = looks_after(by, call.path)
+    if is_staff and not is_caller and len((note or "").strip()) < 2:
+        raise ValidationFailed(fields={"note": [_("Please say why the call is cancelled.")]})
+    if not is_staff:
+        if not is_caller:
+            raise PermissionDenied()
+        if now() - call.raised_at > dt.timedelta(seconds=setting("CANCEL_SECONDS")):
+            raise Conflict(
+                _("Help is already on its way: a call can only be taken back in the first seconds."),
+                code="sos.cancel_too_late",
+            )
+    _move(call, Action.CANCEL, by, note=note, cancelled_at=now(), escalate_at=None)
+    return call
+
+
+@transaction.atomic
+def call_follow_up(*, call: Call, by: Any, note: str) -> Call:
+    _check_owner(call, by)
+    if call.state != State.RESOLVED or call.kind != Call.Kind.EMERGENCY:
+        raise Conflict(_("Only a resolved emergency gets a follow-up visit."), code="sos.transition_not_allowed")
+    if call.followed_up_at is not None:
+        raise Conflict(_("The follow-up visit is already recorded."), code="sos.already_followed_up")
+    if len((note or "").strip()) < 2:
+        raise ValidationFailed(fields={"note": [_("Please say how the resident is.")]})
+    t = now()
+    Call.objects.filter(pk=call.pk).update(followed_up_at=t, followup_reminded=True)
+    call.followed_up_at = t
+    _event(call, Action.FOLLOW_UP, by, note=note, at=t)
+    return call
+
+
+@transaction.atomic
+def call_to_workorder(*, call: Call, by: Any, text: str, category: Any) -> Call:
+    """A service need that takes more than a visit becomes a work order of the closed loop, owned by
+    the resident and filed by the responder (代办)."""
+    from workorders.models import Channel, Kind
+    from workorders.services import workorder_submit
+
+    _check_owner(call, by)
+    if call.kind != Call.Kind.SERVICE:
+        raise Conflict(_("Only a service need becomes a work order."), code="sos.not_service")
+    if call.workorder_id:
+        raise Conflict(_("This call already has a work order."), code="sos.has_workorder")
+    if call.state in FINAL_STATES - {State.RESOLVED}:
+        raise Conflict(_("This call was cancelled."), code="sos.transition_not_allowed")
+    resident = Resident.objects.select_related("household").get(pk=call.resident_id)
+    order = workorder_submit(
+        by=by, kind=Kind.HELP, category=category, text=text, channel=Channel.PROXY, owner=resident,
+        grid=Node.objects.get(pk=resident.household.grid_id), idempotency_key=f"sos-{call.pk}",
+    ).order  # fmt: skip
+    Call.objects.filter(pk=call.pk).update(workorder=order)
+    call.workorder = order
+    _event(call, Action.TO_WORKORDER, by, note=order.tracking_code, data={"workorder": order.pk})
+    return call
