@@ -27,6 +27,30 @@ def _fresh_memory_copies():
     forget_all()
 
 
+@pytest.fixture(autouse=True)
+def _points_books_balance(request):
+    """After every test that used the database, before its data goes: the points ledger reconciles —
+    every cached balance equals its entries and its lots, and all balances add up to zero."""
+    marker = request.node.get_closest_marker("django_db")
+    names = set(request.fixturenames)
+    if marker is None and not names & {"db", "transactional_db"}:
+        yield
+        return
+    # Asking for the database here makes it set up before, and torn down after, this check.
+    transactional = "transactional_db" in names or (marker is not None and marker.kwargs.get("transaction"))
+    request.getfixturevalue("transactional_db" if transactional else "db")
+    yield
+    from django.db import connection
+
+    from points.reconcile import reconcile
+
+    if connection.connection is None or connection.needs_rollback:
+        return  # the test closed its connection (threads, processes) or left a broken transaction
+    _n, diffs, total = reconcile()
+    assert diffs == [], diffs
+    assert total == 0, total
+
+
 @pytest.fixture
 def county(db) -> County:
     return build_county()

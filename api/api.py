@@ -130,7 +130,9 @@ def _register_routers() -> None:
     from accounts.api import router as accounts_router
     from catalog.api import router as catalog_router
     from org.api import router as org_router
+    from points.api import router as points_router
     from sos.api import router as sos_router
+    from volunteers.api import router as volunteers_router
     from workorders.api import router as workorders_router
 
     api.add_router("", accounts_router)
@@ -138,6 +140,8 @@ def _register_routers() -> None:
     api.add_router("", catalog_router)
     api.add_router("", workorders_router)
     api.add_router("", sos_router)
+    api.add_router("", points_router)
+    api.add_router("", volunteers_router)
 
 
 _register_routers()

@@ -1,13 +1,20 @@
-"""What pages share: the access gates' NotFound shown as the 404 page."""
+"""What pages share: the access gates' NotFound shown as the 404 page, a service's refusal shown as a
+message, keyset pages of a list, and the small parsers of form values."""
 
 from __future__ import annotations
 
+import re
+import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
-from django.http import Http404
+from django.contrib import messages
+from django.http import Http404, HttpRequest
 
-from core.errors import NotFound
+from core.errors import ApiError, NotFound
+
+KEY_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 
 
 def gate(fn: Callable[..., Any], *args: Any, **kw: Any) -> Any:
@@ -16,3 +23,90 @@ def gate(fn: Callable[..., Any], *args: Any, **kw: Any) -> Any:
         return fn(*args, **kw)
     except NotFound as exc:
         raise Http404(str(exc.message)) from exc
+
+
+def error_text(exc: ApiError) -> str:
+    """A service's refusal as one line for a person: its message; after the general "some fields are not
+    valid", what each field says (a specific message already says it, the field notes are terse)."""
+    parts = [str(exc.message)]
+    if parts[0] != str(type(exc).default_message):
+        return parts[0]
+    for msgs in exc.fields.values():
+        for m in msgs if isinstance(msgs, list | tuple) else [msgs]:
+            if str(m) not in parts:
+                parts.append(str(m))
+    return parts[0] if len(parts) == 1 else f"{parts[0]} ({'; '.join(parts[1:])})"
+
+
+def attempt(request: HttpRequest, fn: Callable[..., Any], /, **kw: Any) -> Any:
+    """Call a service for a page: its result, or None with its refusal shown as a message (nothing changed).
+    NotFound is the 404 page, as from a gate."""
+    try:
+        return fn(**kw)
+    except NotFound as exc:
+        raise Http404(str(exc.message)) from exc
+    except ApiError as exc:
+        messages.error(request, error_text(exc))
+        return None
+
+
+def form_key(value: str | None) -> str:
+    """The idempotency key a form carried, if it is one; else "" (the service makes a fresh one)."""
+    value = (value or "").strip()
+    return value if KEY_RE.match(value) else ""
+
+
+def new_key() -> str:
+    return uuid.uuid4().hex
+
+
+def to_int(value: str | None) -> int | None:
+    """A whole number from a form field ("-3" too), or None."""
+    value = (value or "").strip()
+    if value.isascii() and re.fullmatch(r"[-+]?\d{1,9}", value):
+        return int(value)
+    return None
+
+
+@dataclass
+class Page:
+    rows: list[Any]
+    older_url: str
+    newer_url: str
+    first_url: str
+
+
+def keyset(request: HttpRequest, qs: Any, size: int) -> Page:
+    """One page of a list ordered newest first (by -id): `older=<id>` pages back, `newer=<id>` forward.
+    Fetching size+1 rows tells whether another page exists, without counting the table. The URLs fit
+    templates/workorders/_pager.html."""
+    older = to_int(request.GET.get("older"))
+    newer = to_int(request.GET.get("newer"))
+    has_older = has_newer = False
+    if newer:
+        found = list(qs.filter(pk__gt=newer).order_by("id")[: size + 1])
+        has_newer = len(found) > size
+        found = found[:size]
+        found.reverse()
+        has_older = True
+    else:
+        if older:
+            qs = qs.filter(pk__lt=older)
+            has_newer = True
+        found = list(qs.order_by("-id")[: size + 1])
+        has_older = len(found) > size
+        found = found[:size]
+    params = request.GET.copy()
+    for k in ("older", "newer"):
+        params.pop(k, None)
+    base = params.urlencode()
+
+    def url(extra: str) -> str:
+        return "?" + "&".join(p for p in (base, extra) if p)
+
+    return Page(
+        rows=found,
+        older_url=url(f"older={found[-1].pk}") if has_older and found else "",
+        newer_url=url(f"newer={found[0].pk}") if has_newer and found else "",
+        first_url=url("") if (older or newer) else "",
+    )

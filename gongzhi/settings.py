@@ -71,6 +71,8 @@ INSTALLED_APPS = [
     "catalog",
     "workorders",
     "sos",
+    "points",
+    "volunteers",
 ]
 
 MIDDLEWARE = [
@@ -265,13 +267,25 @@ GONGZHI = {
         # Emergencies get a follow-up visit the next day at this local time.
         "FOLLOWUP_AT": os.environ.get("GONGZHI_SOS_FOLLOWUP_AT", "09:00"),
     },
+    "POINTS": {
+        # Points expire this many months after they were received (0: never), oldest first.
+        "EXPIRE_MONTHS": int(os.environ.get("GONGZHI_POINTS_EXPIRE_MONTHS", "24")),
+        # Goods reserved online are held this many days; then the reservation lapses (points and stock back).
+        "PICKUP_DAYS": int(os.environ.get("GONGZHI_POINTS_PICKUP_DAYS", "7")),
+    },
+    "VOLUNTEERS": {
+        # Volunteers may check themselves in with the activity's code this long before it starts.
+        "CHECKIN_EARLY_MINUTES": int(os.environ.get("GONGZHI_CHECKIN_EARLY_MINUTES", "30")),
+    },
 }
 NOTIFY_GATEWAY = os.environ.get("GONGZHI_NOTIFY_GATEWAY", "notify.gateways.LoggingGateway")
 
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    # The level on the handler too: records that Django's own loggers pass up to the root are not
+    # checked against the root's level, only against its handlers'.
+    "handlers": {"console": {"class": "logging.StreamHandler", "level": os.environ.get("LOG_LEVEL", "WARNING")}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "WARNING")},
 }
 

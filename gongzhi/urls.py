@@ -11,6 +11,8 @@ urlpatterns = [
     path("org/", include("org.urls")),
     path("workorders/", include("workorders.urls")),
     path("sos/", include("sos.urls")),
+    path("points/", include("points.urls")),
+    path("volunteers/", include("volunteers.urls")),
     path("track/", include(track_patterns)),
     path("catalog/", include("catalog.urls")),
     path("i18n/", include("django.conf.urls.i18n")),

@@ -24,8 +24,10 @@ needs_gettext = pytest.mark.skipif(
 def untranslated(po_text: str) -> list[str]:
     missing = []
     for entry in po_text.split("\n\n"):
-        msgid = "".join(re.findall(r'^msgid (".*")$', entry, re.M))
-        if msgid in ('""', ""):
+        # A long msgid is wrapped: `msgid ""` then the text on the lines that follow, up to msgid_plural/msgstr.
+        block = re.search(r'^msgid ((?:".*"\n?)+)', entry, re.M)
+        msgid = "".join(line.strip()[1:-1] for line in block.group(1).splitlines()) if block else ""
+        if not msgid:
             continue
         if "#, fuzzy" in entry or re.search(r'^msgstr(\[0\])? ""\s*\Z', entry, re.M | re.S):
             missing.append(msgid)

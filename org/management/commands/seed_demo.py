@@ -58,6 +58,14 @@ class Command(BaseCommand):
             "(default: 150 small, 1500 county, 0 province; 0 registers nobody)",
         )
         parser.add_argument(
+            "--points",
+            type=int,
+            default=None,
+            help="volunteer activities to play through the past year, with volunteers, teams, points shops, "
+            "claims, redemptions and good-person nominations around them, and next week's activities "
+            "(default: 40 small, 600 county, 0 province; 0 adds none)",
+        )
+        parser.add_argument(
             "--fraction",
             type=float,
             default=1.0,
@@ -73,6 +81,7 @@ class Command(BaseCommand):
         fraction: float,
         orders: int | None,
         calls: int | None = None,
+        points: int | None = None,
         **options,
     ) -> None:
         nodes = Node.objects.count()
@@ -111,6 +120,19 @@ class Command(BaseCommand):
             if verbosity >= 1:
                 self.stdout.write(
                     f"One-key calls: {made:,} over the past year in {time.perf_counter() - started:.1f} s"
+                )
+        if points is None:
+            points = {"small": 40, "county": 600}.get(scale, 0)
+        if points:
+            from points.demo import seed_points
+
+            p = seed_points(activities=points, seed=seed)
+            if verbosity >= 1:
+                self.stdout.write(
+                    f"Volunteers and points: {p.volunteers:,} volunteers in {p.teams:,} teams, {p.activities:,} "
+                    f"activities ({p.participations:,} sign-ups), {p.claims:,} claims, {p.redemptions:,} "
+                    f"redemptions in {p.shops:,} shops over the past year, {p.upcoming:,} activities next week, "
+                    f"in {p.seconds:.1f} s"
                 )
         if verbosity >= 1:
             self._report(summary)

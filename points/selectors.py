@@ -1,0 +1,226 @@
+"""Reads of points that depend on who asks, and the figures built on the ledger.
+
+Who does what: village and town staff (and administrators) run the points of the residents under their
+node — approve claims, award and deduct, serve at the shop counter, keep stock. Grid workers may file
+claims and nominations for the residents of their grid. A resident sees their own account, the shops
+that serve their village (the village's and the town's) and their own redemptions.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.db.models import Count, F, Q, QuerySet, Sum
+from django.utils.translation import gettext as _
+
+from accounts.models import Role
+from core.clock import SHANGHAI, now
+from core.errors import NotFound
+from org.access import access_node, get_scope, minimal_paths, paths_q
+from org.models import Level, Node, path_prefixes
+from points.models import Account, Claim, Entry, Goods, Lot, Nomination, Redemption, Shop
+
+MANAGER_ROLES = frozenset({Role.ADMIN, Role.TOWN_STAFF, Role.VILLAGE_STAFF})
+
+
+def manager_paths(user: Any, *, grid_workers: bool = False) -> tuple[str, ...]:
+    """The subtrees where `user` runs points (with `grid_workers`, also where they may file claims)."""
+    if user is None or not getattr(user, "is_authenticated", False):
+        return ()
+    roles = MANAGER_ROLES | ({Role.GRID_WORKER} if grid_workers else set())
+    scope = get_scope(user)
+    paths = {a.node.path for a in scope.assignments if a.role in roles and a.node is not None}
+    if user.is_superuser:
+        paths |= set(scope.people_paths)
+    return minimal_paths(paths)
+
+
+def manages(user: Any, path: str, *, grid_workers: bool = False) -> bool:
+    return any(path.startswith(p) for p in manager_paths(user, grid_workers=grid_workers))
+
+
+def shop_serves(shop: Shop, path: str) -> bool:
+    """A shop serves the residents under its node: a village's shop its village, a town's the town."""
+    return shop.is_active and path.startswith(shop.path)
+
+
+def shops_for(user: Any) -> QuerySet[Shop]:
+    """Shops a user may see: those serving their own village (as a resident), and every shop in the part
+    of the tree they run (as staff)."""
+    if user is None or not getattr(user, "is_authenticated", False):
+        return Shop.objects.none()
+    q = Q(pk__in=[])
+    own = get_scope(user).own
+    if own is not None:
+        q |= Q(path__in=path_prefixes(own.path), is_active=True)
+    if paths := manager_paths(user):
+        q |= paths_q(paths, "path")
+    return Shop.objects.filter(q)
+
+
+def access_shop(user: Any, shop_id: int) -> Shop:
+    shop = shops_for(user).filter(pk=shop_id).first()
+    if shop is None:
+        raise NotFound(_not_found_shop(), code="points.shop_not_found")
+    return shop
+
+
+def access_goods(user: Any, goods_id: int) -> Goods:
+    goods = Goods.objects.filter(pk=goods_id, shop__in=shops_for(user)).select_related("shop").first()
+    if goods is None:
+        raise NotFound(_("No such goods."), code="points.goods_not_found")
+    return goods
+
+
+def _not_found_shop() -> str:
+    return _("No such points shop.")
+
+
+def _mine_or_managed(user: Any, qs: QuerySet, *, grid_workers: bool = False) -> QuerySet:
+    if user is None or not getattr(user, "is_authenticated", False):
+        return qs.none()
+    q = Q(resident__user_id=user.pk)
+    if paths := manager_paths(user, grid_workers=grid_workers):
+        q |= paths_q(paths, "path")
+    return qs.filter(q)
+
+
+def entries_for(user: Any) -> QuerySet[Entry]:
+    return _mine_or_managed(user, Entry.objects.filter(resident__isnull=False))
+
+
+def claims_for(user: Any) -> QuerySet[Claim]:
+    return _mine_or_managed(user, Claim.objects.all(), grid_workers=True)
+
+
+def access_claim(user: Any, claim_id: int) -> Claim:
+    claim = claims_for(user).filter(pk=claim_id).select_related("resident", "rule").first()
+    if claim is None:
+        raise NotFound(_("No such claim."), code="points.claim_not_found")
+    return claim
+
+
+def redemptions_for(user: Any) -> QuerySet[Redemption]:
+    return _mine_or_managed(user, Redemption.objects.all())
+
+
+def access_redemption(user: Any, redemption_id: int) -> Redemption:
+    r = redemptions_for(user).filter(pk=redemption_id).select_related("shop", "goods", "resident", "entry").first()
+    if r is None:
+        raise NotFound(_("No such redemption."), code="points.redemption_not_found")
+    return r
+
+
+def nominations_for(user: Any) -> QuerySet[Nomination]:
+    return _mine_or_managed(user, Nomination.objects.all(), grid_workers=True)
+
+
+# --- figures ------------------------------------------------------------------------------------------------
+
+
+def leaderboard(path: str, since: dt.datetime | None, until: dt.datetime | None, limit: int = 20) -> list[dict]:
+    """Residents under `path` by points earned in the period (awards less their reversals): what they
+    did, not what they kept, so spending never lowers anyone's place."""
+    q = paths_q((path,), "path") & Q(kind=Entry.Kind.AWARD, reversed_by__isnull=True)
+    if since is not None:
+        q &= Q(at__gte=since)
+    if until is not None:
+        q &= Q(at__lt=until)
+    rows = (
+        Entry.objects.filter(q)
+        .values("resident_id", "resident__name", "path")
+        .annotate(points=Sum("amount"), awards=Count("id"))
+        .order_by("-points", "resident_id")[:limit]
+    )
+    return [
+        {
+            "rank": i + 1,
+            "resident_id": r["resident_id"],
+            "name": r["resident__name"],
+            "path": r["path"],
+            "points": r["points"],
+            "awards": r["awards"],
+        }
+        for i, r in enumerate(rows)
+    ]
+
+
+def summary(path: str, since: dt.datetime | None, until: dt.datetime | None) -> dict[str, int]:
+    """Points issued, redeemed, refunded, deducted, expired and reversed under `path` in the period."""
+    q = paths_q((path,), "path") & Q(resident__isnull=False)
+    if since is not None:
+        q &= Q(at__gte=since)
+    if until is not None:
+        q &= Q(at__lt=until)
+    totals = {k: 0 for k in Entry.Kind.values}
+    for row in Entry.objects.filter(q).values("kind").annotate(s=Sum("amount")):
+        totals[row["kind"]] = row["s"] or 0
+    return totals
+
+
+def account_summary(resident_id: int, *, lots: int = 50) -> dict[str, Any]:
+    """A resident's balance, points earned (awards) and spent (redemptions less refunds), and their
+    unspent lots, the next to expire first: what "my points" shows in the API and on the page."""
+    acc = Account.objects.filter(resident_id=resident_id).first()
+    if acc is None:
+        return {"account": None, "balance": 0, "earned": 0, "spent": 0, "lots": []}
+    sums = dict(
+        Entry.objects.filter(Q(sink=acc) | Q(source=acc), kind__in=["award", "redeem", "refund"])
+        .values_list("kind")
+        .annotate(s=Sum("amount"))
+        .values_list("kind", "s")
+    )
+    rows = Lot.objects.filter(account=acc, remaining__gt=0).order_by(F("expires_at").asc(nulls_last=True), "id")
+    return {
+        "account": acc,
+        "balance": acc.balance,
+        "earned": sums.get("award", 0),
+        "spent": sums.get("redeem", 0) - sums.get("refund", 0),
+        "lots": [
+            {"remaining": lot.remaining, "received_at": lot.received_at, "expires_at": lot.expires_at}
+            for lot in rows[:lots]
+        ],
+    }
+
+
+def outstanding(path: str) -> int:
+    """What the residents under `path` hold now."""
+    q = paths_q((path,), "path") & Q(kind=Account.Kind.RESIDENT)
+    return Account.objects.filter(q).aggregate(s=Sum("balance"))["s"] or 0
+
+
+def period_bounds(period: str, month: str | None) -> tuple[dt.datetime | None, dt.datetime | None, int, int]:
+    """(since, until, year, month) of "month" or "year" (the one holding `month`, YYYY-MM, default now) or
+    "all", in Asia/Shanghai."""
+    local = now().astimezone(SHANGHAI)
+    y, m = local.year, local.month
+    ok = bool(month) and len(month) == 7 and month[4] == "-" and month[:4].isdigit() and month[5:].isdigit()
+    if ok and 1 <= int(month[5:]) <= 12:
+        y, m = int(month[:4]), int(month[5:])
+    if period == "all":
+        return None, None, y, m
+    if period == "year":
+        return dt.datetime(y, 1, 1, tzinfo=SHANGHAI), dt.datetime(y + 1, 1, 1, tzinfo=SHANGHAI), y, m
+    return dt.datetime(y, m, 1, tzinfo=SHANGHAI), dt.datetime(y + (m == 12), m % 12 + 1, 1, tzinfo=SHANGHAI), y, m
+
+
+def board_place(user: Any, node_id: int | None) -> Node:
+    """The place a leaderboard is asked for. Staff: any node of their part of the tree. Residents: their
+    own grid, village or town — an honour board is for neighbours, not a county-wide list of names."""
+    scope = get_scope(user)
+    if node_id is not None:
+        node = access_node(user, node_id)
+        if scope.is_staff or (
+            node.level >= Level.TOWN and scope.own is not None and scope.own.path.startswith(node.path)
+        ):
+            return node
+        raise NotFound()
+    if scope.own is not None and not scope.is_staff:
+        prefixes = path_prefixes(scope.own.path)
+        node = Node.objects.filter(path=prefixes[-2] if len(prefixes) >= 2 else prefixes[0]).first()
+    else:
+        node = Node.objects.filter(path=scope.node_paths[0]).first() if scope.node_paths else None
+    if node is None:
+        raise NotFound()
+    return node
