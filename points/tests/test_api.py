@@ -238,7 +238,7 @@ def test_openapi_lists_points_and_volunteers(client_as, db):
     assert "/api/v1/points/redemptions" in paths and "/api/v1/volunteers/activities" in paths
 
 
-@pytest.mark.parametrize(("lang", "word"), [("en", "Not enough points."), ("zh-hans", "积分不足")])
+@pytest.mark.parametrize(("lang", "word"), [("en", "Not enough points."), ("zh-hans", "积分不足。")])
 def test_errors_speak_the_language_asked(pw, client_as, lang, word):
     r = post(client_as(pw.c.u_zhang, lang=lang), f"{API}/redemptions", {"goods_id": pw.soap.pk})
     assert r.status_code == 409 and r.json()["error"]["message"] == word
