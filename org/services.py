@@ -6,6 +6,7 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
 
+from django.apps import apps
 from django.db import transaction
 from django.utils.translation import gettext as _
 
@@ -153,6 +154,16 @@ def households_bulk_create(rows: Sequence[Household]) -> list[Household]:
     return Household.objects.bulk_create(rows, batch_size=2000)
 
 
+PATH_COPIES: list[tuple[str, dict[str, object]]] = [
+    ("sos.CareProfile", {}),
+    ("points.Account", {}),
+    ("points.Claim", {"state": "pending"}),
+    ("points.Redemption", {"state": "reserved"}),
+    ("points.Nomination", {"state": "nominated"}),
+    ("volunteers.Volunteer", {}),
+]
+
+
 @transaction.atomic
 def household_move(*, household: Household, grid: Node) -> Household:
     """Move a household to another grid, carrying its members' and links' path copies along."""
@@ -163,6 +174,14 @@ def household_move(*, household: Household, grid: Node) -> Household:
     household.save(update_fields=["grid", "path"])
     Resident.objects.filter(household=household).update(path=grid.path)
     PartyMember.objects.filter(resident__household=household).update(path=grid.path)
+    # Other apps' copies of the residents' grid that decide who looks after them now (what is settled —
+    # ledger entries, decided claims, past service — stays where it happened).
+    for label, filters in PATH_COPIES:
+        apps.get_model(label).objects.filter(**{"resident__household": household, **filters}).update(path=grid.path)
+    Participation = apps.get_model("volunteers.Participation")
+    Participation.objects.filter(
+        volunteer__resident__household=household, state__in=["signed_up", "waitlisted", "checked_in", "checked_out"]
+    ).update(path=grid.path)
     bump("org")  # the residents' own scopes name the old grid
     return household
 

@@ -370,14 +370,16 @@ class RedeemIn(StrictIn):
 
 class NominateIn(StrictIn):
     resident_id: int = Field(..., ge=1)
-    month: str = Field(..., pattern=r"^\d{4}-(0[1-9]|1[0-2])$")
+    month: str = Field(..., pattern=r"^2[01]\d{2}-(0[1-9]|1[0-2])$")
     reason: str = Field(..., min_length=1, max_length=500)
 
 
 class PeriodIn(QueryIn):
     node_id: int | None = Field(None, ge=1)
     period: str = Field("month", pattern="^(month|year|all)$")
-    month: str | None = Field(None, pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="Which month or year (YYYY-MM)")
+    month: str | None = Field(
+        None, pattern=r"^2[01]\d{2}-(0[1-9]|1[0-2])$", description="Which month or year (YYYY-MM)"
+    )
 
 
 class StateIn(QueryIn):
@@ -626,9 +628,9 @@ def summary(request: HttpRequest, f: Query[PeriodIn]):
 
 @router.post("/points/nominations", response={201: NominationOut}, summary="Nominate a good person (好人) of a month")
 def nominate(request: HttpRequest, body: NominateIn):
-    resident = Resident.objects.filter(pk=body.resident_id).first()
-    if resident is None:
-        raise NotFound(_("No such resident in your area."), code="resident.not_found")
+    # Within what the user may see of people (staff: their area; a resident: their own household), as
+    # the page offers: ids must not be a way to learn the names of a village.
+    resident = _resident(request, body.resident_id)
     y, m = (int(x) for x in body.month.split("-"))
     n = services.nominate(resident=resident, month=dt.date(y, m, 1), reason=body.reason, by=request.user)
     return Status(201, _nomination(Nomination.objects.select_related("resident").get(pk=n.pk)))

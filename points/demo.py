@@ -563,6 +563,11 @@ def _activity(w: _World, v: _Village, day: dt.datetime) -> None:
             rating = 0 if p.checkin_at is None else rng.choice([5, 5, 5, 4, 4, 3])
             by = v.staff if p.volunteer.resident.user_id == organiser.pk else organiser
             _try(vol.rate, participation=p, rating=rating, by=by)
+        # A team leader's ratings wait for the village: its clerk approves them.
+        for p in Participation.objects.filter(activity=activity, claim__state=Claim.State.PENDING).select_related(
+            "claim__resident", "claim__rule"
+        ):
+            _try(points.claim_decide, claim=p.claim, approve=True, by=v.staff)
         _try(vol.activity_finish, activity=activity, by=organiser)
 
 

@@ -195,7 +195,9 @@ def period_bounds(period: str, month: str | None) -> tuple[dt.datetime | None, d
     "all", in Asia/Shanghai."""
     local = now().astimezone(SHANGHAI)
     y, m = local.year, local.month
+    # Years 2000–2199 only: dates far out overflow when converted for the database.
     ok = bool(month) and len(month) == 7 and month[4] == "-" and month[:4].isdigit() and month[5:].isdigit()
+    ok = ok and month[:2] in ("20", "21")
     if ok and 1 <= int(month[5:]) <= 12:
         y, m = int(month[:4]), int(month[5:])
     if period == "all":
@@ -206,21 +208,24 @@ def period_bounds(period: str, month: str | None) -> tuple[dt.datetime | None, d
 
 
 def board_place(user: Any, node_id: int | None) -> Node:
-    """The place a leaderboard is asked for. Staff: any node of their part of the tree. Residents: their
-    own grid, village or town — an honour board is for neighbours, not a county-wide list of names."""
+    """The place a leaderboard or report is asked for. Staff: a node under the part of the tree whose
+    people they see (not the ancestors shown for breadcrumbs; department staff see no people). Residents:
+    their own grid, village or town — an honour board is for neighbours, not a county-wide list of names."""
     scope = get_scope(user)
     if node_id is not None:
         node = access_node(user, node_id)
-        if scope.is_staff or (
-            node.level >= Level.TOWN and scope.own is not None and scope.own.path.startswith(node.path)
-        ):
+        staff = scope.covers(scope.people_paths, node.path)
+        neighbours = node.level >= Level.TOWN and scope.own is not None and scope.own.path.startswith(node.path)
+        if staff or neighbours:
             return node
         raise NotFound()
-    if scope.own is not None and not scope.is_staff:
+    if scope.people_paths:
+        node = Node.objects.filter(path=scope.people_paths[0]).first()
+    elif scope.own is not None:
         prefixes = path_prefixes(scope.own.path)
         node = Node.objects.filter(path=prefixes[-2] if len(prefixes) >= 2 else prefixes[0]).first()
     else:
-        node = Node.objects.filter(path=scope.node_paths[0]).first() if scope.node_paths else None
+        node = None
     if node is None:
         raise NotFound()
     return node

@@ -249,9 +249,11 @@ def _client_key(key: str | None) -> str:
 # --- awards and deductions by hand --------------------------------------------------------------------------
 
 
-def _check_manager(by: Any, path: str) -> None:
+def _check_manager(by: Any, path: str, resident: Resident | None = None) -> None:
     if not manages(by, path):
         raise NotFound(_("No such resident in your area."), code="resident.not_found")
+    if resident is not None and resident.user_id is not None and resident.user_id == by.pk:
+        raise PermissionDenied(_("Points of your own are decided by a colleague."), code="points.own_account")
 
 
 def _reason(reason: str) -> str:
@@ -269,7 +271,7 @@ def award_manual(
     *, resident: Resident, amount: int, reason: str, by: Any, key: str | None = None
 ) -> tuple[Entry, bool]:
     """Village staff award points by hand, with the reason on the record."""
-    _check_manager(by, resident.path)
+    _check_manager(by, resident.path, resident)
     reason = _reason(reason)
     full_key = f"manual:{by.pk}:{_client_key(key)}"
 
@@ -296,7 +298,7 @@ def deduct_manual(
     *, resident: Resident, amount: int, reason: str, by: Any, key: str | None = None
 ) -> tuple[Entry, bool]:
     """Village staff take points off with a reason (a rule broken, a false report); never below zero."""
-    _check_manager(by, resident.path)
+    _check_manager(by, resident.path, resident)
     reason = _reason(reason)
     full_key = f"deduct:{by.pk}:{_client_key(key)}"
 
@@ -333,7 +335,7 @@ def entry_reverse(*, entry: Entry, reason: str, by: Any) -> Entry:
         raise Conflict(_("Only awards and deductions can be reversed."), code="points.not_reversible")
     if entry.resident is None:
         raise Conflict(_("Only awards and deductions can be reversed."), code="points.not_reversible")
-    _check_manager(by, entry.resident.path)
+    _check_manager(by, entry.resident.path, entry.resident)
     if Entry.objects.filter(reverses=entry).exists():
         raise Conflict(_("This entry has already been reversed."), code="points.already_reversed")
     try:
@@ -438,7 +440,7 @@ def claim_submit(
         )
         # A rule without approval is decided at once only for what its organisers vouch for (a rated
         # participation, a selection) or village staff file: a resident's own word always goes to staff.
-        if not rule.needs_approval and (source or manages(by, resident.path)):
+        if not rule.needs_approval and not own and manages(by, resident.path):
             _approve(claim, by=None, note="")
         return claim
 
@@ -568,7 +570,10 @@ def goods_save(*, shop: Shop, by: Any, goods: Goods | None = None, **fields: Any
             code="points.bad_price",
             fields={"price": _("out of range")},
         )
-    g.save()
+    if goods is None:
+        g.save()
+    else:  # only what changed: a plain save would write back the stock read before a redemption took some
+        g.save(update_fields=sorted(fields))
     return g
 
 
@@ -642,6 +647,12 @@ def redeem(
         )
     if not goods.is_active or not shop.is_active:
         raise Conflict(_("These goods are not on sale."), code="points.not_on_sale")
+    if goods.price * quantity > MAX_POINTS:
+        raise ValidationFailed(
+            _("That is more than one exchange can take: ask for fewer."),
+            code="points.bad_quantity",
+            fields={"quantity": _("too many")},
+        )
     full_key = f"redeem:{by.pk}:{_client_key(key)}"
 
     def lookup() -> Redemption | None:
@@ -657,6 +668,13 @@ def redeem(
     def take_goods() -> None:
         if not Goods.objects.filter(pk=goods.pk, stock__gte=quantity).update(stock=F("stock") - quantity):
             raise Conflict(_("Sold out: not enough in stock."), code="points.out_of_stock")
+        # The row is locked now: decide on it as it is, not as it was read before the request waited.
+        row = Goods.objects.values("price", "is_active", "limit_per_person", "limit_period").get(pk=goods.pk)
+        if not row["is_active"]:
+            raise Conflict(_("These goods are not on sale."), code="points.not_on_sale")
+        if row["price"] != goods.price:
+            raise Conflict(_("The price has just changed: please look again."), code="points.price_changed")
+        goods.limit_per_person, goods.limit_period = row["limit_per_person"], row["limit_period"]
         if goods.limit_per_person:
             # Read after the resident's account is locked: their own redemptions at the same moment wait.
             since = _period_start(goods.limit_period)
@@ -727,7 +745,7 @@ def redemption_cancel(*, redemption: Redemption, by: Any, reason: str = "") -> R
     A resident may cancel their own reservation; shop staff may also cancel a counter redemption (the
     goods came back), with a reason."""
     own = by is not None and redemption.resident.user_id == by.pk
-    staff = by is not None and manages(by, redemption.shop.path)
+    staff = by is not None and not own and manages(by, redemption.shop.path)
     if by is None:
         pass  # the worker: a reservation not picked up in time
     elif own and not staff:
@@ -795,9 +813,12 @@ def expire_one() -> bool:
     if lot is None:
         return False
     with transaction.atomic():
+        # The resident's account first, as every move locks it: a spend committing meanwhile has then
+        # either taken from this lot already (we read what is left) or waits until it is expired.
+        Account.objects.select_for_update().filter(pk=lot.account_id).first()
         fresh = Lot.objects.filter(pk=lot.pk, remaining__gt=0).values_list("remaining", flat=True).first()
         if not fresh:
-            return True  # another worker took it
+            return True  # spent meanwhile, or another worker took it
         resident = lot.account.resident
         sink = node_account(village_id(lot.account.path), Account.Kind.EXPIRED)
         n = LotUse.objects.filter(lot=lot).count()
@@ -814,6 +835,8 @@ def expire_one() -> bool:
             prefer_lot=lot,
             at=at,
         )
+        if Lot.objects.filter(pk=lot.pk).values_list("remaining", flat=True).get() != 0:
+            raise Conflict("expiry must take from the expiring lot only")  # never expire younger points
     return True
 
 
@@ -852,6 +875,8 @@ def nominate(*, resident: Resident, month: dt.date, reason: str, by: Any) -> Nom
     from org.access import get_scope
 
     own = get_scope(by).own
+    if own is not None and own.id == resident.pk:
+        raise PermissionDenied(_("Nominate someone else."), code="points.own_nomination")
     neighbour = own is not None and village_id(own.path) == village_id(resident.path)
     if not neighbour and not manages(by, resident.path, grid_workers=True):
         raise NotFound(_("No such resident in your area."), code="resident.not_found")
@@ -871,6 +896,8 @@ def nomination_decide(*, nomination: Nomination, select: bool, by: Any) -> Nomin
     """Village staff select (points under the good-person rule, if there is one) or pass over."""
     if not manages(by, nomination.path):
         raise NotFound(_("No such nomination."), code="points.nomination_not_found")
+    if nomination.resident.user_id is not None and nomination.resident.user_id == by.pk:
+        raise PermissionDenied(_("You cannot decide your own nomination."), code="points.own_nomination")
     with transaction.atomic():
         state = Nomination.State.SELECTED if select else Nomination.State.NOT_SELECTED
         if not Nomination.objects.filter(pk=nomination.pk, state=Nomination.State.NOMINATED).update(

@@ -173,6 +173,14 @@ def activity_publish(
         raise NotFound(_("No such service point."), code="servicepoint.not_found")
     if rule is None:
         rule = Rule.objects.filter(kind=Rule.Kind.VOLUNTEER, is_active=True).order_by("code").first()
+    elif rule.kind != Rule.Kind.VOLUNTEER or not rule.is_active:
+        # An activity earns volunteer-service points; other rules (a good person of the month) have
+        # their own way in, through staff.
+        raise ValidationFailed(
+            _("An activity earns points under a volunteer-service rule."),
+            code="volunteers.bad_rule",
+            fields={"rule": _("not a volunteer-service rule")},
+        )
     return Activity.objects.create(
         node=node,
         path=node.path,
@@ -242,7 +250,10 @@ def signup(*, activity: Activity, by: Any, volunteer: Volunteer | None = None) -
         if act.state != Activity.State.PUBLISHED or act.ends_at <= now():
             raise Conflict(_("This activity is not open for sign-up."), code="volunteers.not_open")
         taken = act.participations.filter(state__in=ACTIVE).count()
-        state = Participation.State.SIGNED_UP if taken < act.capacity else Participation.State.WAITLISTED
+        waiting = act.participations.filter(state=Participation.State.WAITLISTED).exists()
+        # A place that came free goes to the waiting list first, not to whoever signs up next.
+        free = taken < act.capacity and not waiting
+        state = Participation.State.SIGNED_UP if free else Participation.State.WAITLISTED
         existing = Participation.objects.filter(activity=act, volunteer=volunteer).first()
         if existing is not None:
             if existing.state != Participation.State.WITHDRAWN:
@@ -267,25 +278,32 @@ def withdraw(*, participation: Participation, by: Any) -> Participation:
         _check_organiser(participation.activity, by)
     with transaction.atomic():
         act = Activity.objects.select_for_update().get(pk=participation.activity_id)
+        if act.starts_at <= now() and participation.volunteer.resident.user_id == getattr(by, "pk", None):
+            raise Conflict(_("The activity has started: tell the organiser instead."), code="volunteers.started")
         if not Participation.objects.filter(
             pk=participation.pk, state__in=[Participation.State.SIGNED_UP, Participation.State.WAITLISTED]
         ).update(state=Participation.State.WITHDRAWN):
             raise Conflict(_("Only a sign-up not yet checked in can be withdrawn."), code="volunteers.not_withdrawable")
-        if participation.state == Participation.State.SIGNED_UP:
-            nxt = (
-                act.participations.filter(state=Participation.State.WAITLISTED)
-                .select_related("volunteer__resident")
-                .order_by("signed_at", "id")
-                .first()
-            )
-            if nxt is not None and act.participations.filter(state__in=ACTIVE).count() < act.capacity:
-                Participation.objects.filter(pk=nxt.pk).update(state=Participation.State.SIGNED_UP)
-                _tell(
-                    nxt.volunteer.resident.user_id,
-                    _("A place came free: you are signed up for “%(title)s”.") % {"title": act.title},
-                )
+        _promote(act)
     participation.refresh_from_db()
     return participation
+
+
+def _promote(act: Activity) -> None:
+    """Fill free places from the waiting list, in order, telling each one (the activity row is locked)."""
+    free = act.capacity - act.participations.filter(state__in=ACTIVE).count()
+    if free <= 0:
+        return
+    for nxt in (
+        act.participations.filter(state=Participation.State.WAITLISTED)
+        .select_related("volunteer__resident")
+        .order_by("signed_at", "id")[:free]
+    ):
+        Participation.objects.filter(pk=nxt.pk).update(state=Participation.State.SIGNED_UP)
+        _tell(
+            nxt.volunteer.resident.user_id,
+            _("A place came free: you are signed up for “%(title)s”.") % {"title": act.title},
+        )
 
 
 def _code_ok(code: str, activity: Activity) -> bool:
@@ -309,6 +327,12 @@ def check_in(*, activity: Activity, by: Any, volunteer: Volunteer | None = None,
             )
     else:
         _check_organiser(activity, by)
+        early = dt.timedelta(minutes=int(settings.GONGZHI["VOLUNTEERS"]["CHECKIN_EARLY_MINUTES"]))
+        if not activity.starts_at - early <= at <= activity.ends_at + dt.timedelta(days=1):
+            raise Conflict(
+                _("Check-in is open from shortly before the start until a day after the end."),
+                code="volunteers.checkin_closed",
+            )
     if activity.state != Activity.State.PUBLISHED:
         raise Conflict(_("This activity is not open."), code="volunteers.not_open")
     p = Participation.objects.filter(activity=activity, volunteer=volunteer).first()
@@ -349,8 +373,10 @@ def check_out(*, participation: Participation, by: Any, code: str = "") -> Parti
 
 def _hours(p: Participation) -> Decimal:
     """Hours between check-in and check-out (or the activity's end), to the half hour."""
-    start = p.checkin_at or p.activity.starts_at
-    end = p.checkout_at or p.activity.ends_at
+    a = p.activity
+    # Within the activity's own time: an early check-in or a late check-out does not add hours.
+    start = max(p.checkin_at or a.starts_at, a.starts_at)
+    end = min(p.checkout_at or a.ends_at, a.ends_at)
     hours = Decimal(max(0, (end - start).total_seconds())) / Decimal(3600)
     return (hours * 2).quantize(Decimal(1), rounding=ROUND_HALF_UP) / 2
 
@@ -361,6 +387,10 @@ def rate(*, participation: Participation, rating: int, by: Any, hours: Any = Non
     under the activity's rule is filed (decided at once where the rule needs no approval)."""
     activity = participation.activity
     _check_organiser(activity, by)
+    if participation.volunteer.resident.user_id == getattr(by, "pk", None):
+        raise PermissionDenied(_("Your own service is rated by another organiser."), code="volunteers.own_rating")
+    if activity.state == Activity.State.CANCELLED or activity.starts_at > now():
+        raise Conflict(_("Only an activity that took place can be rated."), code="volunteers.not_rateable")
     if not isinstance(rating, int) or not 0 <= rating <= 5:
         raise ValidationFailed(
             _("The rating is from 0 (did not come) to 5."),
@@ -380,12 +410,13 @@ def rate(*, participation: Participation, rating: int, by: Any, hours: Any = Non
         h = _hours(participation)
     else:
         try:
-            h = Decimal(str(hours)).quantize(Decimal("0.5"))
+            h = (Decimal(str(hours)) * 2).quantize(Decimal(1), rounding=ROUND_HALF_UP) / 2
         except Exception as exc:
             raise ValidationFailed(
                 _("Enter the hours as a number."), code="volunteers.bad_hours", fields={"hours": _("not a number")}
             ) from exc
-        if not h.is_finite() or h < 0 or h > 24:
+        longest = Decimal((activity.ends_at - activity.starts_at).total_seconds()) / Decimal(3600)
+        if not h.is_finite() or h < 0 or h > min(Decimal(24), longest):
             raise ValidationFailed(
                 _("Hours are from 0 to 24."), code="volunteers.bad_hours", fields={"hours": _("out of range")}
             )

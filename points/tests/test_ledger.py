@@ -305,3 +305,19 @@ def test_a_lapsed_reservation_is_cancelled_by_the_worker_with_points_and_stock_b
         assert pw.oil.stock == 3
     finally:
         clock.reset()
+
+
+def test_a_household_that_moves_is_looked_after_by_its_new_village(pw):
+    """The account, open claims and reservations follow the household; what is settled stays put."""
+    from org import services as org
+
+    c = pw.c
+    services.award_manual(resident=c.liu, amount=100, reason="x", by=c.u_zhou)
+    claim, _ = services.claim_submit(resident=c.liu, rule=pw.rule_env, quantity=1, description="扫地", by=c.u_liu)
+    org.household_move(household=c.h_liu, grid=c.c1)  # to 南村, another town
+    c.liu.refresh_from_db()
+    assert Account.objects.get(resident=c.liu).path == c.c1.path
+    assert Claim.objects.get(pk=claim.pk).path == c.c1.path
+    with pytest.raises(NotFound):  # 东村's staff no longer decide for them
+        services.claim_decide(claim=Claim.objects.get(pk=claim.pk), approve=True, by=c.u_zhou)
+    assert Entry.objects.get(kind="award", resident=c.liu).path == c.a1.path  # history stays where it was
