@@ -11,6 +11,20 @@ from django.test import Client
 from gongzhi.test import County, WorkWorld, build_county, build_work_world
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every transactional test restores the migrated data after its flush (serialized_rollback).
+
+    A flush without it leaves the content types recreated under new ids and the data migrations'
+    rows (catalogue, points rules) gone, and the next test that restores the serialized database then
+    clashes with them: which tests pass would depend on their order."""
+    for item in items:
+        marker = item.get_closest_marker("django_db")
+        if marker is not None and marker.kwargs.get("transaction") and "serialized_rollback" not in marker.kwargs:
+            item.add_marker(
+                pytest.mark.django_db(*marker.args, **marker.kwargs, serialized_rollback=True), append=False
+            )
+
+
 @pytest.fixture(autouse=True)
 def _fast_password_hashing(settings):
     """argon2 costs ~0.2 s a hash by design; tests hash hundreds. Production keeps argon2 (a test checks)."""

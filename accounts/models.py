@@ -20,6 +20,11 @@ class User(AbstractUser):
         return self.display_name or self.username
 
 
+def actor_label(user: object) -> str:
+    """How a step's actor is written on the record: the person's name, or "System" for the workers."""
+    return str(user)[:80] if user is not None else str(_("System"))
+
+
 class Role(models.TextChoices):
     ADMIN = "admin", _("administrator")
     LEADER = "leader", _("leader")

@@ -16,6 +16,26 @@ class SuperuserWritesMixin:
         return request.user.is_superuser
 
 
+class SuperuserReadOnlyMixin:
+    """For records that change only through the services (and so through their own record): superusers
+    may look, nobody adds, changes or deletes here."""
+
+    def has_module_permission(self, request):  # type: ignore[no-untyped-def]
+        return request.user.is_superuser
+
+    def has_view_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return request.user.is_superuser
+
+    def has_add_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False
+
+    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False
+
+    def has_delete_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False
+
+
 @admin.register(PersonalDataAccess)
 class PersonalDataAccessAdmin(admin.ModelAdmin):
     """Auditors read this log; nobody edits it."""

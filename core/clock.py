@@ -12,6 +12,11 @@ from django.utils import timezone
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
+# The days a request may ask about (a week to show, a month to count): far-off years overflow when a
+# date is widened to a period or converted for the database, so they are refused or ignored.
+EARLIEST = dt.date(2000, 1, 1)
+LATEST = dt.date(2199, 12, 1)
+
 _frozen: ContextVar[dt.datetime | None] = ContextVar("gongzhi_frozen_now", default=None)
 
 

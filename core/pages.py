@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.contrib import messages
-from django.http import Http404, HttpRequest
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect
 
 from core.errors import ApiError, NotFound
 
@@ -54,6 +55,14 @@ def form_key(value: str | None) -> str:
     """The idempotency key a form carried, if it is one; else "" (the service makes a fresh one)."""
     value = (value or "").strip()
     return value if KEY_RE.match(value) else ""
+
+
+def back(request: HttpRequest, prefix: str, default: str) -> HttpResponse:
+    """Back to the page a form was posted from (its `next`), if it is one of ours under `prefix`."""
+    nxt = request.POST.get("next", "")
+    if nxt.startswith(prefix) and "//" not in nxt:
+        return redirect(nxt)
+    return redirect(default)
 
 
 def new_key() -> str:

@@ -233,12 +233,6 @@ def build_work_world(c: County) -> WorkWorld:
     from catalog.models import Category, DispatchRule
 
     defaults.load_defaults()
-    # The points rules come from a data migration, which a transactional test's flush empties: load them
-    # as the catalogue is loaded (get_or_create: nothing changes where they are).
-    from points.defaults import load_rules
-    from points.models import Rule
-
-    load_rules(Rule)
     housing = org.department_create(
         name="住建局", code="D02", level="county", jurisdiction=c.county, phone="0713-2000003"
     )

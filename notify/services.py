@@ -15,14 +15,16 @@ MAX_ATTEMPTS = 8
 
 
 def message_queue(
-    *, user=None, phone: str = "", kind: str, text: str, link: str = "", sms: bool = False
+    *, user=None, user_id: int | None = None, phone: str = "", kind: str, text: str, link: str = "", sms: bool = False
 ) -> Message | None:  # type: ignore[no-untyped-def]
-    """Queue a message in the caller's transaction. With nobody to tell, nothing is written."""
-    if user is None and not phone:
+    """Queue a message in the caller's transaction (to `user`, or the user with `user_id`). With nobody to
+    tell, nothing is written."""
+    user_id = user.pk if user is not None else user_id
+    if user_id is None and not phone:
         return None
     sms = sms and bool(phone)
     return Message.objects.create(
-        user=user,
+        user_id=user_id,
         phone=phone if sms else "",
         channel=Message.Channel.SMS if sms else Message.Channel.SITE,
         kind=kind,

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from django.db.models import Q, QuerySet
+from django.utils.translation import gettext as _
 
 from accounts.models import Role, RoleAssignment
 from core.errors import NotFound
@@ -297,6 +298,20 @@ def access_household(user: Any, household_id: int) -> Household:
     if household is None:
         raise NotFound()
     return household
+
+
+def own_resident(user: Any) -> Resident | None:
+    """The resident record behind a login, as the services take it (from the scope: no query), or None."""
+    own = get_scope(user).own
+    return own.instance() if own is not None else None
+
+
+def access_own_resident(user: Any) -> Resident:
+    """The resident behind a login, for what only a resident does for themself (404 when not linked)."""
+    resident = own_resident(user)
+    if resident is None:
+        raise NotFound(_("Your login is not linked to a resident."), code="resident.not_linked")
+    return resident
 
 
 def access_resident(user: Any, resident_id: int) -> Resident:

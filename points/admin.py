@@ -4,8 +4,8 @@ point moved is an entry and every item of stock a stock move."""
 
 from django.contrib import admin
 
+from core.admin import SuperuserReadOnlyMixin as _ReadOnly
 from points.models import Account, Claim, Entry, Goods, Nomination, Redemption, Rule, Shop
-from sos.admin import _ReadOnly
 
 
 @admin.register(Rule)

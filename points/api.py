@@ -16,7 +16,7 @@ from ninja.responses import Status
 from accounts.models import Role
 from api.schemas import DictSchema, Page, PageParams, QueryIn, StrictIn, paginate
 from core.errors import NotFound, ValidationFailed
-from org.access import access_node, get_scope, residents_for
+from org.access import access_node, access_own_resident, get_scope, residents_for
 from org.models import Resident
 from points import selectors, services
 from points.models import Account, Claim, Entry, Goods, Nomination, Redemption, Rule, Shop
@@ -169,20 +169,14 @@ class SummaryOut(DictSchema):
     outstanding: int  # what residents under the node hold now
 
 
-def _entry(e: Entry, resident_account_id: int | None = None) -> dict[str, Any]:
-    towards = resident_account_id if resident_account_id is not None else None
-    if towards is None:
-        signed = e.amount if e.kind in ("award", "refund") else -e.amount
-        if e.kind == "reverse":
-            signed = -e.amount if e.reverses and e.reverses.kind == "award" else e.amount
-    else:
-        signed = e.amount if e.sink_id == towards else -e.amount
+def _entry(e: Entry) -> dict[str, Any]:
+    """One entry (read with its resident, rule and sink)."""
     return {
         "id": e.pk,
         "kind": e.kind,
         "kind_label": str(Entry.Kind(e.kind).label),
         "amount": e.amount,
-        "signed": signed,
+        "signed": e.signed,
         "resident_id": e.resident_id,
         "resident_name": e.resident.name if e.resident_id else None,
         "at": e.at,
@@ -198,9 +192,9 @@ def _balance(resident_id: int) -> int:
 
 
 def _write(e: Entry, created: bool) -> dict[str, Any]:
-    e = Entry.objects.select_related("resident", "rule", "reverses").get(pk=e.pk)
+    e = Entry.objects.select_related("resident", "rule", "sink").get(pk=e.pk)
     acc = Account.objects.get(resident_id=e.resident_id)
-    return {"entry": _entry(e, acc.pk), "balance": acc.balance, "created": created}
+    return {"entry": _entry(e), "balance": acc.balance, "created": created}
 
 
 def _account(resident: Resident) -> dict[str, Any]:
@@ -297,10 +291,7 @@ def _resident(request: HttpRequest, resident_id: int) -> Resident:
 
 
 def _me(request: HttpRequest) -> Resident:
-    own = get_scope(request.user).own
-    if own is None:
-        raise NotFound(_("Your login is not linked to a resident."), code="resident.not_linked")
-    return Resident.objects.get(pk=own.id)
+    return access_own_resident(request.user)
 
 
 # --- input --------------------------------------------------------------------------------------------
@@ -398,9 +389,8 @@ def me(request: HttpRequest):
 @router.get("/points/me/entries", response=Page[EntryOut], summary="My points history, newest first")
 def my_entries(request: HttpRequest, page: Query[PageParams]):
     resident = _me(request)
-    acc = Account.objects.filter(resident_id=resident.pk).first()
-    qs = Entry.objects.filter(resident_id=resident.pk).select_related("resident", "rule", "reverses").order_by("-id")
-    return paginate(qs, page, convert=lambda e: _entry(e, acc.pk if acc else None))
+    qs = Entry.objects.filter(resident_id=resident.pk).select_related("resident", "rule", "sink").order_by("-id")
+    return paginate(qs, page, convert=_entry)
 
 
 @router.get("/points/rules", response=list[RuleOut], summary="The points rules in force")
@@ -423,7 +413,7 @@ def account(request: HttpRequest, resident_id: int):
 
 @router.get("/points/entries", response=Page[EntryOut], summary="Ledger entries in your area (staff), newest first")
 def entries(request: HttpRequest, f: Query[StateIn], page: Query[PageParams]):
-    qs = selectors.entries_for(request.user).select_related("resident", "rule", "reverses")
+    qs = selectors.entries_for(request.user).select_related("resident", "rule", "sink")
     if f.resident_id:
         qs = qs.filter(resident_id=f.resident_id)
     if f.state:

@@ -38,7 +38,6 @@ from core.errors import ApiError
 from notify.models import Message
 from org.models import Level, Node, Resident, ServicePoint, path_range
 from points import services as points
-from points.defaults import load_rules
 from points.models import Account, Claim, Goods, Nomination, Rule, Shop
 from volunteers import services as vol
 from volunteers.models import Participation, Team, TeamMember, Volunteer
@@ -262,7 +261,6 @@ def seed_points(*, activities: int, seed: int = 1, end: dt.datetime | None = Non
         points_by_node.setdefault(sp.node_id, sp)
     town_staff = {pk: _local_user(t, Role.TOWN_STAFF) for pk, t in towns.items()}
     w = _World(rng=rng, end=end, summary=summary, villages=[], grid_workers=grid_workers, residents={}, logins=logins)
-    load_rules(Rule)  # the data migration's rules, should a test database have been emptied since
     w.rules = {r.code: r for r in Rule.objects.filter(is_active=True).order_by("code")}
     # The demo logins' village is the busiest (up to an activity a week); the others share the rest evenly.
     home = Resident.objects.filter(user__username="volunteer").values_list("path", flat=True).first() or ""

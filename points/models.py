@@ -163,6 +163,11 @@ class Entry(models.Model):
     def delete(self, *args, **kwargs):  # type: ignore[no-untyped-def]
         raise ValueError("points entries are append-only")
 
+    @property
+    def signed(self) -> int:
+        """The amount as the resident sees it: + into their account, - out of it (select the sink)."""
+        return self.amount if self.sink.kind == Account.Kind.RESIDENT else -self.amount
+
 
 class Lot(models.Model):
     """Points a resident received in one award (or one refund of an older lot's points), spent oldest

@@ -15,7 +15,7 @@ from django.db.models import Count, F, Q, QuerySet, Sum
 from django.utils.translation import gettext as _
 
 from accounts.models import Role
-from core.clock import SHANGHAI, now
+from core.clock import EARLIEST, LATEST, SHANGHAI, now
 from core.errors import NotFound
 from org.access import access_node, get_scope, minimal_paths, paths_q
 from org.models import Level, Node, path_prefixes
@@ -195,10 +195,8 @@ def period_bounds(period: str, month: str | None) -> tuple[dt.datetime | None, d
     "all", in Asia/Shanghai."""
     local = now().astimezone(SHANGHAI)
     y, m = local.year, local.month
-    # Years 2000–2199 only: dates far out overflow when converted for the database.
     ok = bool(month) and len(month) == 7 and month[4] == "-" and month[:4].isdigit() and month[5:].isdigit()
-    ok = ok and month[:2] in ("20", "21")
-    if ok and 1 <= int(month[5:]) <= 12:
+    if ok and 1 <= int(month[5:]) <= 12 and EARLIEST.year <= int(month[:4]) <= LATEST.year:
         y, m = int(month[:4]), int(month[5:])
     if period == "all":
         return None, None, y, m

@@ -27,7 +27,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Sum
 from django.utils.translation import gettext as _
 
-from accounts.models import User
+from accounts.models import actor_label
 from core.clock import SHANGHAI, now, today
 from core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from notify.services import message_queue
@@ -43,10 +43,6 @@ MAX_QUANTITY = 99
 
 def setting(name: str) -> Any:
     return settings.GONGZHI["POINTS"][name]
-
-
-def _label(user: Any) -> str:
-    return str(user)[:80] if user is not None else _("System")
 
 
 def village_id(path: str) -> int:
@@ -170,7 +166,7 @@ def _move(
         path=resident.path if resident is not None else sink.path,
         at=at,
         actor=by if getattr(by, "pk", None) else None,
-        actor_label=_label(by),
+        actor_label=actor_label(by),
         reason=reason[:200],
         rule=rule,
         reverses=reverses,
@@ -363,8 +359,7 @@ def entry_reverse(*, entry: Entry, reason: str, by: Any) -> Entry:
 
 def _tell(resident: Resident, text: str) -> None:
     """A message to the resident's inbox, written in the same transaction as the entry it tells of."""
-    if resident.user_id:
-        message_queue(user=User(pk=resident.user_id), kind="points", text=text, link="/points/")
+    message_queue(user_id=resident.user_id, kind="points", text=text, link="/points/")
 
 
 # --- claims: points by rule ---------------------------------------------------------------------------------
@@ -836,7 +831,7 @@ def expire_one() -> bool:
             at=at,
         )
         if Lot.objects.filter(pk=lot.pk).values_list("remaining", flat=True).get() != 0:
-            raise Conflict("expiry must take from the expiring lot only")  # never expire younger points
+            raise RuntimeError("expiry took from another lot than the expiring one")  # a bug: roll back
     return True
 
 

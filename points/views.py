@@ -27,9 +27,9 @@ from accounts.models import Role
 from core.audit import log_personal_read
 from core.clock import SHANGHAI, now
 from core.masking import mask_phone
-from core.pages import attempt, form_key, gate, keyset, new_key, to_int
+from core.pages import attempt, back, form_key, gate, keyset, new_key, to_int
 from org import selectors as org_selectors
-from org.access import get_scope, paths_q, residents_for
+from org.access import get_scope, own_resident, paths_q, residents_for
 from org.models import Level, Node, Resident, path_prefixes
 from points import selectors, services
 from points.models import Account, Claim, Entry, Goods, Nomination, Redemption, Rule
@@ -43,14 +43,8 @@ PERIODS = ("month", "year", "all")
 # --- who is asking ------------------------------------------------------------------------------------
 
 
-def _me(user: Any) -> Resident | None:
-    """The resident behind the login, as the services take it (no query)."""
-    own = get_scope(user).own
-    return own.instance() if own is not None else None
-
-
 def _me_or_404(user: Any) -> Resident:
-    me = _me(user)
+    me = own_resident(user)
     if me is None:
         raise Http404
     return me
@@ -125,11 +119,7 @@ def _when(t: dt.datetime | None) -> str:
 
 
 def _back(request: HttpRequest, default: str) -> HttpResponse:
-    """Back to the page the form was on (only our own pages)."""
-    nxt = request.POST.get("next", "")
-    if nxt.startswith("/points/") and "//" not in nxt:
-        return redirect(nxt)
-    return redirect(default)
+    return back(request, "/points/", default)
 
 
 # --- a resident's pages -----------------------------------------------------------------------------------
@@ -138,20 +128,17 @@ def _back(request: HttpRequest, default: str) -> HttpResponse:
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
     """我的积分: balance, earned and spent, what expires when, the history, the shops that serve me."""
-    me = _me(request.user)
+    me = own_resident(request.user)
     if me is None:
         if selectors.manager_paths(request.user):
             return redirect("points:manage")
         return render(request, "points/not_linked.html")
     account = _account(me.pk)
-    acc = account["account"]
     history = keyset(
         request,
-        selectors.entries_for(request.user).filter(resident_id=me.pk).select_related("rule"),
+        selectors.entries_for(request.user).filter(resident_id=me.pk).select_related("rule", "sink"),
         PAGE_SIZE,
     )
-    for e in history.rows:
-        e.signed = e.amount if acc is not None and e.sink_id == acc.pk else -e.amount
     shops = list(  # the village's shop first, then the town's
         selectors.shops_for(request.user).filter(path__in=path_prefixes(me.path), is_active=True).order_by("-path")
     )
@@ -236,7 +223,7 @@ def shop_page(request: HttpRequest, shop_id: int) -> HttpResponse:
     """A shop's goods with price, stock and limit; a resident reserves with one tap per goods."""
     shop = gate(selectors.access_shop, request.user, shop_id)
     staff = selectors.manages(request.user, shop.path)
-    me = _me(request.user)
+    me = own_resident(request.user)
     can_reserve = me is not None and selectors.shop_serves(shop, me.path)
     goods = shop.goods.all() if staff else shop.goods.filter(is_active=True)
     rows = [{"goods": g, "key": new_key()} for g in goods.order_by("sort", "id")]

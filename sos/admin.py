@@ -4,24 +4,8 @@ pages and API."""
 
 from django.contrib import admin
 
+from core.admin import SuperuserReadOnlyMixin as _ReadOnly
 from sos.models import Call, CallEvent, CareProfile, Contact, Responder
-
-
-class _ReadOnly:
-    def has_module_permission(self, request):  # type: ignore[no-untyped-def]
-        return request.user.is_superuser
-
-    def has_view_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
-        return request.user.is_superuser
-
-    def has_add_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
-        return False
-
-    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
-        return False
-
-    def has_delete_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
-        return False
 
 
 class ResponderInline(_ReadOnly, admin.TabularInline):

@@ -17,7 +17,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from accounts.models import Role, RoleAssignment, User
+from accounts.models import Role, RoleAssignment, User, actor_label
 from core.clock import now
 from core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from core.validators import validate_phone
@@ -35,16 +35,12 @@ def setting(name: str) -> Any:
     return settings.GONGZHI["SOS"][name]
 
 
-def _label(user: Any) -> str:
-    return str(user)[:80] if user is not None else _("System")
-
-
 def _event(call: Call, action: str, by: Any, *, from_state: str = "", to_state: str = "", note: str = "",
            to_users: list[int] | None = None, data: dict[str, Any] | None = None, at: dt.datetime | None = None,
            ) -> CallEvent:  # fmt: skip
     return CallEvent.objects.create(
         call=call, path=call.path, action=action, from_state=from_state, to_state=to_state, level=call.level,
-        actor=by if getattr(by, "pk", None) else None, actor_label=_label(by), to_users=to_users or [],
+        actor=by if getattr(by, "pk", None) else None, actor_label=actor_label(by), to_users=to_users or [],
         at=at or now(), note=note[:500], data=data or {},
     )  # fmt: skip
 
@@ -74,7 +70,7 @@ def default_chain(resident: Resident) -> list[dict[str, Any]]:
         rungs.append({"kind": kind, "user": user, "name": name[:40], "phone": phone})
 
     for a in RoleAssignment.objects.filter(role=Role.GRID_WORKER, node=grid).select_related("user").order_by("id"):
-        add(Responder.Kind.GRID_WORKER, a.user, _label(a.user), a.user.work_phone)
+        add(Responder.Kind.GRID_WORKER, a.user, actor_label(a.user), a.user.work_phone)
     link = HouseholdLink.objects.filter(household_id=resident.household_id).select_related("member__resident").first()
     if link is not None:
         member = link.member.resident
@@ -85,7 +81,7 @@ def default_chain(resident: Resident) -> list[dict[str, Any]]:
             .select_related("user")
             .order_by("id")[:2]
         ):
-            add(Responder.Kind.VOLUNTEER, a.user, _label(a.user), a.user.work_phone)
+            add(Responder.Kind.VOLUNTEER, a.user, actor_label(a.user), a.user.work_phone)
         duty = ServicePoint.objects.filter(node_id=village_id).exclude(phone="").values_list("phone", flat=True).first()
         staff = (
             RoleAssignment.objects.filter(role=Role.VILLAGE_STAFF, node_id=village_id).select_related("user").first()
@@ -142,7 +138,7 @@ def chain_set(*, profile: CareProfile, rungs: list[dict[str, Any]], by: Any) -> 
                 position=i,
                 kind=rung.get("kind", Responder.Kind.OTHER),
                 user=user,
-                name=(rung.get("name") or (_label(user) if user else ""))[:40],
+                name=(rung.get("name") or (actor_label(user) if user else ""))[:40],
                 phone=phone,
             )
         )
@@ -372,7 +368,7 @@ def _taken(call: Call) -> Conflict:
     """What a responder hears who is too late: who has the call, since when."""
     return Conflict(
         _("%(who)s took this call at %(at)s.")
-        % {"who": _label(call.responder), "at": timezone.localtime(call.acknowledged_at).strftime("%H:%M:%S")},
+        % {"who": actor_label(call.responder), "at": timezone.localtime(call.acknowledged_at).strftime("%H:%M:%S")},
         code="sos.already_acknowledged",
     )
 
@@ -421,13 +417,14 @@ def call_acknowledge(*, call: Call, by: Any) -> Call:
     for u in User.objects.filter(pk__in=told):
         message_queue(
             user=u, kind="sos.taken", link=f"/sos/calls/{call.pk}/",
-            text=_("%(who)s has taken the call of %(name)s.") % {"who": _label(by), "name": call.profile.resident.name},
+            text=_("%(who)s has taken the call of %(name)s.")
+            % {"who": actor_label(by), "name": call.profile.resident.name},
         )  # fmt: skip
     owner = call.profile.resident
     if owner.user_id:
         message_queue(
             user=User.objects.get(pk=owner.user_id), kind="sos.coming",
-            text=_("%(who)s has your call and is coming.") % {"who": _label(by)},
+            text=_("%(who)s has your call and is coming.") % {"who": actor_label(by)},
         )  # fmt: skip
     return call
 

@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 
-from sos.admin import _ReadOnly
+from core.admin import SuperuserReadOnlyMixin as _ReadOnly
 from volunteers.models import Activity, Participation, Team, Volunteer
 
 

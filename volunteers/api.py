@@ -12,10 +12,10 @@ from ninja import Field, Query, Router
 from ninja.responses import Status
 
 from api.schemas import DictSchema, Page, PageParams, QueryIn, StrictIn, paginate
-from core.clock import SHANGHAI, now
+from core.clock import EARLIEST, LATEST, SHANGHAI, now
 from core.errors import NotFound, ValidationFailed
-from org.access import access_node, get_scope, residents_for
-from org.models import Resident, ServicePoint
+from org.access import access_node, access_own_resident, residents_for
+from org.models import ServicePoint
 from points.models import Rule
 from volunteers import selectors, services
 from volunteers.models import Activity, Participation, Team, TeamMember, Volunteer
@@ -92,7 +92,7 @@ def _volunteer(v: Volunteer) -> dict[str, Any]:
         "availability": v.availability,
         "joined_at": v.joined_at,
         "is_active": v.is_active,
-        "hours": float(selectors.hours_of(v)),
+        "hours": float(v.hours),  # read through selectors.with_hours
     }
 
 
@@ -114,13 +114,8 @@ def _participation(p: Participation) -> dict[str, Any]:
     }
 
 
-def _activity(request: HttpRequest, a: Activity) -> dict[str, Any]:
-    counts = {"taken": 0, "waiting": 0}
-    for state in a.participations.values_list("state", flat=True):
-        if state in services.ACTIVE:
-            counts["taken"] += 1
-        elif state == Participation.State.WAITLISTED:
-            counts["waiting"] += 1
+def _activity(request: HttpRequest, a: Activity, led: frozenset[int] | None = None) -> dict[str, Any]:
+    """One activity, read through selectors.with_counts (taken, waiting)."""
     return {
         "id": a.pk,
         "node_id": a.node_id,
@@ -131,11 +126,12 @@ def _activity(request: HttpRequest, a: Activity) -> dict[str, Any]:
         "starts_at": a.starts_at,
         "ends_at": a.ends_at,
         "capacity": a.capacity,
-        **counts,
+        "taken": a.taken,
+        "waiting": a.waiting,
         "state": a.state,
         "state_label": str(Activity.State(a.state).label),
         "rule": a.rule.code if a.rule_id else None,
-        "organiser": selectors.organises(request.user, a),
+        "organiser": selectors.organises(request.user, a, led),
     }
 
 
@@ -151,24 +147,20 @@ def _detail(request: HttpRequest, a: Activity) -> dict[str, Any]:
     }
 
 
+def _fresh_team(team_id: int) -> dict[str, Any]:
+    return _team(selectors.with_members(Team.objects.filter(pk=team_id)).get())
+
+
 def _team(t: Team) -> dict[str, Any]:
-    members = t.members.filter(left_at__isnull=True).select_related("volunteer__resident")
-    leader = next((m.volunteer.resident.name for m in members if m.role == TeamMember.Role.LEADER), None)
+    """One team, read through selectors.with_members."""
     return {
         "id": t.pk,
         "node_id": t.node_id,
         "name": t.name,
         "description": t.description,
-        "members": len(members),
-        "leader": leader,
+        "members": t.members_n,
+        "leader": t.leader_name,
     }
-
-
-def _own_resident(request: HttpRequest) -> Resident:
-    own = get_scope(request.user).own
-    if own is None:
-        raise NotFound(_("Your login is not linked to a resident."), code="resident.not_linked")
-    return Resident.objects.get(pk=own.id)
 
 
 class JoinIn(StrictIn):
@@ -221,13 +213,19 @@ class ReasonIn(StrictIn):
 
 
 class ActivityFilter(QueryIn):
-    start: dt.date | None = Field(None, description="The first day of the week shown (default today)")
+    start: dt.date | None = Field(
+        None, ge=EARLIEST, le=LATEST, description="The first day of the week shown (default today)"
+    )
     mine: bool = False
 
 
 @router.get("/volunteers/me", response=VolunteerOut, summary="My volunteer profile and service hours")
 def me(request: HttpRequest):
-    v = Volunteer.objects.filter(resident__user_id=request.user.pk).select_related("resident").first()
+    v = (
+        selectors.with_hours(Volunteer.objects.filter(resident__user_id=request.user.pk))
+        .select_related("resident")
+        .first()
+    )
     if v is None:
         raise NotFound(_("You are not registered as a volunteer."), code="volunteers.not_volunteer")
     return _volunteer(v)
@@ -240,14 +238,16 @@ def join(request: HttpRequest, body: JoinIn):
         if resident is None:
             raise NotFound(_("No such resident in your area."), code="resident.not_found")
     else:
-        resident = _own_resident(request)
+        resident = access_own_resident(request.user)
     v = services.volunteer_join(resident=resident, by=request.user, skills=body.skills, availability=body.availability)
-    return Status(201, _volunteer(Volunteer.objects.select_related("resident").get(pk=v.pk)))
+    return Status(
+        201, _volunteer(selectors.with_hours(Volunteer.objects.filter(pk=v.pk)).select_related("resident").get())
+    )
 
 
 @router.get("/volunteers", response=Page[VolunteerOut], summary="Volunteers in your area (staff)")
 def volunteers(request: HttpRequest, page: Query[PageParams]):
-    qs = selectors.volunteers_for(request.user).select_related("resident").order_by("path", "id")
+    qs = selectors.with_hours(selectors.volunteers_for(request.user)).select_related("resident").order_by("path", "id")
     return paginate(qs, page, convert=_volunteer)
 
 
@@ -263,7 +263,8 @@ def my_participations(request: HttpRequest, page: Query[PageParams]):
 
 @router.get("/volunteers/teams", response=list[TeamOut], summary="Volunteer teams near you, or in your area")
 def teams(request: HttpRequest):
-    return [_team(t) for t in selectors.teams_for(request.user).filter(is_active=True).order_by("path", "id")[:200]]
+    teams = selectors.with_members(selectors.teams_for(request.user).filter(is_active=True))
+    return [_team(t) for t in teams.order_by("path", "id")[:200]]
 
 
 @router.post("/volunteers/teams", response={201: TeamOut}, summary="Set up a team under a village or town")
@@ -271,7 +272,7 @@ def team_create(request: HttpRequest, body: TeamIn):
     node = access_node(request.user, body.node_id)
     leader = selectors.access_volunteer(request.user, body.leader_volunteer_id) if body.leader_volunteer_id else None
     t = services.team_create(node=node, name=body.name, by=request.user, description=body.description, leader=leader)
-    return Status(201, _team(t))
+    return Status(201, _fresh_team(t.pk))
 
 
 @router.post("/volunteers/teams/{team_id}/members", response={201: TeamOut}, summary="Join a team, or add a member")
@@ -282,7 +283,7 @@ def team_join(request: HttpRequest, team_id: int, body: MemberIn):
     else:
         v = services._volunteer_of(request.user)
     services.team_add(team=team, volunteer=v, by=request.user, role=body.role)
-    return Status(201, _team(team))
+    return Status(201, _fresh_team(team.pk))
 
 
 @router.post("/volunteers/teams/{team_id}/leave", response=TeamOut, summary="Leave a team (or remove a member)")
@@ -293,7 +294,7 @@ def team_leave(request: HttpRequest, team_id: int, body: MemberIn):
     else:
         v = services._volunteer_of(request.user)
     services.team_leave(team=team, volunteer=v, by=request.user)
-    return _team(team)
+    return _fresh_team(team.pk)
 
 
 @router.get("/volunteers/activities", response=list[ActivityOut], summary="The week's activities (一周活动预告)")
@@ -301,7 +302,8 @@ def activities(request: HttpRequest, f: Query[ActivityFilter]):
     day = f.start or now().astimezone(SHANGHAI).date()
     start = dt.datetime(day.year, day.month, day.day, tzinfo=SHANGHAI)
     qs = selectors.week_preview(request.user, start).select_related("rule").order_by("starts_at", "id")[:200]
-    return [_activity(request, a) for a in qs]
+    led = selectors.led_team_ids(request.user)
+    return [_activity(request, a, led) for a in qs]
 
 
 @router.post("/volunteers/activities", response={201: ActivityDetailOut}, summary="Publish an activity")

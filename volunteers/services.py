@@ -20,11 +20,11 @@ from org.models import Level, Node, Resident, ServicePoint
 from points import services as points
 from points.models import Rule
 from volunteers.models import Activity, Participation, Team, TeamMember, Volunteer
-from volunteers.selectors import organises
+from volunteers.selectors import TAKEN, organises
 
 MAX_SKILLS = 10
 MAX_CAPACITY = 500
-ACTIVE = (Participation.State.SIGNED_UP, Participation.State.CHECKED_IN, Participation.State.CHECKED_OUT)
+ACTIVE = TAKEN  # the states that hold a place
 
 
 def _text(value: str, name: str, *, max_len: int, required: bool = True) -> str:
@@ -38,11 +38,8 @@ def _text(value: str, name: str, *, max_len: int, required: bool = True) -> str:
     return value
 
 
-def _tell(resident_user_id: int | None, text: str, link: str = "/volunteers/") -> None:
-    if resident_user_id:
-        from accounts.models import User
-
-        message_queue(user=User(pk=resident_user_id), kind="volunteers", text=text, link=link)
+def _tell(resident_user_id: int | None, text: str) -> None:
+    message_queue(user_id=resident_user_id, kind="volunteers", text=text, link="/volunteers/")
 
 
 # --- volunteers and teams -----------------------------------------------------------------------------------
@@ -381,7 +378,7 @@ def _hours(p: Participation) -> Decimal:
     return (hours * 2).quantize(Decimal(1), rounding=ROUND_HALF_UP) / 2
 
 
-def rate(*, participation: Participation, rating: int, by: Any, hours: Any = None, note: str = "") -> Participation:
+def rate(*, participation: Participation, rating: int, by: Any, hours: Any = None) -> Participation:
     """The organiser rates a participation 0–5. Zero is a no-show: no hours, no points. Otherwise the hours
     (counted, or as the organiser corrects them) go on the honour record for good, and the points claim
     under the activity's rule is filed (decided at once where the rule needs no approval)."""

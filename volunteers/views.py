@@ -14,21 +14,20 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db.models import Count, Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
-from core.clock import SHANGHAI, now
+from core.clock import EARLIEST, LATEST, SHANGHAI, now
 from core.errors import ValidationFailed
-from core.pages import attempt, error_text, gate, to_int
-from org.access import access_node, get_scope, paths_q
+from core.pages import attempt, back, error_text, gate, to_int
+from org.access import access_node, own_resident, paths_q
 from org.models import Level, Node, Resident
 from points.selectors import manager_paths, manages
 from volunteers import selectors, services
-from volunteers.models import Activity, Participation, TeamMember, Volunteer
+from volunteers.models import Activity, Participation, Volunteer
 
 RATINGS = range(0, 6)
 WAITING = Participation.State.WAITLISTED
@@ -37,28 +36,15 @@ WAITING = Participation.State.WAITLISTED
 # --- who is asking ------------------------------------------------------------------------------------
 
 
-def _me(user: Any) -> Resident | None:
-    own = get_scope(user).own
-    return own.instance() if own is not None else None
-
-
 def _volunteer(user: Any, me: Resident | None) -> Volunteer | None:
     if me is None:
         return None
     return selectors.volunteers_for(user).filter(resident_id=me.pk, is_active=True).first()
 
 
-def _led_team_ids(user: Any) -> list[int]:
-    return list(
-        TeamMember.objects.filter(
-            volunteer__resident__user_id=user.pk, role=TeamMember.Role.LEADER, left_at__isnull=True
-        ).values_list("team_id", flat=True)
-    )
-
-
-def _organiser_or_404(user: Any) -> tuple[tuple[str, ...], list[int]]:
+def _organiser_or_404(user: Any) -> tuple[tuple[str, ...], frozenset[int]]:
     """The organisers' page is for village and town staff and team leaders."""
-    paths, led = manager_paths(user), _led_team_ids(user)
+    paths, led = manager_paths(user), selectors.led_team_ids(user)
     if not paths and not led:
         raise Http404
     return paths, led
@@ -71,10 +57,7 @@ def _code(value: str | None) -> str:
 
 
 def _back(request: HttpRequest, default: str) -> HttpResponse:
-    nxt = request.POST.get("next", "")
-    if nxt.startswith("/volunteers/") and "//" not in nxt:
-        return redirect(nxt)
-    return redirect(default)
+    return back(request, "/volunteers/", default)
 
 
 def _local(value: str, field: str) -> dt.datetime:
@@ -88,13 +71,6 @@ def _local(value: str, field: str) -> dt.datetime:
     return t.replace(tzinfo=SHANGHAI) if t.tzinfo is None else t
 
 
-def _counts(qs: Any) -> Any:
-    return qs.annotate(
-        taken=Count("participations", filter=Q(participations__state__in=services.ACTIVE)),
-        waiting=Count("participations", filter=Q(participations__state=WAITING)),
-    )
-
-
 # --- a volunteer's pages ------------------------------------------------------------------------------
 
 
@@ -102,9 +78,9 @@ def _counts(qs: Any) -> Any:
 def home(request: HttpRequest) -> HttpResponse:
     """一周活动预告 with sign-up, my hours of service, my sign-ups; joining; check-in with the code."""
     user = request.user
-    me = _me(user)
+    me = own_resident(user)
     if me is None:
-        paths, led = manager_paths(user), _led_team_ids(user)
+        paths, led = manager_paths(user), selectors.led_team_ids(user)
         if paths or led:
             return redirect("volunteers:manage")
         return render(request, "volunteers/not_linked.html")
@@ -113,6 +89,8 @@ def home(request: HttpRequest) -> HttpResponse:
     try:
         day = dt.date.fromisoformat(request.GET.get("start", ""))
     except ValueError:
+        day = today
+    if not EARLIEST <= day <= LATEST:
         day = today
     start = dt.datetime(day.year, day.month, day.day, tzinfo=SHANGHAI)
     acts = list(selectors.week_preview(user, start).select_related("team").order_by("starts_at", "id")[:200])
@@ -146,7 +124,7 @@ def home(request: HttpRequest) -> HttpResponse:
             "this_week": day == today,
             "hours": hours,
             "participations": parts,
-            "organiser": bool(manager_paths(user) or _led_team_ids(user)),
+            "organiser": bool(manager_paths(user) or selectors.led_team_ids(user)),
         },
     )
 
@@ -154,7 +132,7 @@ def home(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def join(request: HttpRequest) -> HttpResponse:
-    me = _me(request.user)
+    me = own_resident(request.user)
     if me is None:
         raise Http404
     raw = request.POST.get("skills", "")
@@ -178,7 +156,7 @@ def join(request: HttpRequest) -> HttpResponse:
 @require_POST
 def checkin_by_code(request: HttpRequest) -> HttpResponse:
     """Check in with the code shown at the place: it names the activity among my sign-ups."""
-    me = _me(request.user)
+    me = own_resident(request.user)
     if me is None:
         raise Http404
     volunteer = _volunteer(request.user, me)
@@ -208,7 +186,7 @@ def activity_page(request: HttpRequest, activity_id: int) -> HttpResponse:
     position = None
     if mine is not None and mine.state == WAITING:
         position = 1 + sum(1 for p in parts if p.state == WAITING and (p.signed_at, p.pk) < (mine.signed_at, mine.pk))
-    volunteer = _volunteer(user, _me(user))
+    volunteer = _volunteer(user, own_resident(user))
     return render(
         request,
         "volunteers/activity.html",
@@ -376,29 +354,20 @@ def manage_page(request: HttpRequest) -> HttpResponse:
     since = now() - dt.timedelta(days=30)
     acts = [
         a
-        for a in _counts(selectors.activities_for(user).filter(starts_at__gte=since))
+        for a in selectors.with_counts(selectors.activities_for(user).filter(starts_at__gte=since))
         .select_related("team", "node")
         .order_by("starts_at", "id")[:300]
-        if selectors.organises(user, a)
+        if selectors.organises(user, a, led)
     ]
     nodes = list(
         Node.objects.filter(paths_q(paths, "path"), level__in=[Level.TOWN, Level.VILLAGE]).order_by("path")[:300]
     )
     teams = list(
-        selectors.teams_for(user)
-        .filter(is_active=True)
-        .annotate(members_n=Count("members", filter=Q(members__left_at__isnull=True)))
+        selectors.with_members(selectors.teams_for(user).filter(is_active=True))
         .select_related("node")
         .order_by("path", "id")[:300]
     )
-    leaders = {
-        m.team_id: m.volunteer.resident.name
-        for m in TeamMember.objects.filter(
-            team__in=[t.pk for t in teams], role=TeamMember.Role.LEADER, left_at__isnull=True
-        ).select_related("volunteer__resident")
-    }
     for t in teams:
-        t.leader = leaders.get(t.pk)
         t.mine = t.pk in led or manages(user, t.path)
     volunteers = (
         list(selectors.volunteers_for(user).filter(is_active=True).select_related("resident").order_by("path")[:300])

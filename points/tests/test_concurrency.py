@@ -15,9 +15,7 @@ from points.models import Account, Claim, Entry, Goods, Redemption, StockMove
 from points.reconcile import reconcile
 from workorders.tests.test_concurrency import run_threads
 
-# Not serialized_rollback: the persona county and the rules are built by the fixtures, and restoring the
-# serialized database after an earlier transactional test's flush would clash with its content types.
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db(transaction=True)  # serialized_rollback too: see the root conftest
 
 BACKEND = "django.contrib.auth.backends.ModelBackend"
 

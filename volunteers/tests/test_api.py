@@ -87,3 +87,47 @@ def test_teams_over_the_api(world, client_as):
     names = [x["name"] for x in client_as(c.u_zhang).get(f"{API}/teams").json()]
     assert names == ["东村红马甲"]
     assert client_as(c.u_sun).get(f"{API}/teams").json() == []
+
+
+def test_lists_cost_the_same_queries_whatever_their_length(world, client_as, clock):
+    """The week, the teams and the volunteers: counts, leaders and hours come in the list's own query."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from volunteers import services
+
+    c = world.c
+    services.volunteer_join(resident=c.zhang, by=c.u_zhang)
+    zhou = client_as(c.u_zhou)
+    urls = (f"{API}/activities?start=2026-11-23", f"{API}/teams", API)
+
+    def add(n: int) -> None:
+        for i in range(n):
+            post(
+                zhou,
+                f"{API}/activities",
+                {
+                    "node_id": c.v1.pk,
+                    "title": f"活动{i}",
+                    "place": "村委会",
+                    "capacity": 3,
+                    "starts_at": "2026-11-25T09:00:00+08:00",
+                    "ends_at": "2026-11-25T11:00:00+08:00",
+                },
+            )
+            post(zhou, f"{API}/teams", {"node_id": c.v1.pk, "name": f"队{i}"})
+            post(zhou, API, {"resident_id": [c.liu, c.chen, c.zhang][i % 3].pk})
+
+    def cost() -> list[int]:
+        out = []
+        for url in urls:
+            with CaptureQueriesContext(connection) as q:
+                assert zhou.get(url).status_code == 200
+            out.append(len(q))
+        return out
+
+    add(1)
+    one = cost()
+    add(3)
+    assert cost() == one
+    assert len(zhou.get(urls[0]).json()) == 4 and len(zhou.get(urls[1]).json()) == 4
