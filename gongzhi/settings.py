@@ -73,6 +73,7 @@ INSTALLED_APPS = [
     "sos",
     "points",
     "volunteers",
+    "dashboards",
 ]
 
 MIDDLEWARE = [

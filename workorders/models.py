@@ -55,16 +55,28 @@ class WorkOrder(models.Model):
     kind = models.CharField(_("type"), max_length=12, choices=Kind.choices)
     channel = models.CharField(_("channel"), max_length=10, choices=Channel.choices)
     urgency = models.CharField(_("urgency"), max_length=10, choices=Urgency.choices, default=Urgency.NORMAL)
-    category = models.ForeignKey(Category, on_delete=models.PROTECT, related_name="+", verbose_name=_("category"))
+    # Every index is written on every intake, so an index whose columns lead another index is left out
+    # (db_index=False below: wo_category_time, wo_path, wo_owner_user, wo_submitter, wo_department and
+    # event_order serve those lookups), and columns that are mostly empty get a partial index. The
+    # suggestion columns have none: only deleting a department or node looks them up (bench/intake.py).
+    category = models.ForeignKey(
+        Category, on_delete=models.PROTECT, related_name="+", verbose_name=_("category"), db_index=False
+    )
     item = models.ForeignKey(
-        ServiceItem, null=True, blank=True, on_delete=models.PROTECT, related_name="+", verbose_name=_("service item")
+        ServiceItem,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("service item"),
+        db_index=False,
     )
     title = models.CharField(_("title"), max_length=80)
     text = models.TextField(_("description"), max_length=2000)
     form_data = models.JSONField(_("form answers"), default=dict, blank=True)
     # Where: a grid of the tree (resolved from lat/lng or chosen), its path copied for scoped lists.
     grid = models.ForeignKey(Node, on_delete=models.PROTECT, related_name="+", verbose_name=_("grid"))
-    path = PathField()
+    path = PathField(db_index=False)
     address = models.CharField(_("address"), max_length=200, blank=True)
     lat = models.DecimalField(_("latitude"), max_digits=9, decimal_places=6, null=True, blank=True)
     lng = models.DecimalField(_("longitude"), max_digits=9, decimal_places=6, null=True, blank=True)
@@ -80,6 +92,7 @@ class WorkOrder(models.Model):
         on_delete=models.SET_NULL,
         related_name="+",
         verbose_name=_("owner's account"),
+        db_index=False,
     )
     submitted_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -88,6 +101,7 @@ class WorkOrder(models.Model):
         on_delete=models.SET_NULL,
         related_name="+",
         verbose_name=_("submitted by"),
+        db_index=False,
     )
     contact_name = models.CharField(_("contact name"), max_length=40)
     contact_phone = models.CharField(_("contact phone"), max_length=20, blank=True)
@@ -98,22 +112,45 @@ class WorkOrder(models.Model):
     close_reason = models.CharField(_("close reason"), max_length=15, choices=CloseReason.choices, blank=True)
     round = models.PositiveSmallIntegerField(_("handling round"), default=1)  # +1 on each reopen (重办)
     primary = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="duplicates", verbose_name=_("primary")
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="duplicates",
+        verbose_name=_("primary"),
+        db_index=False,
     )
     # The dispatch rules' suggestion, kept so that bulk dispatch and the console need no recomputation.
     suggested_department = models.ForeignKey(
-        Department, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        Department, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
     )
-    suggested_node = models.ForeignKey(Node, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    suggested_node = models.ForeignKey(
+        Node, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
+    )
     # The current main handler (主办), denormalised from Assignment for the queues.
     department = models.ForeignKey(
-        Department, null=True, blank=True, on_delete=models.PROTECT, related_name="+", verbose_name=_("department")
+        Department,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("department"),
+        db_index=False,
     )
     unit_node = models.ForeignKey(
-        Node, null=True, blank=True, on_delete=models.PROTECT, related_name="+", verbose_name=_("local unit")
+        Node,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("local unit"),
+        db_index=False,
     )
     unit_path = PathField(db_index=False)
     reply = models.TextField(_("reply to the resident"), max_length=2000, blank=True)
+    # 甄别: ruled unreasonable by the dispatcher, or a unit's appeal approved (dashboards.Exemption); the
+    # order stays in the volumes but leaves every unit's rates.
+    excluded = models.BooleanField(_("excluded from assessment"), default=False)
     callback_required = models.BooleanField(_("callback required"), default=False)
 
     created_at = models.DateTimeField(_("submitted"), db_index=True)
@@ -158,6 +195,9 @@ class WorkOrder(models.Model):
             models.Index(fields=["submitted_by", "-id"], name="wo_submitter"),
             models.Index(fields=["next_check_at"], condition=Q(next_check_at__isnull=False), name="wo_next_check"),
             models.Index(fields=["category", "created_at"], name="wo_category_time"),
+            models.Index(fields=["item"], condition=Q(item__isnull=False), name="wo_item"),
+            models.Index(fields=["primary"], condition=Q(primary__isnull=False), name="wo_primary"),
+            models.Index(fields=["unit_node"], condition=Q(unit_node__isnull=False), name="wo_unit_node"),
         ]
 
     def __str__(self) -> str:
@@ -178,6 +218,7 @@ class Assignment(models.Model):
     active = models.BooleanField(default=True)
     assigned_at = models.DateTimeField()
     ended_at = models.DateTimeField(null=True, blank=True)
+    returned = models.BooleanField(default=False)  # ended by the unit's return (退单): its return rate
 
     class Meta:
         constraints = [
@@ -199,7 +240,7 @@ class Assignment(models.Model):
 class Event(models.Model):
     """One step of an order's timeline. Never edited: the record of who did what, when."""
 
-    order = models.ForeignKey(WorkOrder, on_delete=models.CASCADE, related_name="events")
+    order = models.ForeignKey(WorkOrder, on_delete=models.CASCADE, related_name="events", db_index=False)
     action = models.CharField(_("action"), max_length=20)
     from_state = models.CharField(_("from"), max_length=12, blank=True)
     to_state = models.CharField(_("to"), max_length=12, blank=True)

@@ -610,6 +610,9 @@ def workorder_return(*, order: WorkOrder, by: Any, reason: str, suggest: Unit | 
     order = _locked(order)
     t = now()
     frm = _unit_label(order)
+    Assignment.objects.filter(order=order, active=True, role=Assignment.Role.MAIN).update(
+        active=False, ended_at=t, returned=True
+    )
     Assignment.objects.filter(order=order, active=True).update(active=False, ended_at=t)
     _move(
         order,
@@ -822,7 +825,9 @@ def workorder_reopen(*, order: WorkOrder, by: Any, reason: str) -> WorkOrder:
     order = _locked(order)
     # A duplicate closed with its primary and reopened is handled on its own from now on: still linked,
     # its reporter's tracking page would go on showing the finished primary instead of its progress.
-    detach = {"primary": None} if order.primary_id else {}
+    detach: dict[str, Any] = {"primary": None} if order.primary_id else {}
+    if order.close_reason == CloseReason.UNREASONABLE:
+        detach["excluded"] = False  # the ruling was the close; handled again, it counts again
     _move(
         order,
         Action.REOPEN,
@@ -851,6 +856,7 @@ def workorder_rule_unreasonable(*, order: WorkOrder, by: Any, reason: str) -> Wo
         by,
         note=reason,
         data={"excluded": True},
+        excluded=True,
         close_reason=CloseReason.UNREASONABLE,
         closed_at=t,
         callback_required=False,

@@ -1,0 +1,230 @@
+"""Keeping the tallies: apply changed orders (the worker), recount everything (the check), rebuild."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections import defaultdict
+from collections.abc import Iterator
+from typing import Any
+
+from django.db import connection, transaction
+from django.db.models import Q
+
+from dashboards.facts import N, facts_for
+from dashboards.models import COUNTERS, Dirty, Fact, Period, Tally, Volume, WorkerLock
+from org.models import Level, Node
+
+log = logging.getLogger("gongzhi.dashboards")
+
+TallyKey = tuple[str, dt.date, str]  # (period, start, "n12" | "d3")
+VolumeKey = tuple[dt.date, str, str, str]  # (day, unit, dim, value)
+
+
+def _add(
+    tallies: dict[TallyKey, list[int]], volumes: dict[VolumeKey, int], fact: dict[str, Any] | None, sign: int
+) -> None:
+    if fact is None:
+        return
+    day = dt.date.fromisoformat(fact["day"])
+    month = day.replace(day=1)
+    for unit, counters in fact["units"].items():
+        for key in ((Period.DAY, day, unit), (Period.MONTH, month, unit)):
+            row = tallies[key]
+            for i, v in enumerate(counters):
+                if v:
+                    row[i] += sign * v
+    for unit in fact["units"]:
+        for dim, value in fact["vol"]:
+            volumes[(day, unit, dim, value)] += sign
+
+
+def _levels(units: set[str]) -> dict[str, tuple[int, str]]:
+    ids = [int(u[1:]) for u in units if u[0] == "n"]
+    return {
+        f"n{pk}": (lvl, path) for pk, lvl, path in Node.objects.filter(pk__in=ids).values_list("id", "level", "path")
+    }
+
+
+def _unit_q(unit: str) -> dict[str, Any]:
+    return {"node_id": int(unit[1:]), "department_id": None} if unit[0] == "n" else {
+        "node_id": None, "department_id": int(unit[1:])
+    }  # fmt: skip
+
+
+def _write(tallies: dict[TallyKey, list[int]], volumes: dict[VolumeKey, int]) -> None:
+    """Add the deltas to the stored rows (the caller holds the worker lock: nobody else writes them)."""
+    tallies = {k: v for k, v in tallies.items() if any(v)}
+    volumes = {k: v for k, v in volumes.items() if v}
+    units = {k[2] for k in tallies} | {k[1] for k in volumes}
+    levels = _levels(units)
+    if tallies:
+        existing: dict[TallyKey, Tally] = {}
+        starts = {k[1] for k in tallies}
+        nodes = [int(u[1:]) for u in units if u[0] == "n"]
+        depts = [int(u[1:]) for u in units if u[0] == "d"]
+        for t in Tally.objects.filter(start__in=starts).filter(Q(node_id__in=nodes) | Q(department_id__in=depts)):
+            unit = f"n{t.node_id}" if t.node_id else f"d{t.department_id}"
+            existing[(t.period, t.start, unit)] = t
+        changed, new = [], []
+        for key, delta in tallies.items():
+            t = existing.get(key)
+            if t is None:
+                lvl, path = levels.get(key[2], (0, ""))
+                t = Tally(period=key[0], start=key[1], level=lvl, path=path, **_unit_q(key[2]))
+                new.append(t)
+            else:
+                changed.append(t)
+            for name, d in zip(COUNTERS, delta, strict=True):
+                if d:
+                    setattr(t, name, getattr(t, name) + d)
+        if changed:
+            Tally.objects.bulk_update(changed, COUNTERS, batch_size=200)
+        if new:
+            Tally.objects.bulk_create(new, batch_size=500)
+    if volumes:
+        vol_units = {k[1] for k in volumes}
+        keep = {u for u in vol_units if u[0] == "d" or levels.get(u, (0, ""))[0] < Level.GRID}
+        volumes = {k: v for k, v in volumes.items() if k[1] in keep}
+        nodes = [int(u[1:]) for u in keep if u[0] == "n"]
+        depts = [int(u[1:]) for u in keep if u[0] == "d"]
+        have: dict[VolumeKey, Volume] = {}
+        for v in Volume.objects.filter(start__in={k[0] for k in volumes}).filter(
+            Q(node_id__in=nodes) | Q(department_id__in=depts)
+        ):
+            unit = f"n{v.node_id}" if v.node_id else f"d{v.department_id}"
+            have[(v.start, unit, v.dim, v.value)] = v
+        changed_v, new_v = [], []
+        for key, d in volumes.items():
+            v = have.get(key)
+            if v is None:
+                new_v.append(Volume(start=key[0], dim=key[2], value=key[3], n=d, **_unit_q(key[1])))
+            else:
+                v.n += d
+                changed_v.append(v)
+        if changed_v:
+            Volume.objects.bulk_update(changed_v, ["n"], batch_size=500)
+        if new_v:
+            Volume.objects.bulk_create(new_v, batch_size=500)
+
+
+def _lock() -> WorkerLock:
+    WorkerLock.objects.get_or_create(pk=1)
+    return WorkerLock.objects.select_for_update().get(pk=1)
+
+
+def apply_pending(batch: int = 500) -> int:
+    """Fold up to `batch` changed orders into the tallies; the number folded (0: nothing waiting)."""
+    with transaction.atomic():
+        lock = _lock()
+        pending = list(Dirty.objects.order_by("order_id").values_list("order_id", "seq")[:batch])
+        if not pending:
+            return 0
+        ids = [i for i, _ in pending]
+        new = facts_for(ids)
+        old = {f.order_id: f.data for f in Fact.objects.filter(order_id__in=ids)}
+        tallies: dict[TallyKey, list[int]] = defaultdict(lambda: [0] * N)
+        volumes: dict[VolumeKey, int] = defaultdict(int)
+        for i in ids:
+            if old.get(i) == new[i]:
+                continue
+            _add(tallies, volumes, old.get(i), -1)
+            _add(tallies, volumes, new[i], +1)
+        _write(tallies, volumes)
+        changed = [i for i in ids if old.get(i) != new[i]]
+        Fact.objects.filter(order_id__in=changed).delete()
+        Fact.objects.bulk_create([Fact(order_id=i, data=new[i]) for i in changed if new[i] is not None], batch_size=500)
+        # Only the changes read: an order changed again meanwhile keeps its mark (its seq moved on).
+        with connection.cursor() as cur:
+            cur.executemany(
+                f"DELETE FROM {Dirty._meta.db_table} WHERE order_id = %s AND seq = %s",  # noqa: S608
+                pending,
+            )
+        lock.passes += 1
+        lock.save(update_fields=["passes"])
+        return len(pending)
+
+
+def apply_all(batch: int = 500) -> int:
+    total = 0
+    while n := apply_pending(batch):
+        total += n
+    return total
+
+
+def _all_ids(chunk: int = 2000) -> Iterator[list[int]]:
+    from workorders.models import WorkOrder
+
+    last = 0
+    while True:
+        ids = list(WorkOrder.objects.filter(pk__gt=last).order_by("pk").values_list("pk", flat=True)[:chunk])
+        if not ids:
+            return
+        yield ids
+        last = ids[-1]
+
+
+def recount() -> tuple[dict[TallyKey, list[int]], dict[VolumeKey, int], dict[int, dict[str, Any]]]:
+    """Every tally and volume as the orders say now, computed afresh."""
+    tallies: dict[TallyKey, list[int]] = defaultdict(lambda: [0] * N)
+    volumes: dict[VolumeKey, int] = defaultdict(int)
+    facts: dict[int, dict[str, Any]] = {}
+    for ids in _all_ids():
+        for i, f in facts_for(ids).items():
+            if f is not None:
+                facts[i] = f
+                _add(tallies, volumes, f, +1)
+    return tallies, volumes, facts
+
+
+def stored() -> tuple[dict[TallyKey, list[int]], dict[VolumeKey, int]]:
+    tallies = {}
+    for t in Tally.objects.all().iterator(chunk_size=5000):
+        unit = f"n{t.node_id}" if t.node_id else f"d{t.department_id}"
+        tallies[(t.period, t.start, unit)] = [getattr(t, c) for c in COUNTERS]
+    volumes = {}
+    for v in Volume.objects.all().iterator(chunk_size=5000):
+        unit = f"n{v.node_id}" if v.node_id else f"d{v.department_id}"
+        volumes[(v.start, unit, v.dim, v.value)] = v.n
+    return tallies, volumes
+
+
+def differences() -> list[str]:
+    """Where the stored tallies differ from a full recount (after folding in what is waiting)."""
+    apply_all()
+    want_t, want_v, _facts = recount()
+    have_t, have_v = stored()
+    grids = {f"n{pk}" for pk in Node.objects.filter(level=Level.GRID).values_list("pk", flat=True)}
+    out = []
+    for key in sorted(set(want_t) | set(have_t), key=str):
+        w = want_t.get(key, [0] * N)
+        h = have_t.get(key, [0] * N)
+        if w != h:
+            diff = {c: (h[i], w[i]) for i, c in enumerate(COUNTERS) if w[i] != h[i]}
+            out.append(f"tally {key[0]} {key[1]} {key[2]}: stored→recount {diff}")
+    want_v = {k: v for k, v in want_v.items() if v and k[1] not in grids}
+    for key in sorted(set(want_v) | set(have_v), key=str):
+        if want_v.get(key, 0) != have_v.get(key, 0):
+            out.append(f"volume {key}: stored {have_v.get(key, 0)}, recount {want_v.get(key, 0)}")
+    return out
+
+
+@transaction.atomic
+def rebuild() -> int:
+    """Throw the tallies away and count every order again (after a restore, or for the benchmark)."""
+    _lock()
+    Tally.objects.all().delete()
+    Volume.objects.all().delete()
+    Fact.objects.all().delete()
+    Dirty.objects.all().delete()
+    n = 0
+    for ids in _all_ids(5000):
+        tallies: dict[TallyKey, list[int]] = defaultdict(lambda: [0] * N)
+        volumes: dict[VolumeKey, int] = defaultdict(int)
+        facts = facts_for(ids)
+        for f in facts.values():
+            _add(tallies, volumes, f, +1)
+        _write(tallies, volumes)
+        Fact.objects.bulk_create([Fact(order_id=i, data=f) for i, f in facts.items() if f], batch_size=1000)
+        n += len(ids)
+    return n
