@@ -129,6 +129,7 @@ def _too_big(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
 def _register_routers() -> None:
     from accounts.api import router as accounts_router
     from catalog.api import router as catalog_router
+    from dashboards.api import router as dashboards_router
     from org.api import router as org_router
     from points.api import router as points_router
     from sos.api import router as sos_router
@@ -142,6 +143,7 @@ def _register_routers() -> None:
     api.add_router("", sos_router)
     api.add_router("", points_router)
     api.add_router("", volunteers_router)
+    api.add_router("", dashboards_router)
 
 
 _register_routers()

@@ -15,6 +15,7 @@ from django.utils import timezone
 from core import workcal
 from dashboards.models import COUNTERS
 from org.models import path_ids
+from workorders.states import OPEN_STATES
 
 IDX = {name: i for i, name in enumerate(COUNTERS)}
 N = len(COUNTERS)
@@ -22,7 +23,7 @@ N = len(COUNTERS)
 # The order columns the function reads: one query per batch.
 ORDER_COLUMNS = (
     "id", "created_at", "path", "department_id", "category_id", "channel", "kind", "excluded", "round",
-    "dispatched_at", "accepted_at", "respond_overdue", "resolved_at", "overdue",
+    "dispatched_at", "accepted_at", "respond_overdue", "resolved_at", "overdue", "state",
 )  # fmt: skip
 
 
@@ -51,6 +52,10 @@ def contribution(o: dict[str, Any], extra: Extra, top_category: int | None) -> d
     """{"day": iso, "units": {"n12": [counters], "d3": [...]}, "vol": [[dim, value], ...]}."""
     c = [0] * N
     c[IDX["total"]] = 1
+    if o["state"] in OPEN_STATES:
+        c[IDX["open"]] = 1
+        c[IDX["open_overdue"]] = int(bool(o["overdue"]))
+        c[IDX["urged"]] = int(bool(o["respond_overdue"]))
     per_department: dict[int, list[int]] = defaultdict(lambda: [0] * N)
     if o["excluded"]:
         c[IDX["excluded"]] = 1

@@ -42,6 +42,9 @@ COUNTERS = (
     "overdue",  # overdue now or when it was resolved
     "timed",  # resolved orders with a dispatch time
     "hours_x10",  # their handling time in working hours, ×10
+    "open",  # not yet resolved, closed or cancelled (whatever the range: the board sums all of time)
+    "open_overdue",  # open and past the time limit
+    "urged",  # open and past the sign-for limit (催办)
 )
 
 
@@ -83,6 +86,9 @@ class Tally(models.Model):
     overdue = models.BigIntegerField(default=0)
     timed = models.BigIntegerField(default=0)
     hours_x10 = models.BigIntegerField(default=0)
+    open = models.BigIntegerField(default=0)
+    open_overdue = models.BigIntegerField(default=0)
+    urged = models.BigIntegerField(default=0)
 
     class Meta:
         constraints = [

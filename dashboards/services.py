@@ -1,0 +1,301 @@
+"""Changes to the assessment: appeals against an order's place in the rates (甄别申诉), schemes,
+special items, and a month's result — computed, published (frozen), and recomputed only on purpose."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
+
+from core.clock import now
+from core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from dashboards import indicators
+from dashboards.models import Exemption, Group, Result, ResultLog, ResultRow, Scheme, SpecialItem
+from dashboards.selectors import dash_scope
+from org.models import Department, Level, Node
+from workorders.models import WorkOrder
+
+DEFAULT_WEIGHTS = {"response": 30, "resolution": 35, "satisfaction": 35}
+RATE_KEYS = frozenset(i.key for i in indicators.INDICATORS if i.kind == "rate")
+LISTED = 5  # red list and black list: the top and bottom five
+
+
+def month_start(d: dt.date) -> dt.date:
+    return d.replace(day=1)
+
+
+def month_end(m: dt.date) -> dt.date:
+    return indicators._month_end(m)
+
+
+# --- 甄别申诉 ----------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def exemption_request(*, order: WorkOrder, by: Any, reason: str) -> Exemption:
+    """The handling department (or a dispatcher over the order) asks that the order leave the rates."""
+    from workorders.access import work_scope
+
+    reason = (reason or "").strip()
+    if len(reason) < 4:
+        raise ValidationFailed(fields={"reason": [_("Please give the reason for the appeal.")]})
+    ws = work_scope(by)
+    if not (order.department_id in ws.department_ids or ws.can_dispatch(order)):
+        raise PermissionDenied(_("Only the handling unit or a dispatcher may appeal an order."))
+    if order.excluded:
+        raise Conflict(_("This order is already left out of the rates."), code="dashboard.already_excluded")
+    try:
+        with transaction.atomic():
+            return Exemption.objects.create(
+                order=order, department_id=order.department_id, reason=reason, requested_by=by, requested_at=now()
+            )
+    except IntegrityError:
+        raise Conflict(_("An appeal for this order is already waiting."), code="dashboard.appeal_pending") from None
+
+
+@transaction.atomic
+def exemption_decide(*, exemption: Exemption, by: Any, approve: bool, note: str = "") -> Exemption:
+    from workorders.services import system_event
+
+    ex = Exemption.objects.select_for_update().select_related("order").filter(pk=exemption.pk).first()
+    if ex is None:
+        raise NotFound()
+    if not dash_scope(by).assesses(ex.order.path):
+        raise PermissionDenied(_("Only the leaders over this order may decide its appeal."))
+    if ex.status != Exemption.Status.PENDING:
+        raise Conflict(_("This appeal has already been decided."), code="dashboard.appeal_decided")
+    if ex.requested_by_id == getattr(by, "pk", None):
+        raise PermissionDenied(_("An appeal is decided by someone other than who filed it."))
+    ex.status = Exemption.Status.APPROVED if approve else Exemption.Status.REFUSED
+    ex.decided_by = by
+    ex.decided_at = now()
+    ex.decision_note = (note or "").strip()[:500]
+    ex.save(update_fields=["status", "decided_by", "decided_at", "decision_note"])
+    if approve:
+        WorkOrder.objects.filter(pk=ex.order_id).update(excluded=True, updated_at=now())
+        system_event(
+            ex.order, "excluded", _("Left out of the assessment on appeal: %(reason)s") % {"reason": ex.reason}
+        )
+    return ex
+
+
+# --- schemes --------------------------------------------------------------------------------------
+
+
+def scheme_for(month: dt.date) -> Scheme:
+    """The scheme in force for a month: the newest version valid from that month or before (version 1,
+    30/35/35, is made on first use)."""
+    s = Scheme.objects.filter(valid_from__lte=month).order_by("-version").first()
+    if s is None:
+        s = Scheme.objects.order_by("version").first()
+    if s is None:
+        try:
+            with transaction.atomic():
+                s = Scheme.objects.create(
+                    version=1,
+                    name=_("Three rates"),
+                    valid_from=dt.date(2000, 1, 1),
+                    weights=DEFAULT_WEIGHTS,
+                    basic_weight=indicators.DEFAULT_BASIC_WEIGHT,
+                    created_at=now(),
+                )
+        except IntegrityError:
+            s = Scheme.objects.get(version=1)
+    return s
+
+
+@transaction.atomic
+def scheme_create(
+    *, by: Any, name: str, weights: dict[str, Any], basic_weight: Decimal, valid_from: dt.date, note: str = ""
+) -> Scheme:
+    if not dash_scope(by).assess_paths:
+        raise PermissionDenied()
+    errors: dict[str, list[str]] = {}
+    clean: dict[str, int] = {}
+    for k, v in (weights or {}).items():
+        if k not in RATE_KEYS:
+            errors.setdefault("weights", []).append(_("Unknown indicator: %(key)s.") % {"key": k})
+        elif not isinstance(v, int) or isinstance(v, bool) or not 0 <= v <= 100:
+            errors.setdefault("weights", []).append(_("A weight is a whole number from 0 to 100."))
+        elif v:
+            clean[k] = v
+    if not errors and sum(clean.values()) != 100:
+        errors["weights"] = [_("The weights must add up to 100.")]
+    if not Decimal(0) <= Decimal(basic_weight) <= Decimal(1):
+        errors["basic_weight"] = [_("Between 0 and 1.")]
+    if not (name or "").strip():
+        errors["name"] = [_("Please name the scheme.")]
+    if errors:
+        raise ValidationFailed(fields=errors)
+    last = Scheme.objects.select_for_update().order_by("-version").first()
+    return Scheme.objects.create(
+        version=(last.version + 1) if last else 1,
+        name=name.strip()[:80],
+        valid_from=month_start(valid_from),
+        weights=clean,
+        basic_weight=Decimal(basic_weight),
+        note=(note or "")[:300],
+        created_by=by,
+        created_at=now(),
+    )
+
+
+# --- a month's result ----------------------------------------------------------------------------
+
+
+def _units(group: str, root: Node) -> list[tuple[Node | None, Department | None, str]]:
+    if group == Group.DEPARTMENT:
+        return [
+            (None, d, d.name)
+            for d in Department.objects.filter(is_active=True, jurisdiction__path__startswith=root.path).order_by(
+                "code"
+            )
+        ]
+    level = Level.TOWN if group == Group.TOWN else Level.VILLAGE
+    return [(n, None, n.name) for n in Node.objects.filter(level=level, path__startswith=root.path).order_by("path")]
+
+
+def _q2(x: float | Decimal) -> Decimal:
+    return Decimal(str(x)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+
+
+def base_score(r: dict[str, Any], weights: dict[str, int]) -> Decimal:
+    """100 × the weighted rates. An indicator with nothing to rate leaves the weighting (the others
+    count for more); a unit with nothing at all to rate scores 100."""
+    used = {k: w for k, w in weights.items() if r.get(k) is not None}
+    if not used:
+        return Decimal(100)
+    return _q2(100 * sum(w * r[k] for k, w in used.items()) / sum(used.values()))
+
+
+def _root(by: Any) -> Node:
+    ds = dash_scope(by)
+    if not ds.assess_paths:
+        raise PermissionDenied(_("Only leaders run the assessment."))
+    return Node.objects.get(path=ds.assess_paths[0])
+
+
+def _check_group(group: str) -> None:
+    if group not in Group.values:
+        raise ValidationFailed(fields={"group": [_("Unknown group.")]})
+
+
+@transaction.atomic
+def special_add(
+    *, by: Any, month: dt.date, group: str, node: Node | None = None, department: Department | None = None,
+    points: Decimal, reason: str,
+) -> SpecialItem:  # fmt: skip
+    _check_group(group)
+    root = _root(by)
+    if (node is None) == (department is None):
+        raise ValidationFailed(fields={"unit": [_("Choose one unit.")]})
+    unit_path = node.path if node else department.jurisdiction.path  # type: ignore[union-attr]
+    if not unit_path.startswith(root.path):
+        raise NotFound()
+    if not (reason or "").strip():
+        raise ValidationFailed(fields={"reason": [_("Please give the reason.")]})
+    points = Decimal(points)
+    if not Decimal(-100) <= points <= Decimal(100):
+        raise ValidationFailed(fields={"points": [_("Between -100 and 100.")]})
+    month = month_start(month)
+    if Result.objects.filter(month=month, group=group, published_at__isnull=False).exists():
+        raise Conflict(_("This month is published; recompute it to change it."), code="dashboard.published")
+    return SpecialItem.objects.create(
+        month=month, group=group, node=node, department=department, points=points, reason=reason.strip()[:300],
+        by=by, at=now(),
+    )  # fmt: skip
+
+
+def _fill(result: Result, root: Node) -> None:
+    m = result.month
+    scheme = result.scheme
+    units = _units(result.group, root)
+    if result.group == Group.DEPARTMENT:
+        nums = indicators.for_units(
+            departments=True, start=m, end=month_end(m), basic_weight=scheme.basic_weight,
+            department_ids={d.pk for _n, d, _l in units if d},
+        )  # fmt: skip
+    else:
+        level = Level.TOWN if result.group == Group.TOWN else Level.VILLAGE
+        nums = indicators.for_units(
+            level=level, start=m, end=month_end(m), paths=(root.path,), basic_weight=scheme.basic_weight
+        )
+    specials: dict[tuple[int | None, int | None], Decimal] = {}
+    for s in SpecialItem.objects.filter(month=m, group=result.group):
+        key = (s.node_id, s.department_id)
+        specials[key] = specials.get(key, Decimal(0)) + s.points
+    empty = indicators.Numbers(
+        {c: 0 for c in indicators.COUNTERS}, indicators.rates({c: 0 for c in indicators.COUNTERS})
+    )
+    rows = []
+    for node, dept, name in units:
+        n = nums.get(node.pk if node else dept.pk, empty)  # type: ignore[union-attr]
+        r = {k: n.rates[k] for k in RATE_KEYS}
+        base = base_score(r, scheme.weights)
+        special = specials.get((node.pk if node else None, dept.pk if dept else None), Decimal(0))
+        rows.append(
+            ResultRow(
+                result=result,
+                node=node,
+                department=dept,
+                name=name,
+                orders=n.counters["total"],
+                rates=r,
+                base=base,
+                special=_q2(special),
+                score=_q2(base + special),
+                rank=0,
+            )
+        )
+    rows.sort(key=lambda x: (-x.score, -x.orders, x.name))
+    for i, row in enumerate(rows, 1):
+        row.rank = i
+    ResultRow.objects.filter(result=result).delete()
+    ResultRow.objects.bulk_create(rows)
+
+
+@transaction.atomic
+def result_compute(*, by: Any, month: dt.date, group: str, reason: str = "") -> Result:
+    """Score a month for one group of units. A published month is recomputed only with a reason, and
+    the recomputation is logged."""
+    from dashboards.rollups import apply_all
+
+    _check_group(group)
+    root = _root(by)
+    month = month_start(month)
+    apply_all()  # what the worker has not folded in yet
+    result = Result.objects.select_for_update().filter(month=month, group=group).first()
+    action = "compute"
+    if result is not None and result.published_at is not None:
+        if not (reason or "").strip():
+            raise Conflict(
+                _("This month is published. Recomputing it needs a reason, and is logged."),
+                code="dashboard.published",
+            )
+        action = "recompute"
+    if result is None:
+        result = Result.objects.create(month=month, group=group, scheme=scheme_for(month), computed_at=now())
+    else:
+        result.computed_at = now()
+        if action == "compute":
+            result.scheme = scheme_for(month)
+        result.save(update_fields=["computed_at", "scheme"])
+    _fill(result, root)
+    ResultLog.objects.create(result=result, action=action, by=by, at=now(), reason=(reason or "")[:300])
+    return result
+
+
+@transaction.atomic
+def result_publish(*, by: Any, result: Result) -> Result:
+    _root(by)
+    r = Result.objects.select_for_update().get(pk=result.pk)
+    if r.published_at is not None:
+        raise Conflict(_("This month is already published."), code="dashboard.published")
+    r.published_at = now()
+    r.published_by = by
+    r.save(update_fields=["published_at", "published_by"])
+    ResultLog.objects.create(result=r, action="publish", by=by, at=now())
+    return r
