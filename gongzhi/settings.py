@@ -214,6 +214,10 @@ STATICFILES_DIRS: list = [BASE_DIR / "static"]
 HTMX_DIST = BASE_DIR / "node_modules" / "htmx.org" / "dist"
 if HTMX_DIST.is_dir():
     STATICFILES_DIRS.append(("vendor/htmx", HTMX_DIST))
+# Charts and the map, the same way (package.json): without them the dashboards show their tables.
+for _name, _dist in (("echarts", "echarts/dist"), ("leaflet", "leaflet/dist")):
+    if (BASE_DIR / "node_modules" / _dist).is_dir():
+        STATICFILES_DIRS.append((f"vendor/{_name}", BASE_DIR / "node_modules" / _dist))
 STATIC_ROOT = VAR_DIR / "staticfiles"
 STATIC_ROOT.mkdir(exist_ok=True)  # whitenoise warns on every request when it is missing
 STORAGES = {
@@ -273,6 +277,15 @@ GONGZHI = {
         "EXPIRE_MONTHS": int(os.environ.get("GONGZHI_POINTS_EXPIRE_MONTHS", "24")),
         # Goods reserved online are held this many days; then the reservation lapses (points and stock back).
         "PICKUP_DAYS": int(os.environ.get("GONGZHI_POINTS_PICKUP_DAYS", "7")),
+    },
+    "DASHBOARD": {
+        # Map tiles for the command-centre map, e.g. "https://tile.example.gov.cn/{z}/{x}/{y}.png". Empty
+        # (the default): no tiles, the grids are drawn on a plain background (county intranets have no
+        # internet).
+        "MAP_TILE_URL": os.environ.get("GONGZHI_MAP_TILE_URL", ""),
+        "MAP_ATTRIBUTION": os.environ.get("GONGZHI_MAP_ATTRIBUTION", ""),
+        # Seconds between refreshes of the board.
+        "BOARD_REFRESH_SECONDS": int(os.environ.get("GONGZHI_BOARD_REFRESH_SECONDS", "30")),
     },
     "VOLUNTEERS": {
         # Volunteers may check themselves in with the activity's code this long before it starts.

@@ -13,6 +13,7 @@ urlpatterns = [
     path("sos/", include("sos.urls")),
     path("points/", include("points.urls")),
     path("volunteers/", include("volunteers.urls")),
+    path("dashboard/", include("dashboards.urls")),
     path("track/", include(track_patterns)),
     path("catalog/", include("catalog.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
