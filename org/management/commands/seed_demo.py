@@ -110,6 +110,13 @@ class Command(BaseCommand):
             made = seed_orders(count=orders, seed=seed)
             if verbosity >= 1:
                 self.stdout.write(f"Work orders: {made:,} over the past year in {time.perf_counter() - started:.1f} s")
+        if orders:
+            from dashboards.rollups import rebuild
+
+            started = time.perf_counter()
+            rebuild()  # the command centre's tallies, at once rather than by the worker's batches
+            if verbosity >= 1:
+                self.stdout.write(f"Dashboard tallies rebuilt in {time.perf_counter() - started:.1f} s")
         if calls is None:
             calls = {"small": 150, "county": 1500}.get(scale, 0)
         if calls:
