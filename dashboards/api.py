@@ -13,6 +13,7 @@ from ninja import Field, Query, Router
 from ninja.responses import Status
 
 from api.schemas import DictSchema, QueryIn, StrictIn
+from core.clock import today as clock_today
 from core.errors import NotFound, ValidationFailed
 from dashboards import board, indicators, selectors, services
 from dashboards.models import Exemption, Group, Result
@@ -401,3 +402,49 @@ def special_add(request: HttpRequest, month: str, group: str, body: SpecialIn):
         points=body.points, reason=body.reason,
     )  # fmt: skip
     return Status(201, {"id": s.pk, "points": str(s.points), "reason": s.reason})
+
+
+# --- schemes ---------------------------------------------------------------------------------------
+
+
+class SchemeIn(StrictIn):
+    name: str = Field(..., min_length=1, max_length=80)
+    weights: dict[str, int] = Field(..., description="indicator → weight; the weights add up to 100")
+    basic_weight: Decimal = Field(Decimal("0.6"), ge=0, le=1, max_digits=3, decimal_places=2)
+    valid_from: str = Field(..., description="YYYY-MM: the first month it applies to")
+    note: str = Field("", max_length=300)
+
+
+class SchemeOut(DictSchema):
+    version: int
+    name: str
+    valid_from: dt.date
+    weights: dict[str, int]
+    basic_weight: Decimal
+    note: str
+
+
+def _scheme(s: Any) -> dict[str, Any]:
+    return {
+        "version": s.version, "name": s.name, "valid_from": s.valid_from, "weights": s.weights,
+        "basic_weight": s.basic_weight, "note": s.note,
+    }  # fmt: skip
+
+
+@router.get("/dashboard/schemes", response=list[SchemeOut], summary="Assessment schemes, newest version first")
+def scheme_list(request: HttpRequest):
+    _assessor(request)
+    from dashboards.models import Scheme
+
+    services.scheme_for(clock_today())  # version 1 exists from the first look
+    return [_scheme(s) for s in Scheme.objects.order_by("-version")]
+
+
+@router.post("/dashboard/schemes", response={201: SchemeOut}, summary="A new version of the scheme")
+def scheme_create(request: HttpRequest, body: SchemeIn):
+    _assessor(request)
+    s = services.scheme_create(
+        by=request.user, name=body.name, weights=body.weights, basic_weight=body.basic_weight,
+        valid_from=_month(body.valid_from), note=body.note,
+    )  # fmt: skip
+    return Status(201, _scheme(s))

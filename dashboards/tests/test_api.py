@@ -199,3 +199,27 @@ def test_reassignment_moves_the_order_between_departments(world, done) -> None:
     rollups.apply_all()
     assert indicators.for_unit(department_id=civil, start=nov[0], end=nov[1]).counters["total"] == before + 1
     assert rollups.differences() == []
+
+
+def test_a_new_scheme_version_applies_from_its_month(world, done, client_as) -> None:
+    leader = client_as(world.c.u_qian)
+    assert [s["version"] for s in leader.get("/api/v1/dashboard/schemes").json()] == [1]
+    bad = post(
+        leader, "/api/v1/dashboard/schemes", {"name": "新方案", "weights": {"response": 50}, "valid_from": "2026-12"}
+    )
+    assert bad.status_code == 422 and "100" in str(bad.json()["error"]["fields"])
+    unknown = {"name": "x", "weights": {"response": 50, "luck": 50}, "valid_from": "2026-12"}
+    assert post(leader, "/api/v1/dashboard/schemes", unknown).status_code == 422
+    assert post(client_as(world.c.u_wu), "/api/v1/dashboard/schemes", unknown).status_code == 404
+    body = {
+        "name": "提高群众评价权重",
+        "weights": {"response": 20, "resolution": 30, "satisfaction": 50},
+        "valid_from": "2026-12",
+    }
+    r = post(leader, "/api/v1/dashboard/schemes", body)
+    assert r.status_code == 201 and r.json()["version"] == 2
+    nov = post(leader, "/api/v1/dashboard/assessment/2026-11/village/compute").json()
+    assert nov["weights"] == {"response": 30, "resolution": 35, "satisfaction": 35}  # November keeps version 1
+    from dashboards.services import scheme_for
+
+    assert scheme_for(dt.date(2026, 12, 1)).version == 2
