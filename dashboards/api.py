@@ -5,6 +5,7 @@ cannot ask for another town, a department for another department (404, as for a 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -157,6 +158,9 @@ def ranking_rows(user: Any, group: str, start: dt.date, end: dt.date, node_id: i
         )
         units = [(n.pk, n.name) for n in nodes]
     empty = indicators.rates({c: 0 for c in indicators.COUNTERS})
+    # Department staff see where they stand among their peers — names, scores, ranks — and their own
+    # rates only.
+    own_only = group == "department" and not ds.department_paths
     rows = []
     for pk, name in units:
         n = nums.get(pk)
@@ -166,13 +170,13 @@ def ranking_rows(user: Any, group: str, start: dt.date, end: dt.date, node_id: i
                 "id": pk,
                 "name": name,
                 "orders": n.counters["total"] if n else 0,
-                "rates": rates,
+                "rates": dict.fromkeys(rates) if own_only and pk not in ds.department_ids else rates,
                 "score": services.base_score(rates, scheme.weights),
             }
         )
     rows.sort(key=lambda x: (-x["score"], -x["orders"], x["name"]))
-    for i, row in enumerate(rows, 1):
-        row["rank"] = i
+    for i, row in enumerate(rows):
+        row["rank"] = rows[i - 1]["rank"] if i and row["score"] == rows[i - 1]["score"] else i + 1
     return {
         "group": group, "start": start, "end": end, "scheme": str(scheme), "weights": scheme.weights, "rows": rows,
     }  # fmt: skip
@@ -326,6 +330,8 @@ class SpecialIn(StrictIn):
 
 
 def _month(value: str) -> dt.date:
+    if not re.fullmatch(r"\d{4}-\d{2}", value or ""):
+        raise ValidationFailed(fields={"month": ["YYYY-MM"]}, code="dashboard.bad_month")
     try:
         m = dt.datetime.strptime(value, "%Y-%m").date()
     except ValueError:
@@ -361,7 +367,8 @@ def _group(group: str) -> str:
 @router.get("/dashboard/assessment/{month}/{group}", response=ResultOut, summary="A month's scores")
 def result_get(request: HttpRequest, month: str, group: str):
     _assessor(request)
-    r = Result.objects.select_related("scheme").filter(month=_month(month), group=_group(group)).first()
+    root = services.assessment_root(request.user)
+    r = Result.objects.select_related("scheme").filter(node=root, month=_month(month), group=_group(group)).first()
     if r is None:
         raise NotFound()
     return result_dict(r)
@@ -377,7 +384,8 @@ def result_compute(request: HttpRequest, month: str, group: str, body: ComputeIn
 @router.post("/dashboard/assessment/{month}/{group}/publish", response=ResultOut, summary="Publish (freeze)")
 def result_publish(request: HttpRequest, month: str, group: str):
     _assessor(request)
-    r = Result.objects.filter(month=_month(month), group=_group(group)).first()
+    root = services.assessment_root(request.user)
+    r = Result.objects.filter(node=root, month=_month(month), group=_group(group)).first()
     if r is None:
         raise NotFound()
     return result_dict(services.result_publish(by=request.user, result=r))

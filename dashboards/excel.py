@@ -168,6 +168,11 @@ def workbook(
             ws.cell(ws.max_row, 2).alignment = Alignment(wrap_text=True, vertical="top")
         ws.column_dimensions["A"].width = 18
         ws.column_dimensions["B"].width = 90
+    for ws in wb.worksheets:  # a name such as "=HYPERLINK(…)" stays text, never a formula
+        for row in ws.iter_rows():
+            for cell in row:
+                if isinstance(cell.value, str) and cell.value.startswith("="):
+                    cell.data_type = "s"
     out = io.BytesIO()
     wb.save(out)
     return out.getvalue()

@@ -160,10 +160,11 @@ class WorkerLock(models.Model):
     id = models.PositiveSmallIntegerField(primary_key=True)
     passes = models.BigIntegerField(default=0)
 
-    # --- 甄别申诉: a unit's appeal that an order be left out of its rates --------------------------------
-
     def __str__(self) -> str:
         return f"passes {self.passes}"
+
+
+# --- 甄别申诉: a unit's appeal that an order be left out of its rates --------------------------------
 
 
 class Exemption(models.Model):
@@ -260,6 +261,8 @@ class SpecialItem(models.Model):
 class Result(models.Model):
     """A month's scores for one group of units: computed, then published (frozen)."""
 
+    # The area assessed: the assessor's node (a county's villages, or only one town's).
+    node = models.ForeignKey(Node, on_delete=models.PROTECT, related_name="+")
     month = models.DateField(_("month"))
     group = models.CharField(_("group"), max_length=10, choices=Group.choices)
     scheme = models.ForeignKey(Scheme, on_delete=models.PROTECT, related_name="+")
@@ -270,7 +273,7 @@ class Result(models.Model):
     )
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["month", "group"], name="one_result_per_month")]
+        constraints = [models.UniqueConstraint(fields=["node", "month", "group"], name="one_result_per_area_month")]
 
     def __str__(self) -> str:
         return f"{self.month:%Y-%m} {self.group}"

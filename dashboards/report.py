@@ -1,5 +1,5 @@
-"""A published month as people read it: ranks, month-on-month change, the red and black lists; and the
-same as an Excel workbook with Chinese headers."""
+"""A month's result as people read it: ranks, month-on-month change, the red and black lists (the
+workbook is excel.py)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from dashboards.services import LISTED
 def _previous(result: Result) -> dict[tuple[int | None, int | None], ResultRow]:
     m = result.month
     prev_month = (m.replace(day=1) - dt.timedelta(days=1)).replace(day=1)
-    prev = Result.objects.filter(month=prev_month, group=result.group).first()
+    prev = Result.objects.filter(node=result.node_id, month=prev_month, group=result.group).first()
     if prev is None:
         return {}
     return {(r.node_id, r.department_id): r for r in prev.rows.all()}
@@ -24,10 +24,15 @@ def result_rows(result: Result) -> list[dict[str, Any]]:
     rows = list(result.rows.all())
     before = _previous(result)
     n = len(rows)
+    red_floor = min((r.score for r in rows if r.rank <= LISTED), default=None)
     out = []
     for r in rows:
         p = before.get((r.node_id, r.department_id))
-        listed = "red" if r.rank <= LISTED else "black" if r.rank > max(n - LISTED, LISTED) else ""
+        # The top five and the bottom five, ties included; with ten units or fewer, only a unit clear of
+        # the other list is named on one.
+        listed = (
+            "red" if r.rank <= LISTED else "black" if r.rank > max(n - LISTED, LISTED) and r.score < red_floor else ""
+        )
         out.append(
             {
                 "rank": r.rank,

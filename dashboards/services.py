@@ -40,7 +40,7 @@ def exemption_request(*, order: WorkOrder, by: Any, reason: str) -> Exemption:
     from workorders.access import work_scope
 
     reason = (reason or "").strip()
-    if len(reason) < 4:
+    if len(reason) < 2:
         raise ValidationFailed(fields={"reason": [_("Please give the reason for the appeal.")]})
     ws = work_scope(by)
     if not (order.department_id in ws.department_ids or ws.can_dispatch(order)):
@@ -87,23 +87,13 @@ def exemption_decide(*, exemption: Exemption, by: Any, approve: bool, note: str 
 
 def scheme_for(month: dt.date) -> Scheme:
     """The scheme in force for a month: the newest version valid from that month or before (version 1,
-    30/35/35, is made on first use)."""
+    30/35/35, comes with the database: migration 0004)."""
     s = Scheme.objects.filter(valid_from__lte=month).order_by("-version").first()
     if s is None:
         s = Scheme.objects.order_by("version").first()
-    if s is None:
-        try:
-            with transaction.atomic():
-                s = Scheme.objects.create(
-                    version=1,
-                    name=_("Three rates"),
-                    valid_from=dt.date(2000, 1, 1),
-                    weights=DEFAULT_WEIGHTS,
-                    basic_weight=indicators.DEFAULT_BASIC_WEIGHT,
-                    created_at=now(),
-                )
-        except IntegrityError:
-            s = Scheme.objects.get(version=1)
+    if s is None:  # a database whose scheme rows were deleted: the defaults, unsaved
+        s = Scheme(version=1, name=_("Three rates"), valid_from=dt.date(2000, 1, 1), weights=DEFAULT_WEIGHTS,
+                   basic_weight=indicators.DEFAULT_BASIC_WEIGHT, created_at=now())  # fmt: skip
     return s
 
 
@@ -171,11 +161,16 @@ def base_score(r: dict[str, Any], weights: dict[str, int]) -> Decimal:
     return _q2(100 * sum(w * r[k] for k, w in used.items()) / sum(used.values()))
 
 
-def _root(by: Any) -> Node:
+def assessment_root(by: Any) -> Node:
+    """The area a leader assesses: the top of their part of the tree. A town's leader scores the town's
+    villages, in a result of their own; the county's leader the whole county's."""
     ds = dash_scope(by)
     if not ds.assess_paths:
         raise PermissionDenied(_("Only leaders run the assessment."))
     return Node.objects.get(path=ds.assess_paths[0])
+
+
+_root = assessment_root
 
 
 def _check_group(group: str) -> None:
@@ -192,6 +187,9 @@ def special_add(
     root = _root(by)
     if (node is None) == (department is None):
         raise ValidationFailed(fields={"unit": [_("Choose one unit.")]})
+    wanted = {Group.TOWN: Level.TOWN, Group.VILLAGE: Level.VILLAGE}.get(group)
+    if (group == Group.DEPARTMENT and department is None) or (wanted and (node is None or node.level != wanted)):
+        raise ValidationFailed(fields={"unit": [_("This unit is not one of the group's.")]})
     unit_path = node.path if node else department.jurisdiction.path  # type: ignore[union-attr]
     if not unit_path.startswith(root.path):
         raise NotFound()
@@ -201,7 +199,7 @@ def special_add(
     if not Decimal(-100) <= points <= Decimal(100):
         raise ValidationFailed(fields={"points": [_("Between -100 and 100.")]})
     month = month_start(month)
-    if Result.objects.filter(month=month, group=group, published_at__isnull=False).exists():
+    if Result.objects.filter(node=root, month=month, group=group, published_at__isnull=False).exists():
         raise Conflict(_("This month is published; recompute it to change it."), code="dashboard.published")
     return SpecialItem.objects.create(
         month=month, group=group, node=node, department=department, points=points, reason=reason.strip()[:300],
@@ -209,7 +207,8 @@ def special_add(
     )  # fmt: skip
 
 
-def _fill(result: Result, root: Node) -> None:
+def _fill(result: Result) -> None:
+    root = result.node
     m = result.month
     scheme = result.scheme
     units = _units(result.group, root)
@@ -251,10 +250,17 @@ def _fill(result: Result, root: Node) -> None:
             )
         )
     rows.sort(key=lambda x: (-x.score, -x.orders, x.name))
-    for i, row in enumerate(rows, 1):
-        row.rank = i
+    for i, row in enumerate(rows):
+        # Equal scores share a rank (1, 2, 2, 4): the red and black lists never split a tie.
+        row.rank = rows[i - 1].rank if i and row.score == rows[i - 1].score else i + 1
     ResultRow.objects.filter(result=result).delete()
     ResultRow.objects.bulk_create(rows)
+
+
+def _saved(s: Scheme) -> Scheme:
+    if s.pk is None:
+        s.save()
+    return s
 
 
 @transaction.atomic
@@ -267,7 +273,7 @@ def result_compute(*, by: Any, month: dt.date, group: str, reason: str = "") -> 
     root = _root(by)
     month = month_start(month)
     apply_all()  # what the worker has not folded in yet
-    result = Result.objects.select_for_update().filter(month=month, group=group).first()
+    result = Result.objects.select_for_update().filter(node=root, month=month, group=group).first()
     action = "compute"
     if result is not None and result.published_at is not None:
         if not (reason or "").strip():
@@ -277,21 +283,25 @@ def result_compute(*, by: Any, month: dt.date, group: str, reason: str = "") -> 
             )
         action = "recompute"
     if result is None:
-        result = Result.objects.create(month=month, group=group, scheme=scheme_for(month), computed_at=now())
+        result = Result.objects.create(
+            node=root, month=month, group=group, scheme=_saved(scheme_for(month)), computed_at=now()
+        )
     else:
         result.computed_at = now()
         if action == "compute":
-            result.scheme = scheme_for(month)
+            result.scheme = _saved(scheme_for(month))
         result.save(update_fields=["computed_at", "scheme"])
-    _fill(result, root)
+    _fill(result)
     ResultLog.objects.create(result=result, action=action, by=by, at=now(), reason=(reason or "")[:300])
     return result
 
 
 @transaction.atomic
 def result_publish(*, by: Any, result: Result) -> Result:
-    _root(by)
-    r = Result.objects.select_for_update().get(pk=result.pk)
+    root = _root(by)
+    r = Result.objects.select_for_update().filter(pk=result.pk, node=root).first()
+    if r is None:
+        raise NotFound()
     if r.published_at is not None:
         raise Conflict(_("This month is already published."), code="dashboard.published")
     r.published_at = now()

@@ -25,7 +25,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext
 from django.views.decorators.http import require_POST
 
 from core.clock import EARLIEST, LATEST, today
@@ -41,6 +41,7 @@ from org.models import Department, Level, Node, path_range
 from workorders.models import WorkOrder
 
 MAP_DAYS = 30  # the board's map counts the orders of the last 30 days
+ALL_GRIDS = 200  # up to this many grids the board lists them all, quiet ones too
 LAST_DAY = dt.date(LATEST.year, 12, 31)
 MONTH_RE = re.compile(r"^(\d{4})-(\d{2})$")
 TRACKING_RE = re.compile(r"^[A-Za-z0-9-]{4,16}$")
@@ -117,18 +118,19 @@ def _parse_day(request: HttpRequest, name: str, label: str, errors: list[str]) -
     return day
 
 
-def _range(request: HttpRequest) -> tuple[dt.date, dt.date]:
+def _range(request: HttpRequest, *, say: bool = True) -> tuple[dt.date, dt.date]:
     """The range asked for (?start=&end=), this month so far by default. A bad date or an inverted or
-    too long range is said in a message, and the page shows this month instead."""
+    too long range is said in a message (a download has no page to say it on), and the page shows this
+    month instead."""
     errors: list[str] = []
-    start = _parse_day(request, "start", _("From"), errors)
-    end = _parse_day(request, "end", _("To"), errors)
+    start = _parse_day(request, "start", pgettext("date range", "From"), errors)
+    end = _parse_day(request, "end", pgettext("date range", "To"), errors)
     try:
         start, end = selectors.period(start, end) if not errors else selectors.period(None, None)
     except ValidationFailed as exc:
         errors.append(_field_messages(exc))
         start, end = selectors.period(None, None)
-    for e in errors:
+    for e in errors if say else ():
         messages.error(request, e)
     return start, end
 
@@ -230,7 +232,12 @@ def _volume_tables(vol: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]
                 "label": label,
                 "table": table,
                 "rows": table.shown(),
-                "chart": {"type": "pie", "labels": [r["label"] for r in rows], "values": [r["count"] for r in rows]},
+                "chart": {
+                    "type": "pie",
+                    "labels": [r["label"] for r in rows],
+                    "values": [r["count"] for r in rows],
+                    "shares": [row["text"]["share"] for row in table.shown()],
+                },
             }
         )
     return out
@@ -252,6 +259,8 @@ def board_page(request: HttpRequest) -> HttpResponse:
         return redirect("dashboards:department", department_id=sorted(ds.department_ids)[0])
     t = today()
     grids = board.grid_map(node, t - dt.timedelta(days=MAP_DAYS - 1), t)
+    if len(grids) > ALL_GRIDS:  # a whole county: the grids with something to show
+        grids = [g for g in grids if g["total"] or g["open"]]
     for g in grids:
         g["url"] = reverse("dashboards:node", args=[g["id"]])
     hot = board.hot_categories(node)
@@ -362,7 +371,7 @@ def _ranking_group_below(node: Node) -> str:
 def node_xlsx(request: HttpRequest, node_id: int) -> HttpResponse:
     _scope_or_404(request.user)
     node = gate(selectors.access_node, request.user, node_id)
-    start, end = _range(request)
+    start, end = _range(request, say=False)
     n = indicators.for_unit(node_id=node.pk, start=start, end=end, basic_weight=_weight(start))
     _kids, table = _node_table(request, node, start, end)
     own = Table(UNIT_COLUMNS)
@@ -460,12 +469,15 @@ def _groups_for(user: Any, ds: selectors.DashScope) -> list[str]:
     return groups
 
 
-def _ranking_params(request: HttpRequest) -> tuple[str, list[str], int | None]:
+def _ranking_params(request: HttpRequest, *, strict: bool = False) -> tuple[str, list[str], int | None]:
+    """The group to rank (one the user may: else a message and their first, or for a download 404)."""
     ds = _scope_or_404(request.user)
     groups = _groups_for(request.user, ds)
     if not groups:
         raise Http404
     group = request.GET.get("group", "") or groups[0]
+    if group not in groups and strict:
+        raise Http404
     if group not in groups:
         messages.error(
             request,
@@ -510,8 +522,8 @@ def ranking_page(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def ranking_xlsx(request: HttpRequest) -> HttpResponse:
-    group, _groups, node_id = _ranking_params(request)
-    start, end = _range(request)
+    group, _groups, node_id = _ranking_params(request, strict=True)
+    start, end = _range(request, say=False)
     table, data = gate(_ranking_table, request, group, start, end, node_id)
     heading = _("Ranking of %(group)s, %(start)s to %(end)s (%(scheme)s)") % {
         "group": _group_label(group), "start": start, "end": end, "scheme": data["scheme"],
@@ -629,7 +641,11 @@ def assessment_page(request: HttpRequest, month: str, group: str) -> HttpRespons
     ds = _assessor_or_404(request.user)
     m = _month(month)
     group = _assess_group(group)
-    result = Result.objects.select_related("scheme", "published_by").filter(month=m, group=group).first()
+    result = (
+        Result.objects.select_related("scheme", "published_by")
+        .filter(node=services.assessment_root(request.user), month=m, group=group)
+        .first()
+    )
     scheme = result.scheme if result else services.scheme_for(m)
     table = _result_table(result, ds) if result else None
     specials = [
@@ -674,7 +690,9 @@ def assessment_compute(request: HttpRequest, month: str, group: str) -> HttpResp
     _assessor_or_404(request.user)
     m = _month(month)
     group = _assess_group(group)
-    published = Result.objects.filter(month=m, group=group, published_at__isnull=False).exists()
+    published = Result.objects.filter(
+        node=services.assessment_root(request.user), month=m, group=group, published_at__isnull=False
+    ).exists()
     done = attempt(
         request, services.result_compute, by=request.user, month=m, group=group,
         reason=request.POST.get("reason", "").strip()[:300],
@@ -693,7 +711,7 @@ def assessment_publish(request: HttpRequest, month: str, group: str) -> HttpResp
     _assessor_or_404(request.user)
     m = _month(month)
     group = _assess_group(group)
-    result = Result.objects.filter(month=m, group=group).first()
+    result = Result.objects.filter(node=services.assessment_root(request.user), month=m, group=group).first()
     if result is None:
         messages.error(request, _("Compute the scores before publishing them."))
     elif attempt(request, services.result_publish, by=request.user, result=result) is not None:
@@ -712,10 +730,14 @@ def assessment_special(request: HttpRequest, month: str, group: str) -> HttpResp
     kind, _sep, ident = request.POST.get("unit", "").partition(":")
     pk = to_int(ident)
     node = dept = None
+    level = Level.TOWN if group == Group.TOWN else Level.VILLAGE
     if kind == "n" and pk and group != Group.DEPARTMENT:
         node = Node.objects.filter(pk=pk).first()
         if node is None or not ds.assesses(node.path):
             raise Http404
+        if node.level != level:  # a town's item in the villages' month would count nowhere
+            messages.error(request, _("Choose the unit."))
+            return redirect(back)
     elif kind == "d" and pk and group == Group.DEPARTMENT:
         dept = Department.objects.select_related("jurisdiction").filter(pk=pk).first()
         if dept is None or not ds.assesses(dept.jurisdiction.path):
@@ -747,7 +769,11 @@ def _result_or_404(request: HttpRequest, month: str, group: str) -> tuple[select
     ds = _assessor_or_404(request.user)
     m = _month(month)
     group = _assess_group(group)
-    result = Result.objects.select_related("scheme", "published_by").filter(month=m, group=group).first()
+    result = (
+        Result.objects.select_related("scheme", "published_by")
+        .filter(node=services.assessment_root(request.user), month=m, group=group)
+        .first()
+    )
     if result is None:
         raise Http404
     return ds, result
@@ -762,7 +788,8 @@ def assessment_xlsx(request: HttpRequest, month: str, group: str) -> HttpRespons
         "group": _group_label(group), "month": month, "scheme": result.scheme, "state": state,
     }  # fmt: skip
     weights = [
-        (str(w["label"]), _("%(weight)s points") % {"weight": w["weight"]}) for w in _weights(result.scheme.weights)
+        (str(w["label"]), pgettext("assessment", "%(weight)s points") % {"weight": w["weight"]})
+        for w in _weights(result.scheme.weights)
     ]
     content = excel.workbook([(month, heading, table)], [*weights, *excel.definitions(indicators.THREE)])
     name = _("Assessment of %(group)s %(month)s") % {"group": _group_label(group), "month": month}

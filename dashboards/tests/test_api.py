@@ -223,3 +223,53 @@ def test_a_new_scheme_version_applies_from_its_month(world, done, client_as) -> 
     from dashboards.services import scheme_for
 
     assert scheme_for(dt.date(2026, 12, 1)).version == 2
+
+
+def test_a_town_leader_assesses_the_town_in_a_result_of_its_own(world, done, client_as) -> None:
+    from accounts import services as accounts
+    from accounts.models import Role
+    from gongzhi.test import _user
+
+    c = world.c
+    town_leader = _user("t1lead", "东镇书记", is_staff=True)
+    accounts.role_assign(user=town_leader, role=Role.LEADER, node=c.t1)
+    county = post(client_as(c.u_qian), "/api/v1/dashboard/assessment/2026-11/village/compute").json()
+    assert {r["name"] for r in county["rows"]} == {"东村", "西村", "南村"}
+    town = client_as(town_leader)
+    assert post(town, "/api/v1/dashboard/assessment/2026-11/village/publish").status_code == 404  # not theirs
+    mine = post(town, "/api/v1/dashboard/assessment/2026-11/village/compute").json()
+    assert {r["name"] for r in mine["rows"]} == {"东村", "西村"}
+    again = client_as(c.u_qian).get("/api/v1/dashboard/assessment/2026-11/village").json()
+    assert {r["name"] for r in again["rows"]} == {"东村", "西村", "南村"} and again["published_at"] is None
+    assert Result.objects.count() == 2
+
+
+def test_ties_share_a_rank_and_never_split_across_the_lists(world, done, client_as) -> None:
+    rows = post(client_as(world.c.u_qian), "/api/v1/dashboard/assessment/2026-11/village/compute").json()["rows"]
+    by = {r["name"]: r for r in rows}
+    # 南村 and 西村 both score 100 (nothing rated against them): one rank, one list.
+    assert by["南村"]["rank"] == by["西村"]["rank"] == 1 and by["东村"]["rank"] == 3
+    assert by["南村"]["listed"] == by["西村"]["listed"] == "red"
+    assert by["东村"]["listed"] == "red"  # three units: all within the top five, none black
+
+
+def test_special_items_must_fit_the_group_and_short_reasons_do(world, done, client_as) -> None:
+    c = world.c
+    leader = client_as(c.u_qian)
+    url = "/api/v1/dashboard/assessment/2026-11/village/specials"
+    wrong = post(leader, url, {"node_id": c.t1.pk, "points": "2", "reason": "抗洪"})
+    assert wrong.status_code == 422 and "unit" in wrong.json()["error"]["fields"]
+    assert post(leader, url, {"department_id": c.civil_affairs.pk, "points": "2", "reason": "抗洪"}).status_code == 422
+    assert post(leader, url, {"node_id": c.v1.pk, "points": "2", "reason": "抗洪"}).status_code == 201
+    r = post(client_as(world.u_feng), "/api/v1/dashboard/exemptions", {"order_id": done["bad"].pk, "reason": "重复件"})
+    assert r.status_code == 201
+
+
+def test_a_department_sees_its_peers_scores_but_only_its_own_rates(world, done, client_as) -> None:
+    rows = client_as(world.c.u_wang).get(f"/api/v1/dashboard/ranking?group=department&{NOV}").json()["rows"]
+    by = {r["name"]: r for r in rows}
+    assert by["住建局"]["score"] and set(by["住建局"]["rates"].values()) == {None}
+    assert by["民政局"]["rates"]["response"] is None or "response" in by["民政局"]["rates"]
+    leader = client_as(world.c.u_qian).get(f"/api/v1/dashboard/ranking?group=department&{NOV}").json()["rows"]
+    assert {r["name"]: r["rates"]["response"] for r in leader}["住建局"] == 1.0
+    assert client_as(world.c.u_qian).get("/api/v1/dashboard/assessment/2026-1/village").status_code == 422
