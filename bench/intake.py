@@ -28,7 +28,7 @@ import json
 import random
 import time
 
-from common import SERVERS, bench_env, drive, make_token, paced, run, server, shell, wrk
+from common import SERVERS, autoanalyze, bench_env, drive, make_token, paced, run, server, shell, wrk
 
 TEMPLATE = json.dumps(
     {
@@ -95,7 +95,10 @@ def main() -> None:
 
     use_wrk = not args.python_clients
     results = {}
-    with server(env, workers=args.workers, kind=args.server, threads=args.threads) as port:
+    with (
+        autoanalyze(args.postgres),
+        server(env, workers=args.workers, kind=args.server, threads=args.threads) as port,
+    ):
         for name, method, path in (
             ("trivial GET /me", "GET", "/api/v1/me"),
             ("intake POST", "POST", "/api/v1/workorders"),
