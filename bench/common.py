@@ -219,6 +219,24 @@ def drive(
     return summarise(latencies, errors, time.monotonic() - t0, statuses)
 
 
+def timed(call: Callable[[int], Any], repeat: int, warmup: int = 2) -> dict[str, float]:
+    """One request or read at a time: `call(i)` `repeat` times after `warmup` calls (which warm the
+    caches and are not counted); p50, p95 and max in milliseconds."""
+    for i in range(warmup):
+        call(i)
+    lat = []
+    for i in range(repeat):
+        t0 = time.perf_counter()
+        call(i)
+        lat.append(time.perf_counter() - t0)
+    lat.sort()
+    return {
+        "p50": statistics.median(lat) * 1000,
+        "p95": lat[max(0, round(len(lat) * 0.95) - 1)] * 1000,
+        "max": lat[-1] * 1000,
+    }
+
+
 def summarise(latencies: list[float], errors: int, elapsed: float, statuses: dict[int, int]) -> dict[str, float]:
     latencies.sort()
     n = len(latencies)

@@ -58,14 +58,13 @@ import itertools
 import multiprocessing
 import os
 import random
-import statistics
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from common import ROOT, bench_env, make_token, run, server
+from common import ROOT, bench_env, make_token, run, server, timed
 
 TARGET_MS = 200.0
 BATCH = 50_000  # orders generated at a time
@@ -818,26 +817,6 @@ def verify() -> bool:
 
 
 # --- timing -------------------------------------------------------------------------------------------
-
-
-def stats(lat: list[float]) -> dict[str, float]:
-    lat = sorted(lat)
-    return {
-        "p50": statistics.median(lat) * 1000,
-        "p95": lat[max(0, round(len(lat) * 0.95) - 1)] * 1000,
-        "max": lat[-1] * 1000,
-    }
-
-
-def timed(call: Callable[[int], Any], repeat: int) -> dict[str, float]:
-    for i in range(2):
-        call(i)
-    lat = []
-    for i in range(repeat):
-        t0 = time.perf_counter()
-        call(i)
-        lat.append(time.perf_counter() - t0)
-    return stats(lat)
 
 
 def ranges(last: dt.date) -> list[tuple[str, dt.date, dt.date]]:

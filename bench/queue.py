@@ -16,10 +16,8 @@ from __future__ import annotations
 
 import argparse
 import http.client
-import statistics
-import time
 
-from common import bench_env, make_token, run, server, shell
+from common import bench_env, make_token, run, server, shell, timed
 
 SEED = r"""
 import datetime as dt, random, time
@@ -69,27 +67,20 @@ print(f"{{N - have}} {{time.perf_counter() - started:.1f}}")
 """
 
 
-def timed(port: int, headers: dict[str, str], path: str, n: int) -> dict[str, float]:
+def get_json(port: int, headers: dict[str, str], path: str, n: int) -> dict[str, float]:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-    lat: list[float] = []
     size = 0
-    for i in range(n + 2):
-        t0 = time.perf_counter()
+
+    def call(_i: int) -> None:
+        nonlocal size
         conn.request("GET", path, headers=headers)
         resp = conn.getresponse()
         body = resp.read()
         if resp.status != 200:
             raise SystemExit(f"{path}: HTTP {resp.status} {body[:300]!r}")
-        if i >= 2:  # the first two warm the caches
-            lat.append(time.perf_counter() - t0)
-            size = len(body)
-    lat.sort()
-    return {
-        "p50": statistics.median(lat) * 1000,
-        "p95": lat[int(len(lat) * 0.95) - 1] * 1000,
-        "max": lat[-1] * 1000,
-        "bytes": size,
-    }
+        size = len(body)
+
+    return {**timed(call, n), "bytes": size}
 
 
 def main() -> None:
@@ -138,7 +129,7 @@ def main() -> None:
                     if path.startswith("/workorders")
                     else {"Authorization": f"Bearer {token}"}
                 )
-                r = timed(port, headers, path, args.requests)
+                r = get_json(port, headers, path, args.requests)
             except SystemExit as exc:
                 print(f"{backend:10} {label:26} skipped: {exc}")
                 continue

@@ -64,6 +64,10 @@ def category_ids(category: Category) -> list[int]:
     return sorted(ids)
 
 
+WALK_SHARE = 40
+WALK_MIN = 1000  # below a thousand matching orders, sorting them is cheap whatever the share
+
+
 def _category_filter(qs: QuerySet[WorkOrder], category: Category) -> QuerySet[WorkOrder]:
     """Orders of the category's subtree, for a list shown newest first.
 
@@ -83,10 +87,6 @@ def _category_filter(qs: QuerySet[WorkOrder], category: Category) -> QuerySet[Wo
         if WorkOrder.objects.filter(category_id__in=ids).order_by()[:cap].count() >= cap:
             return qs.alias(category_unindexed=F("category_id") + 0).filter(category_unindexed__in=ids)
     return qs.filter(category_id__in=ids)
-
-
-WALK_SHARE = 40
-WALK_MIN = 1000  # below a thousand matching orders, sorting them is cheap whatever the share
 
 
 def order_list(*, user: Any, f: QueueFilter) -> QuerySet[WorkOrder]:

@@ -346,6 +346,9 @@ def test_category_filter_lists_the_same_orders_whichever_way_it_reads(world, cli
     page = html(zhao.get("/workorders/console/", {"queue": "all", "category": "01"}))
     assert re.findall(r'<tr data-order="(\d+)"', page) == [str(queue[k].pk) for k in ("d", "b", "a")]
     assert rows(html(zhao.get("/workorders/console/", {"queue": "all", "category": "0501"}))) == {queue["c"].pk}
+    # The walk changes how the orders are read, not whose: someone outside the area still sees none.
+    outsider = client_as(world.c.u_liu).get("/api/v1/workorders", {"category": "01"}).json()
+    assert (outsider["count"], outsider["items"]) == (0, [])
 
 
 def test_console_pages_by_id_without_counting(world, client_as, queue, monkeypatch):
