@@ -8,7 +8,7 @@ PORT   ?= 8000
 # Where `make test` looks for PostgreSQL; the suite runs there too when it answers.
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test
 
-.PHONY: run test test-sqlite test-postgres lint fmt messages venv assets bench clean
+.PHONY: run test test-fast test-sqlite test-postgres lint fmt messages venv assets bench clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -50,6 +50,11 @@ test: venv
 	@$(MAKE) --no-print-directory lint
 	@$(MAKE) --no-print-directory test-sqlite
 	@$(MAKE) --no-print-directory test-postgres
+
+# The developers' quick loop: SQLite only, without the slow tests (demo counties, the worker killed and
+# restarted, the random state machine) and the browser. `make test` and CI still run everything.
+test-fast: venv
+	env -u DATABASE_URL $(BIN)/pytest -m "not slow and not browser" $(PYTEST_ARGS)
 
 test-sqlite: venv
 	@echo "== tests on SQLite =="

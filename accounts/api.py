@@ -11,9 +11,9 @@ from ninja import Field, Router, Schema, Status
 
 from accounts import services
 from accounts.models import ApiToken
-from api.schemas import StrictIn
 from core import clock
 from core.errors import ApiError, NotFound
+from core.schemas import StrictIn
 from org import access
 from org.models import Node
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema
 
-from api.schemas import Page, PageParams, QueryIn, paginate
 from catalog import selectors
 from catalog.models import Category, ServiceItem
 from core.errors import NotFound
+from core.schemas import Page, PageParams, QueryIn, paginate
 
 router = Router(tags=["catalogue"])
 

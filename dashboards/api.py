@@ -13,9 +13,9 @@ from django.http import HttpRequest
 from ninja import Field, Query, Router
 from ninja.responses import Status
 
-from api.schemas import DictSchema, QueryIn, StrictIn
 from core.clock import today as clock_today
 from core.errors import NotFound, ValidationFailed
+from core.schemas import DictSchema, QueryIn, StrictIn
 from dashboards import board, indicators, selectors, services
 from dashboards.models import Exemption, Group, Result
 from org.models import Level

@@ -15,6 +15,7 @@ from core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from dashboards import indicators
 from dashboards.models import Exemption, Group, Result, ResultLog, ResultRow, Scheme, SpecialItem
 from dashboards.selectors import dash_scope
+from dashboards.states import EXEMPTION
 from org.models import Department, Level, Node
 from workorders.models import WorkOrder
 
@@ -58,26 +59,22 @@ def exemption_request(*, order: WorkOrder, by: Any, reason: str) -> Exemption:
 
 @transaction.atomic
 def exemption_decide(*, exemption: Exemption, by: Any, approve: bool, note: str = "") -> Exemption:
-    from workorders.services import system_event
+    from workorders.services import workorder_exclude
 
     ex = Exemption.objects.select_for_update().select_related("order").filter(pk=exemption.pk).first()
     if ex is None:
         raise NotFound()
     if not dash_scope(by).assesses(ex.order.path):
         raise PermissionDenied(_("Only the leaders over this order may decide its appeal."))
-    if ex.status != Exemption.Status.PENDING:
-        raise Conflict(_("This appeal has already been decided."), code="dashboard.appeal_decided")
+    action = "approve" if approve else "refuse"
+    EXEMPTION.check(ex, action)
     if ex.requested_by_id == getattr(by, "pk", None):
         raise PermissionDenied(_("An appeal is decided by someone other than who filed it."))
-    ex.status = Exemption.Status.APPROVED if approve else Exemption.Status.REFUSED
-    ex.decided_by = by
-    ex.decided_at = now()
-    ex.decision_note = (note or "").strip()[:500]
-    ex.save(update_fields=["status", "decided_by", "decided_at", "decision_note"])
+    fields = {"decided_by": by, "decided_at": now(), "decision_note": (note or "").strip()[:500]}
+    EXEMPTION.move(ex, action, fields=fields)
     if approve:
-        WorkOrder.objects.filter(pk=ex.order_id).update(excluded=True, updated_at=now())
-        system_event(
-            ex.order, "excluded", _("Left out of the assessment on appeal: %(reason)s") % {"reason": ex.reason}
+        workorder_exclude(
+            order=ex.order, by=by, note=_("Left out of the assessment on appeal: %(reason)s") % {"reason": ex.reason}
         )
     return ex
 

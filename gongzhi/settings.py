@@ -74,6 +74,7 @@ INSTALLED_APPS = [
     "points",
     "volunteers",
     "dashboards",
+    "demo",
 ]
 
 MIDDLEWARE = [

@@ -8,8 +8,8 @@ from decimal import Decimal
 from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema
 
-from api.schemas import Page, PageParams, QueryIn, paginate
 from core.errors import NotFound
+from core.schemas import Page, PageParams, QueryIn, paginate
 from org import access, selectors
 from org.models import Household, Level, Node, Relation, Resident, ServicePoint
 

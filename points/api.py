@@ -14,8 +14,8 @@ from ninja import Field, Query, Router
 from ninja.responses import Status
 
 from accounts.models import Role
-from api.schemas import DictSchema, Page, PageParams, QueryIn, StrictIn, paginate
 from core.errors import NotFound, ValidationFailed
+from core.schemas import DictSchema, Page, PageParams, QueryIn, StrictIn, paginate
 from org.access import access_node, access_own_resident, get_scope, residents_for
 from org.models import Resident
 from points import selectors, services

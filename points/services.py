@@ -34,6 +34,7 @@ from notify.services import message_queue
 from org.models import Node, Resident, path_ids
 from points.models import Account, Claim, Entry, Goods, Lot, LotUse, Nomination, Redemption, Rule, Shop, StockMove
 from points.selectors import manages, shop_serves
+from points.states import CLAIM, NOMINATION, NOT_RESERVED, REDEMPTION
 
 T = TypeVar("T")
 
@@ -454,10 +455,7 @@ def _approve(claim: Claim, *, by: Any, note: str) -> None:
     resident = claim.resident
     account = resident_account(resident)
     # Decide first (compare-and-set), so a second approval of the same claim stops here, changing nothing.
-    if not Claim.objects.filter(pk=claim.pk, state=Claim.State.PENDING).update(
-        state=Claim.State.APPROVED, decided_by=by if getattr(by, "pk", None) else None, decided_at=now()
-    ):
-        raise Conflict(_("This claim has already been decided."), code="points.claim_decided")
+    CLAIM.move(claim, "approve", fields={"decided_by": by if getattr(by, "pk", None) else None, "decided_at": now()})
     # The monthly cap is read and then written: hold the resident's account while deciding.
     Account.objects.select_for_update().filter(pk=account.pk).first()
     points = rule_points(claim.rule, claim.quantity)
@@ -507,10 +505,7 @@ def claim_decide(*, claim: Claim, approve: bool, by: Any, note: str = "") -> Cla
         if approve:
             _approve(claim, by=by, note=note)
         else:
-            if not Claim.objects.filter(pk=claim.pk, state=Claim.State.PENDING).update(
-                state=Claim.State.REJECTED, decided_by=by, decided_at=now(), decision_note=note
-            ):
-                raise Conflict(_("This claim has already been decided."), code="points.claim_decided")
+            CLAIM.move(claim, "reject", fields={"decided_by": by, "decided_at": now(), "decision_note": note})
             _tell(claim.resident, _("Your points claim was not approved: %(reason)s") % {"reason": note})
             claim.refresh_from_db()
     return claim
@@ -727,10 +722,8 @@ def redeem(
 
 def redemption_collect(*, redemption: Redemption, by: Any) -> Redemption:
     _check_shop_staff(by, redemption.shop)
-    if not Redemption.objects.filter(pk=redemption.pk, state=Redemption.State.RESERVED).update(
-        state=Redemption.State.COLLECTED, collected_at=now(), collected_by=by
-    ):
-        raise Conflict(_("Only a reservation can be handed over."), code="points.not_reserved")
+    with transaction.atomic():
+        REDEMPTION.move(redemption, "collect", fields={"collected_at": now(), "collected_by": by})
     redemption.refresh_from_db()
     return redemption
 
@@ -741,30 +734,22 @@ def redemption_cancel(*, redemption: Redemption, by: Any, reason: str = "") -> R
     goods came back), with a reason."""
     own = by is not None and redemption.resident.user_id == by.pk
     staff = by is not None and not own and manages(by, redemption.shop.path)
-    if by is None:
-        pass  # the worker: a reservation not picked up in time
-    elif own and not staff:
-        if redemption.state != Redemption.State.RESERVED:
-            raise Conflict(_("Only a reservation not yet picked up can be cancelled."), code="points.not_reserved")
-    else:
+    if by is not None and not own:  # (by None: the worker, a reservation not picked up in time)
         _check_shop_staff(by, redemption.shop)
         reason = _reason(reason)
-    if redemption.state == Redemption.State.CANCELLED:
-        raise Conflict(_("This redemption is already cancelled."), code="points.already_cancelled")
+    if not staff and redemption.state != Redemption.State.RESERVED:
+        # Only shop staff take back goods already handed over; the resident and the worker cancel reservations.
+        raise Conflict(NOT_RESERVED[0], code=NOT_RESERVED[1])
+    REDEMPTION.check(redemption, "cancel")
     with transaction.atomic():
         at = now()
-        # Decided on the row, not on the copy read before: a reservation handed over a moment ago is no
-        # longer the resident's (or the worker's) to cancel.
-        allowed = [Redemption.State.RESERVED]
-        if staff:
-            allowed.append(Redemption.State.COLLECTED)
-        if not Redemption.objects.filter(pk=redemption.pk, state__in=allowed).update(
-            state=Redemption.State.CANCELLED, cancelled_at=at, cancelled_by=by, cancel_reason=(reason or "")[:200]
-        ):
-            current = Redemption.objects.values_list("state", flat=True).get(pk=redemption.pk)
-            if current == Redemption.State.CANCELLED:
-                raise Conflict(_("This redemption is already cancelled."), code="points.already_cancelled")
-            raise Conflict(_("Only a reservation not yet picked up can be cancelled."), code="points.not_reserved")
+        # Decided on the row, not on the copy read before (compare-and-set): a reservation handed over a
+        # moment ago is no longer the resident's (or the worker's) to cancel.
+        REDEMPTION.move(
+            redemption,
+            "cancel",
+            fields={"cancelled_at": at, "cancelled_by": by, "cancel_reason": (reason or "")[:200]},
+        )
         spent = redemption.entry
         refund = _move(
             key=f"refund:{redemption.pk}",
@@ -894,11 +879,7 @@ def nomination_decide(*, nomination: Nomination, select: bool, by: Any) -> Nomin
     if nomination.resident.user_id is not None and nomination.resident.user_id == by.pk:
         raise PermissionDenied(_("You cannot decide your own nomination."), code="points.own_nomination")
     with transaction.atomic():
-        state = Nomination.State.SELECTED if select else Nomination.State.NOT_SELECTED
-        if not Nomination.objects.filter(pk=nomination.pk, state=Nomination.State.NOMINATED).update(
-            state=state, decided_by=by, decided_at=now()
-        ):
-            raise Conflict(_("This nomination has already been decided."), code="points.nomination_decided")
+        NOMINATION.move(nomination, "select" if select else "pass_over", fields={"decided_by": by, "decided_at": now()})
         if select:
             rule = Rule.objects.filter(kind=Rule.Kind.GOOD_PERSON, is_active=True).first()
             if rule is not None:

@@ -13,11 +13,11 @@ from ninja import Field, Query, Router
 from ninja.responses import Status
 
 from accounts.models import User
-from api.schemas import DictSchema, Page, PageParams, QueryIn, StrictIn, paginate
 from catalog import selectors as catalog_selectors
 from core.audit import log_personal_read
 from core.errors import NotFound, ValidationFailed
 from core.masking import mask_phone
+from core.schemas import DictSchema, Page, PageParams, QueryIn, StrictIn, paginate
 from org.access import get_scope, residents_for
 from sos import selectors, services
 from sos.models import Call, CallEvent, CareProfile
@@ -109,6 +109,7 @@ class CallOut(DictSchema):
 
 class CallDetailOut(CallOut):
     events: list[EventOut]
+    actions: list[str]  # what the caller of this endpoint may do with the call now
 
 
 class RaiseOut(DictSchema):
@@ -152,12 +153,16 @@ def _event(e: CallEvent) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def _detail(c: Call) -> dict[str, Any]:
-    return {**_call(c), "events": [_event(e) for e in selectors.timeline(c)]}
+def _detail(c: Call, user: Any) -> dict[str, Any]:
+    return {
+        **_call(c),
+        "events": [_event(e) for e in selectors.timeline(c)],
+        "actions": services.call_actions(user, c),
+    }
 
 
 def _fresh(user: Any, call_id: int) -> dict[str, Any]:
-    return _detail(selectors.access_call(user, call_id))
+    return _detail(selectors.access_call(user, call_id), user)
 
 
 def _profile(request: HttpRequest, p: CareProfile) -> dict[str, Any]:

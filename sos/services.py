@@ -25,7 +25,7 @@ from notify.services import message_queue
 from org.models import HouseholdLink, Level, Node, Resident, ServicePoint, path_ids
 from sos.models import Call, CallEvent, CareProfile, Contact, Responder
 from sos.selectors import looks_after
-from sos.states import FINAL_STATES, Action, State, target
+from sos.states import FINAL_STATES, MACHINE, Action, State
 
 MAX_CHAIN = 8
 MAX_CONTACTS = 5
@@ -374,26 +374,23 @@ def _taken(call: Call) -> Conflict:
 
 
 def _move(call: Call, action: str, by: Any, *, note: str = "", **fields: Any) -> CallEvent:
-    to_state = target(action, call.state)
-    if to_state is None and action == Action.ACKNOWLEDGE and call.responder_id:
+    if action == Action.ACKNOWLEDGE and call.responder_id and not MACHINE.can(action, call.state):
         raise _taken(call)
-    if to_state is None:
-        raise Conflict(
-            _("This cannot be done to a call that is %(state)s.") % {"state": State(call.state).label},
-            code="sos.transition_not_allowed",
-            fields={"state": [call.state]},
-        )
     t = now()
-    from_state = call.state
-    fields.update(state=to_state)
-    if not Call.objects.filter(pk=call.pk, state=from_state).update(**fields):
-        fresh = Call.objects.select_related("responder").get(pk=call.pk)
-        if action == Action.ACKNOWLEDGE and fresh.responder_id:
-            raise _taken(fresh)
-        raise Conflict(_("Someone else changed this call just now. Please reload it."), code="sos.state_changed")
-    for k, v in fields.items():
-        setattr(call, k, v)
-    return _event(call, action, by, from_state=from_state, to_state=to_state, note=note, at=t)
+
+    def lost(c: Call) -> Conflict | None:
+        fresh = Call.objects.select_related("responder").get(pk=c.pk)
+        return _taken(fresh) if action == Action.ACKNOWLEDGE and fresh.responder_id else None
+
+    moved = MACHINE.move(
+        call,
+        action,
+        fields=fields,
+        lost=lost,
+        record=lambda frm, to: _event(call, action, by, from_state=frm, to_state=to, note=note, at=t),
+    )
+    assert moved.event is not None
+    return moved.event
 
 
 def _may_respond(by: Any, call: Call) -> bool:
@@ -429,12 +426,49 @@ def call_acknowledge(*, call: Call, by: Any) -> Call:
     return call
 
 
+def _handles(by: Any, call: Call) -> bool:
+    """The responder who took the call, or staff over its area."""
+    return by is not None and (call.responder_id == by.pk or looks_after(by, call.path))
+
+
 def _check_owner(call: Call, by: Any) -> None:
     if by is None:
         raise PermissionDenied()
-    if call.responder_id == by.pk or looks_after(by, call.path):
-        return
-    raise PermissionDenied(_("Only the responder who took this call may do that."))
+    if not _handles(by, call):
+        raise PermissionDenied(_("Only the responder who took this call may do that."))
+
+
+def call_actions(user: Any, call: Call) -> list[str]:
+    """What `user` may do with the call now: the lifecycle's moves the services would accept from this
+    user, then the steps that change no state (a follow-up visit, a work order). Pages show exactly these."""
+    is_caller = user.pk in (call.profile.resident.user_id, call.raised_by_id)
+    staff = looks_after(user, call.path)
+    handles = _handles(user, call)
+
+    def may(action: str) -> bool:
+        if action == Action.ACKNOWLEDGE:
+            return _may_respond(user, call)
+        if action == Action.CANCEL:
+            late = now() - call.raised_at > dt.timedelta(seconds=setting("CANCEL_SECONDS"))
+            return staff or (is_caller and not late)
+        return handles
+
+    out = MACHINE.allowed(call, may)
+    if handles and call.state == State.RESOLVED and call.kind == Call.Kind.EMERGENCY and not call.followed_up_at:
+        out.append(Action.FOLLOW_UP)
+    if (
+        handles
+        and call.kind == Call.Kind.SERVICE
+        and not call.workorder_id
+        and call.state
+        in MACHINE.states
+        - {
+            State.RAISED,
+            State.CANCELLED,
+        }
+    ):
+        out.append(Action.TO_WORKORDER)
+    return [str(a) for a in out]
 
 
 @transaction.atomic

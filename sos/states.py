@@ -13,6 +13,8 @@ from __future__ import annotations
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from core.fsm import Machine, register, table
+
 
 class State(models.TextChoices):
     RAISED = "raised", _("waiting for a responder")
@@ -36,20 +38,27 @@ class Action(models.TextChoices):
     FOLLOW_UP_DUE = "follow_up_due", _("follow-up visit due")
 
 
-TRANSITIONS: dict[tuple[str, str], str] = {
-    (Action.ACKNOWLEDGE, State.RAISED): State.ACKNOWLEDGED,
-    (Action.DEPART, State.ACKNOWLEDGED): State.ON_THE_WAY,
-    (Action.ARRIVE, State.ACKNOWLEDGED): State.ARRIVED,
-    (Action.ARRIVE, State.ON_THE_WAY): State.ARRIVED,
-    (Action.RESOLVE, State.ACKNOWLEDGED): State.RESOLVED,
-    (Action.RESOLVE, State.ON_THE_WAY): State.RESOLVED,
-    (Action.RESOLVE, State.ARRIVED): State.RESOLVED,
-    (Action.CANCEL, State.RAISED): State.CANCELLED,
-}
+TRANSITIONS = table(
+    (Action.ACKNOWLEDGE, State.RAISED, State.ACKNOWLEDGED),
+    (Action.DEPART, State.ACKNOWLEDGED, State.ON_THE_WAY),
+    (Action.ARRIVE, (State.ACKNOWLEDGED, State.ON_THE_WAY), State.ARRIVED),
+    (Action.RESOLVE, (State.ACKNOWLEDGED, State.ON_THE_WAY, State.ARRIVED), State.RESOLVED),
+    (Action.CANCEL, State.RAISED, State.CANCELLED),
+)
+
+MACHINE: Machine = register(
+    Machine(
+        name="sos",
+        model="sos.Call",
+        transitions=TRANSITIONS,
+        refused=_("This cannot be done to a call that is %(state)s."),
+        raced=_("Someone else changed this call just now. Please reload it."),
+    )
+)
 
 OPEN_STATES = frozenset({State.RAISED, State.ACKNOWLEDGED, State.ON_THE_WAY, State.ARRIVED})
 FINAL_STATES = frozenset({State.RESOLVED, State.CANCELLED})
 
 
 def target(action: str, state: str) -> str | None:
-    return TRANSITIONS.get((action, state))
+    return MACHINE.target(action, state)

@@ -189,6 +189,7 @@ def call_page(request: HttpRequest, call_id: int) -> HttpResponse:
             "events": list(selectors.timeline(call)),
             "mine": mine,
             "is_caller": call.profile.resident.user_id == request.user.pk,
+            "actions": services.call_actions(request.user, call),
         },
     )
 

@@ -11,9 +11,9 @@ from django.utils.translation import gettext as _
 from ninja import Field, Query, Router
 from ninja.responses import Status
 
-from api.schemas import DictSchema, Page, PageParams, QueryIn, StrictIn, paginate
 from core.clock import EARLIEST, LATEST, SHANGHAI, now
 from core.errors import NotFound, ValidationFailed
+from core.schemas import DictSchema, Page, PageParams, QueryIn, StrictIn, paginate
 from org.access import access_node, access_own_resident, residents_for
 from org.models import ServicePoint
 from points.models import Rule

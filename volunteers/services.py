@@ -21,6 +21,7 @@ from points import services as points
 from points.models import Rule
 from volunteers.models import Activity, Participation, Team, TeamMember, Volunteer
 from volunteers.selectors import TAKEN, organises
+from volunteers.states import ACTIVITY, PARTICIPATION
 
 MAX_SKILLS = 10
 MAX_CAPACITY = 500
@@ -205,10 +206,7 @@ def activity_cancel(*, activity: Activity, by: Any, reason: str) -> Activity:
     _check_organiser(activity, by)
     reason = _text(reason, "reason", max_len=200)
     with transaction.atomic():
-        if not Activity.objects.filter(pk=activity.pk, state=Activity.State.PUBLISHED).update(
-            state=Activity.State.CANCELLED
-        ):
-            raise Conflict(_("Only an open activity can be cancelled."), code="volunteers.not_open")
+        ACTIVITY.move(activity, "cancel")
         for p in activity.participations.filter(state__in=[*ACTIVE, Participation.State.WAITLISTED]).select_related(
             "volunteer__resident"
         ):
@@ -253,9 +251,7 @@ def signup(*, activity: Activity, by: Any, volunteer: Volunteer | None = None) -
         state = Participation.State.SIGNED_UP if free else Participation.State.WAITLISTED
         existing = Participation.objects.filter(activity=act, volunteer=volunteer).first()
         if existing is not None:
-            if existing.state != Participation.State.WITHDRAWN:
-                raise Conflict(_("Already signed up for this activity."), code="volunteers.already_signed_up")
-            Participation.objects.filter(pk=existing.pk).update(state=state, signed_at=now())
+            PARTICIPATION.move(existing, "signup_again", state, fields={"signed_at": now()})
             existing.refresh_from_db()
             return existing
         return Participation.objects.create(
@@ -277,10 +273,7 @@ def withdraw(*, participation: Participation, by: Any) -> Participation:
         act = Activity.objects.select_for_update().get(pk=participation.activity_id)
         if act.starts_at <= now() and participation.volunteer.resident.user_id == getattr(by, "pk", None):
             raise Conflict(_("The activity has started: tell the organiser instead."), code="volunteers.started")
-        if not Participation.objects.filter(
-            pk=participation.pk, state__in=[Participation.State.SIGNED_UP, Participation.State.WAITLISTED]
-        ).update(state=Participation.State.WITHDRAWN):
-            raise Conflict(_("Only a sign-up not yet checked in can be withdrawn."), code="volunteers.not_withdrawable")
+        PARTICIPATION.move(participation, "withdraw")
         _promote(act)
     participation.refresh_from_db()
     return participation
@@ -296,7 +289,7 @@ def _promote(act: Activity) -> None:
         .select_related("volunteer__resident")
         .order_by("signed_at", "id")[:free]
     ):
-        Participation.objects.filter(pk=nxt.pk).update(state=Participation.State.SIGNED_UP)
+        PARTICIPATION.move(nxt, "move_up")
         _tell(
             nxt.volunteer.resident.user_id,
             _("A place came free: you are signed up for “%(title)s”.") % {"title": act.title},
@@ -344,10 +337,7 @@ def check_in(*, activity: Activity, by: Any, volunteer: Volunteer | None = None,
             raise Conflict(
                 _("You are on the waiting list: ask the organiser at the place."), code="volunteers.waitlisted"
             )
-        if not Participation.objects.filter(
-            pk=p.pk, state__in=[Participation.State.SIGNED_UP, Participation.State.WAITLISTED], checkin_at__isnull=True
-        ).update(state=Participation.State.CHECKED_IN, checkin_at=at):
-            raise Conflict(_("This sign-up cannot be checked in."), code="volunteers.cannot_check_in")
+        PARTICIPATION.move(p, "check_in", fields={"checkin_at": at}, where={"checkin_at__isnull": True})
     p.refresh_from_db()
     return p
 
@@ -360,10 +350,8 @@ def check_out(*, participation: Participation, by: Any, code: str = "") -> Parti
             raise PermissionDenied(_("The check-in code is not right."), code="volunteers.bad_code")
     elif not own:
         _check_organiser(activity, by)
-    if not Participation.objects.filter(pk=participation.pk, state=Participation.State.CHECKED_IN).update(
-        state=Participation.State.CHECKED_OUT, checkout_at=now()
-    ):
-        raise Conflict(_("Only a checked-in volunteer can check out."), code="volunteers.not_checked_in")
+    with transaction.atomic():
+        PARTICIPATION.move(participation, "check_out", fields={"checkout_at": now()})
     participation.refresh_from_db()
     return participation
 
@@ -419,14 +407,13 @@ def rate(*, participation: Participation, rating: int, by: Any, hours: Any = Non
             )
     state = Participation.State.NO_SHOW if rating == 0 else Participation.State.DONE
     with transaction.atomic():
-        rateable = Participation.objects.filter(
-            pk=participation.pk,
-            state__in=[Participation.State.SIGNED_UP, Participation.State.CHECKED_IN, Participation.State.CHECKED_OUT],
+        PARTICIPATION.move(
+            participation,
+            "rate",
+            state,
+            fields={"rating": rating, "hours": h, "rated_by": by, "rated_at": now()},
+            where={"checkin_at__isnull": False} if rating > 0 else None,
         )
-        if rating > 0:
-            rateable = rateable.filter(checkin_at__isnull=False)
-        if not rateable.update(state=state, rating=rating, hours=h, rated_by=by, rated_at=now()):
-            raise Conflict(_("This participation has already been rated."), code="volunteers.already_rated")
         claim = None
         if rating > 0 and h > 0 and activity.rule is not None and activity.rule.is_active:
             quantity = h if activity.rule.unit == Rule.Unit.HOUR else Decimal(1)
@@ -445,9 +432,7 @@ def rate(*, participation: Participation, rating: int, by: Any, hours: Any = Non
 
 def activity_finish(*, activity: Activity, by: Any) -> Activity:
     _check_organiser(activity, by)
-    if not Activity.objects.filter(pk=activity.pk, state=Activity.State.PUBLISHED).update(
-        state=Activity.State.FINISHED
-    ):
-        raise Conflict(_("Only an open activity can be finished."), code="volunteers.not_open")
+    with transaction.atomic():
+        ACTIVITY.move(activity, "finish")
     activity.refresh_from_db()
     return activity

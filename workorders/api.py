@@ -14,11 +14,11 @@ from ninja import Field, File, Form, Query, Router
 from ninja.files import UploadedFile
 from ninja.responses import Status
 
-from api.schemas import DictSchema, Page, PageParams, QueryIn, StrictIn, paginate
 from catalog import selectors as catalog_selectors
 from catalog.models import Category, ServiceItem, Urgency
 from core.audit import log_personal_read
 from core.errors import NotFound, PermissionDenied, ValidationFailed
+from core.schemas import DictSchema, Page, PageParams, QueryIn, StrictIn, paginate
 from org.models import Department, Node, Resident
 from workorders import photos, selectors, services
 from workorders.access import access_order, access_orders, work_scope

@@ -45,11 +45,12 @@ from workorders.models import (
     WorkOrder,
 )
 from workorders.states import (
+    EXTENSION,
     HANDLING_STATES,
+    MACHINE,
     PRIMARY_STATES,
     Action,
     State,
-    allowed,
 )
 
 TRACKING_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no 0/O, 1/I: read out over the phone
@@ -176,26 +177,20 @@ def _move(
     data: dict[str, Any] | None = None,
     **fields: Any,
 ) -> Event:
-    from_state = order.state
-    if not allowed(action, from_state, to_state):
-        raise Conflict(
-            _("This cannot be done to an order that is %(state)s.") % {"state": State(from_state).label},
-            code="workorder.transition_not_allowed",
-            fields={"state": [from_state]},
-        )
     t = now()
-    for k, v in fields.items():
-        setattr(order, k, v)
-    order.state = to_state
-    order.updated_at = t
-    order.next_check_at = deadlines.next_check(order)
-    fields.update(state=to_state, updated_at=t, next_check_at=order.next_check_at)
-    if not WorkOrder.objects.filter(pk=order.pk, state=from_state).update(**fields):
-        order.state = from_state
-        raise Conflict(_("Someone else changed this order just now. Please reload it."), code="workorder.state_changed")
-    return _event(
-        order, action, by, from_state=from_state, to_state=to_state, note=note, public=public, data=data, at=t
+    fields.update(updated_at=t)
+    moved = MACHINE.move(
+        order,
+        action,
+        to_state,
+        fields=fields,
+        derive=lambda o: {"next_check_at": deadlines.next_check(o)},
+        record=lambda frm, to: _event(
+            order, action, by, from_state=frm, to_state=to, note=note, public=public, data=data, at=t
+        ),
     )
+    assert moved.event is not None
+    return moved.event
 
 
 def _locked(order: WorkOrder) -> WorkOrder:
@@ -905,7 +900,7 @@ def workorder_mark_duplicate(*, order: WorkOrder, primary: WorkOrder, by: Any) -
         raise NotFound()
     order, primary = locked[order.pk], locked[primary.pk]
     if primary.primary_id is not None:
-        raise Conflict(_("Someone else changed this order just now. Please reload it."), code="workorder.state_changed")
+        raise MACHINE.race()
     if primary.state not in PRIMARY_STATES:
         raise Conflict(_("The primary order is already finished."), code="workorder.primary_finished")
     if order.duplicates.exists():
@@ -979,13 +974,12 @@ def extension_request(*, order: WorkOrder, by: Any, days: int, reason: str) -> E
 @transaction.atomic
 def extension_decide(*, extension: Extension, by: Any, approve: bool, note: str = "") -> Extension:
     ext = Extension.objects.select_for_update().get(pk=extension.pk)
-    if ext.status != Extension.Status.PENDING:
-        raise Conflict(_("This request has already been decided."), code="workorder.extension_decided")
+    EXTENSION.check(ext, "approve" if approve else "refuse")
     order = _locked(ext.order)
     t = now()
-    ext.status = Extension.Status.APPROVED if approve else Extension.Status.REFUSED
-    ext.decided_by, ext.decided_at, ext.decision_note = by, t, note
-    ext.save(update_fields=["status", "decided_by", "decided_at", "decision_note"])
+    EXTENSION.move(
+        ext, "approve" if approve else "refuse", fields={"decided_by": by, "decided_at": t, "decision_note": note}
+    )
     if approve and order.due_at is not None:
         old_due = order.due_at
         limits = deadlines.order_limits(order)
@@ -1023,6 +1017,17 @@ def extension_decide(*, extension: Extension, by: Any, approve: bool, note: str 
         _event(order, "extension_refused", by, note=note, data={"days": ext.days})
     notify_handlers(order, "workorder.extension_decided", _("Order %(code)s: your extension request was decided."))
     return ext
+
+
+@transaction.atomic
+def workorder_exclude(*, order: WorkOrder, by: Any, note: str) -> WorkOrder:
+    """Leave the order out of the assessment rates (甄别, on an approved appeal); its log says why. The
+    order's state does not change: what it counts for does."""
+    t = now()
+    WorkOrder.objects.filter(pk=order.pk).update(excluded=True, updated_at=t)
+    order.excluded, order.updated_at = True, t
+    _event(order, "excluded", by, note=note, public=False, at=t)
+    return order
 
 
 @transaction.atomic

@@ -16,6 +16,8 @@ from __future__ import annotations
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from core.fsm import Machine, register
+
 
 class State(models.TextChoices):
     SUBMITTED = "submitted", _("submitted")
@@ -87,12 +89,38 @@ FINAL_STATES = frozenset({S.CLOSED, S.CANCELLED})
 PRIMARY_STATES = OPEN_STATES | {S.RESOLVED, S.RATED}
 
 
+MACHINE: Machine = register(
+    Machine(
+        name="workorder",
+        model="workorders.WorkOrder",
+        transitions=TRANSITIONS,
+        refused=_("This cannot be done to an order that is %(state)s."),
+        raced=_("Someone else changed this order just now. Please reload it."),
+    )
+)
+
+
+# A handler's request for more time (延期), decided once by the dispatcher.
+EXTENSION: Machine = register(
+    Machine(
+        name="extension",
+        model="workorders.Extension",
+        field="status",
+        transitions={"approve": {"pending": frozenset({"approved"})}, "refuse": {"pending": frozenset({"refused"})}},
+        refused=_("This request has already been decided."),
+        raced=_("This request has already been decided."),
+        refused_code="workorder.extension_decided",
+        raced_code="workorder.extension_decided",
+    )
+)
+
+
 def allowed(action: str, from_state: str, to_state: str) -> bool:
-    return to_state in TRANSITIONS.get(action, {}).get(from_state, frozenset())
+    return MACHINE.can(action, from_state, to_state)
 
 
 def actions_from(state: str) -> list[str]:
-    return [a for a, table in TRANSITIONS.items() if state in table]
+    return MACHINE.actions_from(state)
 
 
 def all_states() -> frozenset[str]:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.utils import translation
 from openpyxl import load_workbook
 
 from core.clock import today
@@ -125,7 +126,15 @@ def rows_of(response, name: str) -> list[dict[str, str]]:
 
 
 def by_name(rows: list[dict[str, str]]) -> dict[str, dict[str, str]]:
-    return {r["name"].replace(" 您", "").replace(" you", "").strip(): r for r in rows}
+    """Rows by name, without the tag that marks the viewer's own unit (whatever its translation)."""
+    tags = {f" {translation.gettext('you')}", " you"}
+    out = {}
+    for r in rows:
+        name = r["name"]
+        for tag in tags:
+            name = name.removesuffix(tag)
+        out[name.strip()] = r
+    return out
 
 
 def messages_of(response) -> list[str]:

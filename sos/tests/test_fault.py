@@ -12,6 +12,8 @@ import signal
 import time
 import urllib.request
 
+import pytest
+
 from gongzhi.test import Processes, manage, manage_shell, process_env
 
 CALLS = 8
@@ -19,6 +21,7 @@ ALERTS = "from sos.models import CallEvent; print(CallEvent.objects.filter(actio
 DUE = "from sos.models import Call; print(Call.objects.filter(escalate_at__isnull=False).count())"
 
 
+@pytest.mark.slow
 def test_killing_the_escalation_worker_loses_nothing_and_fires_nothing_twice(tmp_path):
     env = process_env(
         tmp_path, GONGZHI_SOS_ACK_SECONDS="1", GONGZHI_SOS_VILLAGE_SECONDS="1", GONGZHI_MEMO_CHECK_SECONDS="0.2"

@@ -65,6 +65,7 @@ HANDLER_CALLS = frozenset({"transfer", "accept", "return", "start", "suspend", "
 OWNER_CALLS = frozenset({"rate_good", "rate_bad", "cancel"})
 
 
+@pytest.mark.slow
 def test_random_sequences_keep_the_invariants(world, client_as):
     c = world.c
     clients = {u.pk: client_as(u) for u in (c.u_zhao, c.u_zhang, world.u_feng, c.u_wang)}

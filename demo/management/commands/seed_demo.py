@@ -6,7 +6,7 @@ import time
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from org.demo.generate import (
+from demo.county import (
     COUNTY,
     DEMO_PASSWORD,
     PROVINCE_COUNTY,
@@ -100,7 +100,7 @@ class Command(BaseCommand):
             summary = generate(scale=scale, seed=seed, fraction=fraction, progress=progress)
         except DemoDataError as exc:
             raise CommandError(str(exc)) from exc
-        from workorders.demo import seed_orders, setup_catalog
+        from demo.workorders import seed_orders, setup_catalog
 
         setup_catalog()  # the default catalogue and the demo county's dispatch rules
         if orders is None:
@@ -120,7 +120,7 @@ class Command(BaseCommand):
         if calls is None:
             calls = {"small": 150, "county": 1500}.get(scale, 0)
         if calls:
-            from sos.demo import seed_calls
+            from demo.sos import seed_calls
 
             started = time.perf_counter()
             made = seed_calls(count=calls, seed=seed, profiles={"small": 40}.get(scale, 400))
@@ -131,7 +131,7 @@ class Command(BaseCommand):
         if points is None:
             points = {"small": 40, "county": 600}.get(scale, 0)
         if points:
-            from points.demo import seed_points
+            from demo.points import seed_points
 
             p = seed_points(activities=points, seed=seed)
             if verbosity >= 1:

@@ -10,9 +10,12 @@ from django.core.management import call_command
 from django.db.models import Count
 
 from core.clock import SHANGHAI
+from demo.sos import seed_calls
 from notify.models import Message
-from sos.demo import seed_calls
 from sos.models import Call, CallEvent, CareProfile
+
+# A demo county is built through the services: seconds each. `make test-fast` leaves these out.
+pytestmark = pytest.mark.slow
 
 
 @pytest.mark.django_db

@@ -31,8 +31,8 @@ from accounts.models import Role, RoleAssignment, User
 from accounts.services import role_assign, user_create
 from core.memo import bump
 from core.validators import id_check_char
+from demo import names
 from org import services
-from org.demo import names
 from org.models import (
     Department,
     Gender,

@@ -10,9 +10,12 @@ from django.core.management import call_command
 from django.db.models import Count
 
 from core.clock import SHANGHAI
-from workorders.demo import seed_orders
+from demo.workorders import seed_orders
 from workorders.models import Event, Rating, WorkOrder
 from workorders.states import OPEN_STATES
+
+# A demo county is built through the services: seconds each. `make test-fast` leaves these out.
+pytestmark = pytest.mark.slow
 
 
 @pytest.mark.django_db

@@ -19,8 +19,8 @@ from django.test import RequestFactory
 
 from accounts.models import Role, RoleAssignment, User
 from core.validators import is_valid_id_number, validate_phone
-from org.demo import names
-from org.demo.generate import DEMO_PASSWORD, DEMO_USERNAMES, REFERENCE_DATE, _split
+from demo import names
+from demo.county import DEMO_PASSWORD, DEMO_USERNAMES, REFERENCE_DATE, _split
 from org.models import (
     Department,
     Household,
@@ -34,10 +34,13 @@ from org.models import (
     ServicePoint,
 )
 
+# A demo county is built through the services: seconds each. `make test-fast` leaves these out.
+pytestmark = pytest.mark.slow
+
 
 def _seed(**options) -> str:
     out = io.StringIO()
-    # Work orders are played through the services and tested in workorders/tests/test_demo.py.
+    # Work orders are played through the services and tested in demo/tests/test_workorders.py.
     call_command("seed_demo", stdout=out, **{"scale": "small", "seed": 1, "orders": 0, **options})
     return out.getvalue()
 

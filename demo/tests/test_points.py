@@ -14,12 +14,15 @@ from django.db.models import Count, Sum
 
 from accounts.models import User
 from core.clock import SHANGHAI, frozen
+from demo.points import seed_points
 from notify.models import Message
-from points.demo import seed_points
 from points.models import Account, Claim, Entry, Goods, Lot, Nomination, Redemption, Shop, StockMove
 from points.reconcile import reconcile
 from volunteers.models import Activity, Participation, Team, TeamMember, Volunteer
 from volunteers.selectors import hours_of, week_preview
+
+# A demo county is built through the services: seconds each. `make test-fast` leaves these out.
+pytestmark = pytest.mark.slow
 
 END = dt.datetime(2026, 11, 20, 16, 0, tzinfo=SHANGHAI)
 

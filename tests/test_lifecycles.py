@@ -1,0 +1,220 @@
+"""Every lifecycle moves through core.fsm: its table covers only states the model knows, and two people
+moving the same row at the same moment (real threads, real connections, both holding the copy they read
+before either moved) give one success, one 409, and one event — never two.
+
+The races that older modules already run are named here too (work orders, one-key calls, claims): the
+test below fails when a lifecycle is declared without a race of its own."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from core.errors import ApiError
+from core.fsm import MACHINES, Machine, table
+from dashboards import services as dash
+from dashboards.models import Exemption
+from points import services as pts
+from points.models import Entry, Nomination, Redemption
+from points.tests.conftest import pw  # noqa: F401 - fixture
+from volunteers import services as vol
+from volunteers.models import Activity, Participation
+from volunteers.tests.conftest import vw  # noqa: F401 - fixture
+from workorders import services as wo
+from workorders.models import Event, Extension, WorkOrder
+from workorders.states import State
+from workorders.tests.helpers import fresh, order_in
+from workorders.tests.test_concurrency import run_threads
+
+# Where each lifecycle's race is tested: here, or in the module named.
+RACES = {
+    "workorder": "workorders/tests/test_concurrency.py::test_two_clerks_holding_the_same_stale_order_sign_at_once",
+    "sos": "sos/tests/test_concurrency.py::test_two_responders_acknowledge_at_once_one_owns_it_the_other_is_told",
+    "claim": "points/tests/test_concurrency.py::test_two_staff_approve_one_claim_at_once_one_award",
+    "extension": "test_two_dispatchers_decide_one_extension",
+    "exemption": "test_two_leaders_decide_one_appeal",
+    "redemption": "test_the_counter_hands_over_while_the_resident_cancels",
+    "nomination": "test_two_staff_decide_one_nomination",
+    "participation": "test_an_organiser_rates_twice_at_once",
+    "activity": "test_an_activity_cancelled_and_finished_at_once",
+}
+
+
+def test_every_lifecycle_has_a_race_test():
+    import dashboards.states  # noqa: F401
+    import points.states  # noqa: F401
+    import sos.states  # noqa: F401
+    import volunteers.states  # noqa: F401
+    import workorders.states  # noqa: F401 - each app declares its machines in states.py
+
+    assert set(MACHINES) == set(RACES)
+    here = {name for name in globals() if name.startswith("test_")}
+    for name, where in RACES.items():
+        assert "::" in where or where in here, (name, where)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("name", sorted(RACES))
+def test_a_table_names_only_states_its_model_knows(name):
+    import dashboards.states  # noqa: F401
+    import points.states  # noqa: F401
+    import sos.states  # noqa: F401
+    import volunteers.states  # noqa: F401
+    import workorders.states  # noqa: F401
+
+    machine = MACHINES[name]
+    choices = {value for value, _label in machine.model_class._meta.get_field(machine.field).choices}
+    assert machine.states <= choices, machine.states - choices
+    for action in machine.actions:
+        assert machine.actions_from("no such state") == []
+        assert any(machine.targets(action, s) for s in machine.states)
+
+
+def test_the_table_helper_and_the_questions_it_answers():
+    t = table(("go", ("a", "b"), "c"), ("judge", "c", ("good", "bad")))
+    m: Machine = Machine(name="t", model="workorders.WorkOrder", transitions=t)
+    assert m.states == {"a", "b", "c", "good", "bad"}
+    assert m.target("go", "a") == "c" and m.target("go", "c") is None
+    assert m.targets("judge", "c") == {"good", "bad"}
+    with pytest.raises(ValueError, match="several outcomes"):
+        m.target("judge", "c")
+    assert m.can("judge", "c", "bad") and not m.can("judge", "c", "c")
+    assert m.allowed(WorkOrder(state="c"), lambda a: True) == ["judge"]
+    assert m.allowed(WorkOrder(state="c"), lambda a: a != "judge") == []
+
+
+@pytest.mark.django_db
+def test_a_move_outside_a_transaction_is_a_bug_not_a_lost_event(world):
+    order = order_in(world, State.DISPATCHED)
+    # pytest-django wraps each test in a transaction; leave it, as a worker's bare code would be.
+    from django.db import transaction
+
+    from workorders.states import MACHINE
+
+    conn = transaction.get_connection()
+    was = conn.in_atomic_block
+    conn.in_atomic_block = False
+    try:
+        with pytest.raises(RuntimeError, match="outside a transaction"):
+            MACHINE.move(order, "accept")
+    finally:
+        conn.in_atomic_block = was
+    assert fresh(order).state == State.DISPATCHED
+
+
+def race(n: int, move: Callable[[int], Any]) -> tuple[list[Any], list[ApiError]]:
+    """n threads call move(i) at once; returns what succeeded and the errors they answered with."""
+
+    def one(i: int, go: Callable[[], Any]) -> tuple[str, Any]:
+        go()
+        try:
+            return "ok", move(i)
+        except ApiError as exc:
+            return "error", exc
+
+    results = run_threads(n, one)
+    return [r for k, r in results if k == "ok"], [r for k, r in results if k == "error"]
+
+
+def one_winner(n: int, move: Callable[[int], Any]) -> ApiError:
+    won, lost = race(n, move)
+    assert len(won) == 1 and len(lost) == n - 1, (won, lost)
+    assert {e.status for e in lost} == {409}, [(e.code, e.message) for e in lost]
+    return lost[0]
+
+
+RACE = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+
+
+@RACE
+def test_two_dispatchers_decide_one_extension(world):
+    c = world.c
+    order = order_in(world, State.ACCEPTED)
+    ext = wo.extension_request(order=order, by=world.u_feng, days=3, reason="需要采购灯具")
+    stale = [Extension.objects.get(pk=ext.pk) for _ in range(2)]  # each read before either decides
+
+    lost = one_winner(2, lambda i: wo.extension_decide(extension=stale[i], by=c.u_zhao, approve=i == 0))
+    assert lost.code == "workorder.extension_decided"
+    decided = Extension.objects.get(pk=ext.pk)
+    assert decided.status in ("approved", "refused")
+    assert Event.objects.filter(order=order, action__in=["extension_approved", "extension_refused"]).count() == 1
+
+
+@RACE
+def test_two_leaders_decide_one_appeal(world):
+    c = world.c
+    order = order_in(world, State.RESOLVED)
+    ex = dash.exemption_request(order=order, by=world.u_feng, reason="居民反映的问题不属实")
+    stale = [Exemption.objects.get(pk=ex.pk) for _ in range(2)]
+    deciders = [c.u_qian, c.u_admin]
+
+    lost = one_winner(2, lambda i: dash.exemption_decide(exemption=stale[i], by=deciders[i], approve=True))
+    assert lost.code == "dashboard.appeal_decided"
+    assert Exemption.objects.get(pk=ex.pk).status == "approved"
+    assert WorkOrder.objects.get(pk=order.pk).excluded is True
+    assert Event.objects.filter(order=order, action="excluded").count() == 1
+
+
+@RACE
+def test_the_counter_hands_over_while_the_resident_cancels(pw):  # noqa: F811 - the fixture
+    c = pw.c
+    pts.award_manual(resident=c.zhang, amount=100, reason="打扫卫生", by=c.u_zhou)
+    reservation, _created = pts.redeem(goods=pw.soap, resident=c.zhang, quantity=1, by=c.u_zhang)
+    assert reservation.state == "reserved"
+    stale = [Redemption.objects.select_related("resident", "shop").get(pk=reservation.pk) for _ in range(2)]
+
+    def move(i: int) -> Redemption:
+        if i == 0:
+            return pts.redemption_collect(redemption=stale[0], by=c.u_zhou)
+        return pts.redemption_cancel(redemption=stale[1], by=c.u_zhang)
+
+    lost = one_winner(2, move)
+    now_in = Redemption.objects.get(pk=reservation.pk).state
+    # Whoever lost is told what happened: handed over already, or cancelled already.
+    assert (now_in, lost.code) in {("collected", "points.not_reserved"), ("cancelled", "points.already_cancelled")}
+    refunds = Entry.objects.filter(kind="refund").count()
+    assert refunds == (1 if now_in == "cancelled" else 0)
+
+
+@RACE
+def test_two_staff_decide_one_nomination(pw):  # noqa: F811 - the fixture
+    c = pw.c
+    month = dt.date.today().replace(day=1)
+    nomination = pts.nominate(resident=c.zhang, month=month, reason="照顾邻居老人", by=c.u_li)
+    stale = [Nomination.objects.select_related("resident").get(pk=nomination.pk) for _ in range(2)]
+    deciders = [c.u_zhou, c.u_wu]
+
+    lost = one_winner(2, lambda i: pts.nomination_decide(nomination=stale[i], select=True, by=deciders[i]))
+    assert lost.code == "points.nomination_decided"
+    assert Nomination.objects.get(pk=nomination.pk).state == "selected"
+    assert Entry.objects.filter(kind="award", resident=c.zhang).count() <= 1
+
+
+@RACE
+def test_an_organiser_rates_twice_at_once(vw):  # noqa: F811 - the fixture
+    c = vw.c
+    p = vol.check_in(activity=vw.running, by=c.u_zhou, volunteer=vw.liu)
+    stale = [Participation.objects.select_related("activity", "volunteer__resident").get(pk=p.pk) for _ in range(2)]
+
+    lost = one_winner(2, lambda i: vol.rate(participation=stale[i], rating=5 - i, by=c.u_zhou))
+    assert lost.code == "volunteers.already_rated"
+    rated = Participation.objects.get(pk=p.pk)
+    assert rated.state == "done" and rated.rating in (4, 5)
+
+
+@RACE
+def test_an_activity_cancelled_and_finished_at_once(vw):  # noqa: F811 - the fixture
+    c = vw.c
+    stale = [Activity.objects.get(pk=vw.running.pk) for _ in range(2)]
+
+    def move(i: int) -> Activity:
+        if i == 0:
+            return vol.activity_cancel(activity=stale[0], by=c.u_zhou, reason="暴雨")
+        return vol.activity_finish(activity=stale[1], by=c.u_zhou)
+
+    lost = one_winner(2, move)
+    assert lost.code == "volunteers.not_open"
+    assert Activity.objects.get(pk=vw.running.pk).state in ("cancelled", "finished")
