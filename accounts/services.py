@@ -17,6 +17,7 @@ from core import clock
 from core.errors import Conflict, ValidationFailed
 from core.memo import memo
 from org.models import Department, Node
+from org.policy import holds_over_department
 
 TOKEN_PREFIX = "gz_"  # noqa: S105 - a public marker, not a secret
 
@@ -56,7 +57,7 @@ def role_assign(
 ) -> RoleAssignment:
     if role not in Role.values:
         raise ValidationFailed(fields={"role": [_("Unknown role.")]})
-    if (role == Role.DEPT_STAFF) != (department is not None) or (department is not None and node is not None):
+    if holds_over_department(role) != (department is not None) or (department is not None and node is not None):
         raise ValidationFailed(fields={"scope": [_("Department staff take a department; every other role a node.")]})
     assignment, _created = RoleAssignment.objects.get_or_create(user=user, role=role, node=node, department=department)
     return assignment

@@ -8,9 +8,11 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from accounts import services
+from accounts.forms import TokenActionForm, TokenCreateForm, TokenRevokeForm
 from accounts.models import ApiToken
 from core import clock
 from core.errors import ApiError
+from core.forms import bind
 
 
 @login_required
@@ -19,30 +21,26 @@ def tokens_page(request: HttpRequest) -> HttpResponse:
     """Create and revoke API tokens for clients (a mini program, a call box, a script)."""
     new_token = None
     if request.method == "POST":
-        action = request.POST.get("action")
+        which = bind(request, TokenActionForm)
+        action = which.cleaned_data["action"] if which is not None else None
         if action == "create":
-            name = request.POST.get("name", "").strip()
-            if not name or len(name) > 60:
-                messages.error(request, _("Give the token a name of 1 to 60 characters."))
-            else:
+            form = bind(request, TokenCreateForm)
+            if form is not None:
                 try:
-                    _token, new_token = services.token_create(user=request.user, name=name)
+                    _token, new_token = services.token_create(user=request.user, name=form.cleaned_data["name"])
                 except ApiError as exc:
                     messages.error(request, str(exc.message))
         elif action == "revoke":
-            token_id = request.POST.get("id", "")
-            token = (
-                ApiToken.objects.filter(user=request.user, pk=int(token_id)).first()
-                if (token_id.isascii() and token_id.isdigit())
-                else None
-            )
-            if token is None:
-                messages.error(request, _("No such token."))
-            else:
-                services.token_revoke(token=token)
-                messages.success(request, _("The token was revoked."))
-                return redirect("accounts:tokens")
-        else:
+            revoke = bind(request, TokenRevokeForm)
+            if revoke is not None:
+                token = ApiToken.objects.filter(user=request.user, pk=revoke.cleaned_data["id"]).first()
+                if token is None:
+                    messages.error(request, _("No such token."))
+                else:
+                    services.token_revoke(token=token)
+                    messages.success(request, _("The token was revoked."))
+                    return redirect("accounts:tokens")
+        elif which is not None:
             messages.error(request, _("Unknown action."))
     tokens = ApiToken.objects.filter(user=request.user)
     response = render(request, "accounts/tokens.html", {"tokens": tokens, "new_token": new_token, "now": clock.now()})

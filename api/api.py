@@ -17,6 +17,7 @@ from ninja.security import APIKeyCookie, HttpBearer
 
 from accounts.services import token_authenticate
 from core.errors import ApiError, error_body
+from core.validation import api_message
 
 
 class TokenAuth(HttpBearer):
@@ -89,7 +90,7 @@ def _field_name(loc: list | tuple) -> str:
 def _validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
     fields: dict[str, list[str]] = {}
     for err in exc.errors:
-        fields.setdefault(_field_name(err.get("loc", ())), []).append(err.get("msg", ""))
+        fields.setdefault(_field_name(err.get("loc", ())), []).append(api_message(err))
     return error_response(request, 422, "validation_error", _("Some fields are not valid."), fields)
 
 

@@ -40,7 +40,8 @@ class SuperuserReadOnlyMixin:
 class PersonalDataAccessAdmin(admin.ModelAdmin):
     """Auditors read this log; nobody edits it."""
 
-    list_display = ["at", "user", "resident", "field", "channel", "path"]
+    list_display = ["at", "user", "resident", "subject", "field", "channel", "path"]
+    search_fields = ["subject"]
     list_filter = ["field", "channel"]
     date_hierarchy = "at"
     raw_id_fields = ["user", "resident"]

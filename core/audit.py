@@ -15,9 +15,24 @@ class PersonRecord(Protocol):
 
 
 def log_personal_read(
-    *, user: AbstractBaseUser, resident: PersonRecord, field: str, channel: str, path: str = ""
+    *,
+    user: AbstractBaseUser,
+    field: str,
+    channel: str,
+    path: str = "",
+    resident: PersonRecord | None = None,
+    subject: str = "",
 ) -> None:
-    """Record that `user` saw `resident`'s unmasked `field`. Reading one's own data is not logged."""
-    if resident.user_id is not None and resident.user_id == user.pk:
+    """Record that `user` saw a whole personal number: `resident`'s, or, for someone not on the register,
+    the `subject`'s ("work order ABC caller"). Reading one's own data is not logged. Callers go through
+    org.selectors.whole_number, which decides whether the number is shown whole at all."""
+    if resident is not None and resident.user_id is not None and resident.user_id == user.pk:
         return
-    PersonalDataAccess.objects.create(user=user, resident=resident, field=field, channel=channel, path=path[:300])
+    PersonalDataAccess.objects.create(
+        user=user,
+        resident_id=resident.pk if resident is not None else None,
+        subject=subject[:80],
+        field=field,
+        channel=channel,
+        path=path[:300],
+    )

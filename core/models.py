@@ -19,10 +19,15 @@ class PersonalDataAccess(models.Model):
     resident = models.ForeignKey(
         # PROTECT: deleting a person must not erase the trail of who looked at them.
         "org.Resident",
+        null=True,
+        blank=True,
         on_delete=models.PROTECT,
         related_name="access_log",
         verbose_name=_("resident"),
     )
+    # Whose number it was when it is no resident's on the register, as a stable reference:
+    # "workorder:<tracking code>:caller", "sos:responder:<id>".
+    subject = models.CharField(_("whose"), max_length=80, blank=True)
     field = models.CharField(_("field"), max_length=20, choices=Field.choices)
     channel = models.CharField(_("channel"), max_length=20)  # api / page / admin
     path = models.CharField(_("path"), max_length=300, blank=True)
@@ -32,9 +37,14 @@ class PersonalDataAccess(models.Model):
         verbose_name_plural = _("personal data accesses")
         ordering = ["-at"]
         indexes = [models.Index(fields=["resident", "-at"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(resident__isnull=False) | ~models.Q(subject=""), name="access_log_names_whose"
+            )
+        ]
 
     def __str__(self) -> str:
-        return f"{self.at:%Y-%m-%d %H:%M} {self.user} → {self.resident_id} {self.field}"
+        return f"{self.at:%Y-%m-%d %H:%M} {self.user} → {self.resident_id or self.subject} {self.field}"
 
 
 class CalendarDay(models.Model):

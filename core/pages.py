@@ -14,6 +14,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 
 from core.errors import ApiError, NotFound
+from core.forms import NextForm
 
 KEY_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 
@@ -58,8 +59,17 @@ def form_key(value: str | None) -> str:
 
 
 def back(request: HttpRequest, prefix: str, default: str) -> HttpResponse:
-    """Back to the page a form was posted from (its `next`), if it is one of ours under `prefix`."""
-    nxt = request.POST.get("next", "")
+    """Back to the page a form was posted from (its `next`), if it is one of ours under `prefix`. A `next`
+    the form refuses (a NUL byte, too long) goes to `default`, without a word: the view that posted has
+    said what it had to, and a bad `next` on a good form must not undo it. Other fields' faults are
+    their form's business, not where to go back to."""
+    form = NextForm(request.POST)
+    form.is_valid()
+    return back_to(form.cleaned_data.get("next", ""), prefix, default)
+
+
+def back_to(nxt: str, prefix: str, default: str) -> HttpResponse:
+    """Back to `nxt` (a form's `next`, already read by the form) if it is one of ours under `prefix`."""
     if nxt.startswith(prefix) and "//" not in nxt:
         return redirect(nxt)
     return redirect(default)

@@ -8,16 +8,18 @@ from django.conf import settings
 from django.db.models import QuerySet
 from ninja import Field, Schema
 from ninja.schema import DjangoGetter
-from pydantic import ConfigDict, ModelWrapValidatorHandler, ValidationInfo, model_validator
+from pydantic import ConfigDict, ModelWrapValidatorHandler, ValidationInfo, field_validator, model_validator
+
+from core.validation import NUL, has_nul
 
 T = TypeVar("T")
 
 
-def _no_nul(model: Schema) -> Schema:
-    for name, value in model.__dict__.items():
-        if isinstance(value, str) and "\x00" in value:
-            raise ValueError(f"{name}: NUL characters are not allowed")
-    return model
+def _no_nul(value: Any) -> Any:
+    """Every text field of an input body: a NUL byte is refused with the forms' own message."""
+    if has_nul(value):
+        raise ValueError(str(NUL))
+    return value
 
 
 class DictSchema(Schema):
@@ -44,7 +46,7 @@ class StrictIn(DictSchema):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    _no_nul = model_validator(mode="after")(_no_nul)
+    _no_nul = field_validator("*", mode="after")(_no_nul)
 
 
 class QueryIn(Schema):

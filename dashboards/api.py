@@ -18,7 +18,6 @@ from core.errors import NotFound, ValidationFailed
 from core.schemas import DictSchema, QueryIn, StrictIn
 from dashboards import board, indicators, selectors, services
 from dashboards.models import Exemption, Group, Result
-from org.models import Level
 from workorders.access import access_order
 
 router = Router(tags=["dashboard"])
@@ -122,72 +121,12 @@ class RankingIn(RangeIn):
     node: int | None = Field(None, ge=1, description="Rank the units under this node (the user's area by default)")
 
 
-def ranking_rows(user: Any, group: str, start: dt.date, end: dt.date, node_id: int | None) -> dict[str, Any]:
-    """Units of one kind ranked by the weighted three rates (the scheme in force in the start month).
-    Departments see the departments' ranking (names and scores), but the detail of their own only."""
-    scheme = services.scheme_for(start.replace(day=1))
-    ds = selectors.dash_scope(user)
-    if group == "department":
-        if node_id is not None:
-            raise ValidationFailed(fields={"node": ["—"]})
-        depts = selectors.departments_seen(user)
-        if ds.department_ids and not ds.department_paths:
-            from org.models import Department
-
-            # A department sees its peers: the departments of its own level and jurisdiction.
-            mine = Department.objects.filter(pk__in=ds.department_ids).select_related("jurisdiction")
-            peers = Department.objects.none()
-            for d in mine:
-                peers |= Department.objects.filter(jurisdiction=d.jurisdiction, level=d.level)
-            depts = list(peers.select_related("jurisdiction"))
-        nums = indicators.for_units(
-            departments=True, start=start, end=end, department_ids={d.pk for d in depts},
-            basic_weight=scheme.basic_weight,
-        )  # fmt: skip
-        units = [(d.pk, d.name) for d in depts if d.is_active]
-    else:
-        root = selectors.access_node(user, node_id) if node_id else selectors.home_node(user)
-        if root is None:
-            raise NotFound()
-        level = {"town": Level.TOWN, "village": Level.VILLAGE, "grid": Level.GRID}[group]
-        from org.models import Node, path_range
-
-        nodes = Node.objects.filter(path_range(root.path), level=level).order_by("path")
-        nums = indicators.for_units(
-            level=level, start=start, end=end, paths=(root.path,), basic_weight=scheme.basic_weight
-        )
-        units = [(n.pk, n.name) for n in nodes]
-    empty = indicators.rates({c: 0 for c in indicators.COUNTERS})
-    # Department staff see where they stand among their peers — names, scores, ranks — and their own
-    # rates only.
-    own_only = group == "department" and not ds.department_paths
-    rows = []
-    for pk, name in units:
-        n = nums.get(pk)
-        rates = n.rates if n else empty
-        rows.append(
-            {
-                "id": pk,
-                "name": name,
-                "orders": n.counters["total"] if n else 0,
-                "rates": dict.fromkeys(rates) if own_only and pk not in ds.department_ids else rates,
-                "score": services.base_score(rates, scheme.weights),
-            }
-        )
-    rows.sort(key=lambda x: (-x["score"], -x["orders"], x["name"]))
-    for i, row in enumerate(rows):
-        row["rank"] = rows[i - 1]["rank"] if i and row["score"] == rows[i - 1]["score"] else i + 1
-    return {
-        "group": group, "start": start, "end": end, "scheme": str(scheme), "weights": scheme.weights, "rows": rows,
-    }  # fmt: skip
-
-
 @router.get("/dashboard/ranking", response=RankingOut, summary="Rank departments, towns, villages or grids")
 def ranking(request: HttpRequest, r: Query[RankingIn]):
     start, end = selectors.period(r.start, r.end)
     if not selectors.dash_scope(request.user).any:
         raise NotFound()
-    return ranking_rows(request.user, r.group, start, end, r.node)
+    return selectors.ranking_rows(request.user, r.group, start, end, r.node)
 
 
 class BoardIn(QueryIn):

@@ -10,19 +10,12 @@ from typing import Any
 
 from django.db.models import Q
 
-from accounts.models import Role
 from core.clock import today
 from core.errors import NotFound, ValidationFailed
-from org.access import get_scope, minimal_paths
-from org.models import Department, Level, Node
-
-# Roles held over a node that open that node's dashboard.
-NODE_ROLES = frozenset(
-    {Role.ADMIN, Role.LEADER, Role.DISPATCHER, Role.TOWN_STAFF, Role.VILLAGE_STAFF, Role.GRID_WORKER}
-)
-# Roles over a node that also see the departments serving it, and run the assessment.
-DEPARTMENT_ROLES = frozenset({Role.ADMIN, Role.LEADER, Role.DISPATCHER})
-ASSESSORS = frozenset({Role.ADMIN, Role.LEADER})
+from dashboards import indicators
+from org.access import get_scope
+from org.models import Department, Level, Node, path_range
+from org.policy import Cap, under
 
 
 @dataclass(frozen=True)
@@ -36,41 +29,26 @@ class DashScope:
     def any(self) -> bool:
         return bool(self.paths or self.department_ids)
 
-    @staticmethod
-    def _under(paths: tuple[str, ...], path: str) -> bool:
-        return any(path.startswith(p) for p in paths)
-
     def sees_node(self, node: Node) -> bool:
-        return self._under(self.paths, node.path)
+        return under(self.paths, node.path)
 
     def sees_department(self, d: Department) -> bool:
-        return d.pk in self.department_ids or self._under(self.department_paths, d.jurisdiction.path)
+        return d.pk in self.department_ids or under(self.department_paths, d.jurisdiction.path)
 
     def assesses(self, path: str) -> bool:
-        return self._under(self.assess_paths, path)
+        return under(self.assess_paths, path)
 
 
 def dash_scope(user: Any) -> DashScope:
     if user is None or not user.is_authenticated:
         return DashScope((), (), (), frozenset())
     scope = get_scope(user)
-    paths: set[str] = set()
-    dept: set[str] = set()
-    assess: set[str] = set()
-    for a in scope.assignments:
-        if a.node is None or a.role not in NODE_ROLES:
-            continue
-        paths.add(a.node.path)
-        if a.role in DEPARTMENT_ROLES:
-            dept.add(a.node.path)
-        if a.role in ASSESSORS:
-            assess.add(a.node.path)
-    if user.is_superuser:
-        roots = set(Node.objects.filter(parent__isnull=True).values_list("path", flat=True))
-        paths |= roots
-        dept |= roots
-        assess |= roots
-    return DashScope(minimal_paths(paths), minimal_paths(dept), minimal_paths(assess), scope.department_ids)
+    return DashScope(
+        scope.cap_paths(Cap.DASHBOARD),
+        scope.cap_paths(Cap.DASHBOARD_DEPARTMENTS),
+        scope.cap_paths(Cap.ASSESS),
+        scope.department_ids,
+    )
 
 
 def home_node(user: Any) -> Node | None:
@@ -149,3 +127,63 @@ LEVEL_BELOW = {
     Level.TOWN: Level.VILLAGE,
     Level.VILLAGE: Level.GRID,
 }
+
+
+def ranking_rows(user: Any, group: str, start: dt.date, end: dt.date, node_id: int | None) -> dict[str, Any]:
+    """Units of one kind ranked by the weighted three rates (the scheme in force in the start month):
+    what the ranking page, its workbook and the API all show. Departments see the departments' ranking
+    (names and scores), but the detail of their own only."""
+    # dashboards.services reads dash_scope from here: imported when called, not when loaded.
+    from dashboards import services
+
+    scheme = services.scheme_for(start.replace(day=1))
+    ds = dash_scope(user)
+    if group == "department":
+        if node_id is not None:
+            raise ValidationFailed(fields={"node": ["—"]})
+        depts = departments_seen(user)
+        if ds.department_ids and not ds.department_paths:
+            # A department sees its peers: the departments of its own level and jurisdiction.
+            mine = Department.objects.filter(pk__in=ds.department_ids).select_related("jurisdiction")
+            peers = Department.objects.none()
+            for d in mine:
+                peers |= Department.objects.filter(jurisdiction=d.jurisdiction, level=d.level)
+            depts = list(peers.select_related("jurisdiction"))
+        nums = indicators.for_units(
+            departments=True, start=start, end=end, department_ids={d.pk for d in depts},
+            basic_weight=scheme.basic_weight,
+        )  # fmt: skip
+        units = [(d.pk, d.name) for d in depts if d.is_active]
+    else:
+        root = access_node(user, node_id) if node_id else home_node(user)
+        if root is None:
+            raise NotFound()
+        level = {"town": Level.TOWN, "village": Level.VILLAGE, "grid": Level.GRID}[group]
+        nodes = Node.objects.filter(path_range(root.path), level=level).order_by("path")
+        nums = indicators.for_units(
+            level=level, start=start, end=end, paths=(root.path,), basic_weight=scheme.basic_weight
+        )
+        units = [(n.pk, n.name) for n in nodes]
+    empty = indicators.rates({c: 0 for c in indicators.COUNTERS})
+    # Department staff see where they stand among their peers — names, scores, ranks — and their own
+    # rates only.
+    own_only = group == "department" and not ds.department_paths
+    rows = []
+    for pk, name in units:
+        n = nums.get(pk)
+        rates = n.rates if n else empty
+        rows.append(
+            {
+                "id": pk,
+                "name": name,
+                "orders": n.counters["total"] if n else 0,
+                "rates": dict.fromkeys(rates) if own_only and pk not in ds.department_ids else rates,
+                "score": services.base_score(rates, scheme.weights),
+            }
+        )
+    rows.sort(key=lambda x: (-x["score"], -x["orders"], x["name"]))
+    for i, row in enumerate(rows):
+        row["rank"] = rows[i - 1]["rank"] if i and row["score"] == rows[i - 1]["score"] else i + 1
+    return {
+        "group": group, "start": start, "end": end, "scheme": str(scheme), "weights": scheme.weights, "rows": rows,
+    }  # fmt: skip

@@ -115,6 +115,7 @@ TEMPLATES = [
                 "django.template.context_processors.i18n",
                 "gongzhi.context.site",
                 "dashboards.context.nav",
+                "org.context.nav",
             ],
         },
     },

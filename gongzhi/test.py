@@ -315,3 +315,89 @@ class Processes:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+
+
+# --- bad input on the pages: the form's message, and nothing changed -----------------------------------
+
+# Tables a refused post may still touch: the session (it carries the message), the login guard, and the
+# log of personal numbers read while the page is drawn again.
+_VOLATILE = ("django_session", "axes_", "core_personaldataaccess")
+
+
+def db_fingerprint() -> str:
+    """A digest of every row of every table the product keeps (tests' databases are small)."""
+    import hashlib
+
+    from django.apps import apps as django_apps
+
+    h = hashlib.sha256()
+    for model in sorted(django_apps.get_models(), key=lambda m: m._meta.db_table):
+        table = model._meta.db_table
+        if model._meta.proxy or not model._meta.managed or table.startswith(_VOLATILE):
+            continue
+        for row in model._default_manager.order_by("pk").values_list():
+            h.update(repr((table, row)).encode())
+    return h.hexdigest()
+
+
+def bad_values(form_class: Any, form_kwargs: dict[str, Any] | None = None) -> list[tuple[str, str, str]]:
+    """For each text field of a page form: (field, a value with a NUL byte, the message expected) and
+    (field, one character too many, the message expected)."""
+    from django import forms
+
+    from core import validation
+
+    form = form_class(**(form_kwargs or {}))
+    out = []
+    for name, field in form.fields.items():
+        if isinstance(field, forms.CharField):
+            out.append((name, "a\x00b", str(validation.NUL)))
+        if isinstance(field, forms.CharField) and field.max_length:
+            n = field.max_length + 1
+            out.append((name, "长" * n, str(validation.TOO_LONG % {"limit_value": field.max_length, "show_value": n})))
+    return out
+
+
+def assert_refuses_bad_input(
+    client: Any, url: str, valid: dict[str, Any], form_class: Any, *, form_kwargs: dict[str, Any] | None = None
+) -> int:
+    """Post `valid` with each text field of `form_class` spoiled in turn (a NUL byte, one character too
+    many): the page shows the form's message and the database is as it was. Returns how many posts."""
+    import html
+
+    from django.utils import translation
+
+    posts = 0
+    for name, value, _message in bad_values(form_class, form_kwargs):
+        before = db_fingerprint()
+        r = client.post(url, {**valid, name: value}, follow=True)
+        # The page again (200, or 422 where a page draws the form anew with its errors), never a crash.
+        assert r.status_code in (200, 422), (url, name, r.status_code)
+        with translation.override(r.wsgi_request.LANGUAGE_CODE):
+            expected = next(m for n, v, m in bad_values(form_class, form_kwargs) if n == name and v == value)
+        page = r.content.decode()
+        assert expected in page or html.escape(expected) in page, (url, name, expected)
+        assert db_fingerprint() == before, f"{url}: a refused {name!r} changed the database"
+        posts += 1
+    return posts
+
+
+class _Undo(Exception):
+    """Rolls back a move that was accepted: the question was only whether it would be."""
+
+
+def accepted(call: Any) -> bool:
+    """Whether a service would accept `call()` now: it runs in a transaction rolled back either way (a
+    button's test: shown exactly when the service would accept the move)."""
+    from django.db import transaction
+
+    from core.errors import ApiError
+
+    try:
+        with transaction.atomic():
+            call()
+            raise _Undo
+    except _Undo:
+        return True
+    except ApiError:
+        return False

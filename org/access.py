@@ -7,66 +7,28 @@ Every scoped read in Gongzhi asks this module. Rules:
 - A party member sees the households linked to them (党员联户) and their own.
 - A resident sees their own household.
 - Out of scope answers exactly like missing (404), so nobody can probe what exists elsewhere.
-- Personal numbers are masked unless a role whose subtree holds that resident needs them; the role
-  table below says which. Reading an unmasked ID number or phone is logged by the caller through
-  core.audit.
+- Personal numbers are masked unless a role whose subtree holds that resident needs them; the table
+  of capabilities (org.policy) says which. Reading an unmasked ID number or phone is logged by the
+  caller through core.audit.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from django.db.models import Q, QuerySet
 from django.utils.translation import gettext as _
 
-from accounts.models import Role, RoleAssignment
+from accounts.models import RoleAssignment
 from core.errors import NotFound
 from core.memo import memo
 from org.models import Department, Household, HouseholdLink, Node, Resident, path_ids, path_range
+from org.policy import CAPS, RESIDENT_ROLE, SUPERUSER_ROLE, Cap, caps_of, is_staff_role, minimal_paths, under
 
 if TYPE_CHECKING:
     from accounts.models import User
-
-
-@dataclass(frozen=True)
-class RoleCaps:
-    people: bool  # sees households and residents in its subtree
-    phone: bool  # sees phone numbers unmasked there
-    id_number: bool  # sees ID numbers unmasked there
-
-
-# What each role needs to do its job, and no more.
-ROLE_CAPS: dict[str, RoleCaps] = {
-    Role.ADMIN: RoleCaps(people=True, phone=False, id_number=False),
-    Role.LEADER: RoleCaps(people=True, phone=False, id_number=False),
-    Role.DISPATCHER: RoleCaps(people=True, phone=True, id_number=False),  # calls residents back
-    Role.DEPT_STAFF: RoleCaps(people=False, phone=False, id_number=False),
-    Role.TOWN_STAFF: RoleCaps(people=True, phone=True, id_number=False),
-    Role.VILLAGE_STAFF: RoleCaps(people=True, phone=True, id_number=True),  # files papers for residents
-    Role.GRID_WORKER: RoleCaps(people=True, phone=True, id_number=True),  # 代办 needs the ID number
-    Role.PARTY_MEMBER: RoleCaps(people=False, phone=False, id_number=False),  # linked households only
-    Role.VOLUNTEER: RoleCaps(people=False, phone=False, id_number=False),
-    Role.RESIDENT: RoleCaps(people=False, phone=False, id_number=False),  # own household only
-}
-
-# Roles that keep the register of households and residents (in their own subtree).
-REGISTER_EDITORS = frozenset({Role.ADMIN, Role.TOWN_STAFF, Role.VILLAGE_STAFF, Role.GRID_WORKER})
-
-STAFF_ROLES = frozenset(r for r in Role if r not in (Role.RESIDENT, Role.VOLUNTEER, Role.PARTY_MEMBER))
-
-
-def _upper(path: str) -> str:
-    return path[:-1] + "0"
-
-
-def minimal_paths(paths: set[str]) -> tuple[str, ...]:
-    """Drop paths that lie inside another path of the set."""
-    out: list[str] = []
-    for p in sorted(paths):
-        if not any(p.startswith(q) for q in out):
-            out.append(p)
-    return tuple(out)
 
 
 def paths_q(paths: tuple[str, ...], field_name: str = "path") -> Q:
@@ -116,12 +78,17 @@ class Scope:
     own_household_id: int | None = None
     own_resident_id: int | None = None
     department_ids: frozenset[int] = frozenset()
+    by_cap: Mapping[str, tuple[str, ...]] = field(default_factory=dict, compare=False, repr=False)
     assignments: tuple[RoleAssignment, ...] = field(default=(), compare=False, repr=False)
     own: OwnResident | None = field(default=None, compare=False, repr=False)
 
     @property
     def is_staff(self) -> bool:
-        return bool(self.roles & STAFF_ROLES)
+        return any(is_staff_role(r) for r in self.roles)
+
+    def cap_paths(self, cap: Cap) -> tuple[str, ...]:
+        """The subtrees over which this user holds `cap` (org.policy)."""
+        return self.by_cap.get(cap, ())
 
     @property
     def sees_people(self) -> bool:
@@ -150,7 +117,7 @@ class Scope:
         return paths_q(self.people_paths, "path") | Q(household_id__in=self.household_ids)
 
     def covers(self, paths: tuple[str, ...], path: str) -> bool:
-        return any(p <= path < _upper(p) for p in paths)
+        return under(paths, path)
 
     def sees_people_under(self, node: Node) -> bool:
         return self.covers(self.people_paths, node.path)
@@ -187,13 +154,9 @@ def _build_scope(user: User) -> Scope:
     assignments = tuple(RoleAssignment.objects.filter(user=user).select_related("node", "department__jurisdiction"))
     roles = {a.role for a in assignments}
     node_paths: set[str] = set()
-    people: set[str] = set()
-    phone: set[str] = set()
-    ids: set[str] = set()
-    edit: set[str] = set()
     departments: set[int] = set()
+    by_cap: dict[str, set[str]] = {}
     for a in assignments:
-        caps = ROLE_CAPS[a.role]
         if a.department_id is not None:
             departments.add(a.department_id)
             node_paths.add(a.department.jurisdiction.path)
@@ -201,19 +164,19 @@ def _build_scope(user: User) -> Scope:
         if a.node is None:
             continue
         node_paths.add(a.node.path)
-        if caps.people:
-            people.add(a.node.path)
-        if caps.phone:
-            phone.add(a.node.path)
-        if caps.id_number:
-            ids.add(a.node.path)
-        if a.role in REGISTER_EDITORS:
-            edit.add(a.node.path)
+        for cap in caps_of(a.role):
+            by_cap.setdefault(cap, set()).add(a.node.path)
     if user.is_superuser:
-        roles.add(Role.ADMIN)
-        for root in Node.objects.filter(parent__isnull=True).values_list("path", flat=True):
-            node_paths.add(root)
-            people.add(root)
+        # A superuser holds the administrator's capabilities over the whole tree.
+        roles.add(SUPERUSER_ROLE)
+        roots = set(Node.objects.filter(parent__isnull=True).values_list("path", flat=True))
+        node_paths |= roots
+        for cap in CAPS[SUPERUSER_ROLE]:
+            by_cap.setdefault(cap, set()).update(roots)
+    people = by_cap.get(Cap.PEOPLE, set())
+    phone = by_cap.get(Cap.PHONE, set())
+    ids = by_cap.get(Cap.ID_NUMBER, set())
+    edit = by_cap.get(Cap.REGISTER, set())
 
     household_ids: set[int] = set()
     linked: set[int] = set()
@@ -234,7 +197,7 @@ def _build_scope(user: User) -> Scope:
         own_household_id = resident.household_id
         own_resident_id = resident.id
         household_ids.add(resident.household_id)
-        roles.add(Role.RESIDENT)
+        roles.add(RESIDENT_ROLE)
         linked = set(
             HouseholdLink.objects.filter(member__resident_id=resident.id).values_list("household_id", flat=True)
         )
@@ -253,9 +216,50 @@ def _build_scope(user: User) -> Scope:
         own_household_id=own_household_id,
         own_resident_id=own_resident_id,
         department_ids=frozenset(departments),
+        by_cap={cap: minimal_paths(ps) for cap, ps in by_cap.items()},
         assignments=assignments,
         own=own,
     )
+
+
+# --- one predicate, two ways to ask it ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Term:
+    """One way to see a row: its `field` (a column of the model, and the key of the row when it is held
+    in memory) equals a value, is among values, or lies under one of some subtrees."""
+
+    field: str
+    match: str  # "eq" · "in" · "under"
+
+    def q(self, value: Any) -> Q:
+        if self.match == "under":
+            return paths_q(tuple(value), self.field)
+        if self.match == "in":
+            return Q(**{f"{self.field}__in": list(value)})
+        return Q(**{self.field: value}) if value is not None else Q(pk__in=[])
+
+    def holds(self, value: Any, row_value: Any) -> bool:
+        if self.match == "under":
+            return bool(row_value) and under(value, row_value)
+        if self.match == "in":
+            return row_value in value
+        return value is not None and row_value == value
+
+
+def any_q(terms: tuple[tuple[Term, Any], ...]) -> Q:
+    """The database's form of a gate: rows meeting any of the terms (each with its value)."""
+    q = Q(pk__in=[])
+    for term, value in terms:
+        q |= term.q(value)
+    return q
+
+
+def any_holds(terms: tuple[tuple[Term, Any], ...], row: Any) -> bool:
+    """The same gate asked of a row in memory (a dict, or an object with the fields as attributes)."""
+    get = row.get if isinstance(row, dict) else (lambda k: getattr(row, k))
+    return any(term.holds(value, get(term.field)) for term, value in terms)
 
 
 # --- gates: each answers "missing" and "not yours" with the same NotFound ---------------------

@@ -18,11 +18,11 @@ from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
 from core.admin import SuperuserWritesMixin
-from core.audit import log_personal_read
 from core.masking import mask_id_number, mask_phone
 from core.validators import validate_id_number, validate_phone
 from org import access, services
 from org.models import Department, Household, HouseholdLink, Level, Node, PartyMember, Resident, ServicePoint
+from org.selectors import whole_number
 
 
 class ScopedAdmin(admin.ModelAdmin):
@@ -297,8 +297,11 @@ class ResidentAdmin(ScopedAdmin):
         if obj is not None:
             hidden = self._hidden(request, obj)
             for field in ("phone", "id_number"):
-                if field not in hidden and getattr(obj, field):
-                    log_personal_read(user=request.user, resident=obj, field=field, channel="admin", path=request.path)
+                # The form shows these whole: read them as every page does (logged).
+                whole_number(
+                    request.user, getattr(obj, field), field=field, allowed=field not in hidden, channel="admin",
+                    path=request.path, resident=obj,
+                )  # fmt: skip
         return super().render_change_form(request, context, add, change, form_url, obj)
 
     def save_model(self, request, obj, form, change):

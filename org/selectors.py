@@ -185,16 +185,38 @@ def age(birth: dt.date | None, today: dt.date | None = None) -> int | None:
     return today.year - birth.year - ((today.month, today.day) < (birth.month, birth.day))
 
 
+def whole_number(
+    viewer: Any,
+    number: str,
+    *,
+    field: str,
+    allowed: bool,
+    channel: str,
+    path: str = "",
+    resident: Any = None,
+    subject: str = "",
+) -> str:
+    """A personal number as `viewer` may read it: whole where `allowed` (their role needs it there, or it
+    is their own), each whole number shown logged (core.audit) as `resident`'s or, for someone not on the
+    register, as the `subject`'s; masked otherwise. Every page, API answer and admin form that shows a
+    whole phone or ID number gets it from here."""
+    if not number:
+        return ""
+    if not allowed:
+        return mask_phone(number) if field == "phone" else mask_id_number(number)
+    log_personal_read(user=viewer, resident=resident, subject=subject, field=field, channel=channel, path=path)
+    return number
+
+
 def resident_view(user: Any, resident: Resident, *, reveal: bool, channel: str, path: str = "") -> dict[str, Any]:
     """A resident as `user` may see them. With reveal=True, numbers the role needs are shown whole and
     each whole number shown is logged; otherwise everything is masked."""
     scope = access.get_scope(user)
     show_phone = reveal and scope.unmask_phone(resident)
     show_id = reveal and scope.unmask_id(resident)
-    if show_phone and resident.phone:
-        log_personal_read(user=user, resident=resident, field="phone", channel=channel, path=path)
-    if show_id and resident.id_number:
-        log_personal_read(user=user, resident=resident, field="id_number", channel=channel, path=path)
+    where = {"channel": channel, "path": path, "resident": resident}
+    phone = whole_number(user, resident.phone, field="phone", allowed=show_phone, **where)
+    id_number = whole_number(user, resident.id_number, field="id_number", allowed=show_id, **where)
     return {
         "id": resident.pk,
         "name": resident.name,
@@ -204,9 +226,9 @@ def resident_view(user: Any, resident: Resident, *, reveal: bool, channel: str, 
         "relation_label": resident.get_relation_display(),
         "age": age(resident.birth_date),
         "birth_date": resident.birth_date if show_id else None,
-        "phone": resident.phone if show_phone else mask_phone(resident.phone),
+        "phone": phone,
         "phone_masked": not show_phone,
-        "id_number": resident.id_number if show_id else mask_id_number(resident.id_number),
+        "id_number": id_number,
         "id_number_masked": not show_id,
         "household_id": resident.household_id,
     }

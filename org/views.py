@@ -11,10 +11,13 @@ from django.shortcuts import render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
-from accounts.models import Role, RoleAssignment
+from accounts.models import RoleAssignment
 from core.errors import NotFound
+from core.forms import bind
 from org import access, selectors
+from org.forms import RevealForm
 from org.models import Household, HouseholdLink, Node, Resident, ServicePoint
+from org.policy import Cap, holders
 
 PAGE_SIZE = 30
 
@@ -75,7 +78,7 @@ def _resident_home(request: HttpRequest, scope: access.Scope) -> HttpResponse:
         selectors.resident_view(request.user, m, reveal=m.pk == me.pk, channel="page") for m in household.members.all()
     ]
     grid_workers = [
-        a.user for a in RoleAssignment.objects.filter(role=Role.GRID_WORKER, node=household.grid).select_related("user")
+        a.user for a in RoleAssignment.objects.filter(holders(Cap.SOS_GRID), node=household.grid).select_related("user")
     ]
     link = HouseholdLink.objects.filter(household=household).select_related("member__resident__user").first()
     party_contact = None
@@ -174,7 +177,8 @@ def resident_page(request: HttpRequest, resident_id: int) -> HttpResponse:
     resident = _gate(access.access_resident, request.user, resident_id)
     scope = access.get_scope(request.user)
     # Numbers are revealed only on an explicit request, and every reveal is logged.
-    reveal = request.method == "POST" and request.POST.get("reveal") == "1"
+    form = bind(request, RevealForm) if request.method == "POST" else None
+    reveal = form is not None and form.cleaned_data["reveal"] == "1"
     view = selectors.resident_view(request.user, resident, reveal=reveal, channel="page", path=request.path)
     can_reveal = scope.unmask_phone(resident) or scope.unmask_id(resident)
     return render(

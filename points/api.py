@@ -13,10 +13,9 @@ from django.utils.translation import gettext as _
 from ninja import Field, Query, Router
 from ninja.responses import Status
 
-from accounts.models import Role
 from core.errors import NotFound, ValidationFailed
 from core.schemas import DictSchema, Page, PageParams, QueryIn, StrictIn, paginate
-from org.access import access_node, access_own_resident, get_scope, residents_for
+from org.access import access_node, access_own_resident, residents_for
 from org.models import Resident
 from points import selectors, services
 from points.models import Account, Claim, Entry, Goods, Nomination, Redemption, Rule, Shop
@@ -609,8 +608,7 @@ def leaderboard(request: HttpRequest, f: Query[PeriodIn]):
 @router.get("/points/reports/summary", response=SummaryOut, summary="Points issued, spent, expired under a node")
 def summary(request: HttpRequest, f: Query[PeriodIn]):
     path = selectors.board_place(request.user, f.node_id).path
-    watches = get_scope(request.user).roles & {Role.LEADER, Role.DISPATCHER}
-    if not selectors.manages(request.user, path) and not request.user.is_superuser and not watches:
+    if not selectors.reads_summary(request.user, path):
         raise NotFound()
     since, until = _period(f)
     return {**selectors.summary(path, since, until), "outstanding": selectors.outstanding(path)}

@@ -14,35 +14,39 @@ from typing import Any
 from django.db.models import Count, F, Q, QuerySet, Sum
 from django.utils.translation import gettext as _
 
-from accounts.models import Role
 from core.clock import EARLIEST, LATEST, SHANGHAI, now
 from core.errors import NotFound
-from org.access import access_node, get_scope, minimal_paths, paths_q
+from org.access import access_node, get_scope, paths_q
 from org.models import Level, Node, path_prefixes
+from org.policy import Cap, under
 from points.models import Account, Claim, Entry, Goods, Lot, Nomination, Redemption, Shop
-
-MANAGER_ROLES = frozenset({Role.ADMIN, Role.TOWN_STAFF, Role.VILLAGE_STAFF})
+from points.states import CLAIM, NOMINATION, REDEMPTION
 
 
 def manager_paths(user: Any, *, grid_workers: bool = False) -> tuple[str, ...]:
     """The subtrees where `user` runs points (with `grid_workers`, also where they may file claims)."""
     if user is None or not getattr(user, "is_authenticated", False):
         return ()
-    roles = MANAGER_ROLES | ({Role.GRID_WORKER} if grid_workers else set())
-    scope = get_scope(user)
-    paths = {a.node.path for a in scope.assignments if a.role in roles and a.node is not None}
-    if user.is_superuser:
-        paths |= set(scope.people_paths)
-    return minimal_paths(paths)
+    return get_scope(user).cap_paths(Cap.POINTS_FILE if grid_workers else Cap.POINTS_MANAGE)
 
 
 def manages(user: Any, path: str, *, grid_workers: bool = False) -> bool:
-    return any(path.startswith(p) for p in manager_paths(user, grid_workers=grid_workers))
+    return under(manager_paths(user, grid_workers=grid_workers), path)
+
+
+def watches(user: Any) -> bool:
+    """Whether `user` reads the points figures of their area (leaders, the command centre)."""
+    return bool(get_scope(user).cap_paths(Cap.POINTS_WATCH))
+
+
+def reads_summary(user: Any, path: str) -> bool:
+    """积分统计 under `path`: who runs points there, and those who watch the figures."""
+    return manages(user, path) or getattr(user, "is_superuser", False) or watches(user)
 
 
 def shop_serves(shop: Shop, path: str) -> bool:
     """A shop serves the residents under its node: a village's shop its village, a town's the town."""
-    return shop.is_active and path.startswith(shop.path)
+    return shop.is_active and under((shop.path,), path)
 
 
 def shops_for(user: Any) -> QuerySet[Shop]:
@@ -227,3 +231,43 @@ def board_place(user: Any, node_id: int | None) -> Node:
     if node is None:
         raise NotFound()
     return node
+
+
+# --- what a user may do with a row: the buttons a page shows ---------------------------------------------------
+
+
+def _own(user: Any, resident: Any) -> bool:
+    return resident.user_id is not None and resident.user_id == getattr(user, "pk", None)
+
+
+def redemption_actions(user: Any, redemption: Redemption) -> list[str]:
+    """What `user` may do with `redemption` now, as points.services decides it: shop staff (who `manages` the
+    shop's node) hand a reservation over (redemption_collect) and cancel any redemption of their shop, with
+    a reason; the resident cancels their own reservation, never what was handed over (redemption_cancel).
+    Reads `redemption.shop` and `redemption.resident`: load them with the list."""
+    own = _own(user, redemption.resident)
+    staff = manages(user, redemption.shop.path)
+
+    def may(action: str) -> bool:
+        if action == "collect":
+            return staff
+        if action == "cancel":
+            return redemption.state == Redemption.State.RESERVED if own else staff
+        return False
+
+    return REDEMPTION.allowed(redemption, may)
+
+
+def claim_actions(user: Any, claim: Claim) -> list[str]:
+    """What `user` may do with `claim` now, as claim_decide decides it: staff who run points where the
+    resident lives approve or reject it, never a claim of their own. Reads `claim.resident`."""
+    staff = manages(user, claim.path) and not _own(user, claim.resident)
+    return CLAIM.allowed(claim, lambda action: staff)
+
+
+def nomination_actions(user: Any, nomination: Nomination) -> list[str]:
+    """What `user` may do with `nomination` now, as nomination_decide decides it: staff who run points
+    where the nominee lives select them or pass them over, never when they are the nominee. Reads
+    `nomination.resident`."""
+    staff = manages(user, nomination.path) and not _own(user, nomination.resident)
+    return NOMINATION.allowed(nomination, lambda action: staff)

@@ -3,9 +3,10 @@ decide, awards and deductions by hand, the shop counter with its stock, the lead
 good-person nominations, and the report.
 
 Pages change nothing themselves: every write is a call to points.services, every scoped read goes
-through points.selectors (or org.access). A service's refusal is shown as a message and changes
-nothing; what is missing or outside the user's part of the county is the 404 page, as are the staff
-pages for anyone who runs no points.
+through points.selectors (or org.access), every posted action is read through its form (points.forms).
+A form's or a service's refusal is shown as a message and changes nothing; what is missing or outside
+the user's part of the county is the 404 page, as are the staff pages for anyone who runs no points.
+The buttons of a redemption, a claim and a nomination are the actions the selectors allow this user.
 """
 
 from __future__ import annotations
@@ -23,16 +24,14 @@ from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from accounts.models import Role
-from core.audit import log_personal_read
 from core.clock import SHANGHAI, now
-from core.masking import mask_phone
-from core.pages import attempt, back, form_key, gate, keyset, new_key, to_int
+from core.forms import bind
+from core.pages import attempt, back_to, gate, keyset, new_key, to_int
 from org import selectors as org_selectors
 from org.access import get_scope, own_resident, paths_q, residents_for
 from org.models import Level, Node, Resident, path_prefixes
-from points import selectors, services
-from points.models import Account, Claim, Entry, Goods, Nomination, Redemption, Rule
+from points import forms, selectors, services
+from points.models import Account, Claim, Entry, Goods, Redemption, Rule
 
 PAGE_SIZE = 20
 SEARCH_MAX = 20
@@ -95,13 +94,14 @@ def _people(request: HttpRequest, residents: list[Resident]) -> list[dict[str, A
     balances = _balances([r.pk for r in residents])
     rows = []
     for r in residents:
-        show = scope.unmask_phone(r)
-        if show and r.phone:
-            log_personal_read(user=request.user, resident=r, field="phone", channel="page", path=request.path)
+        phone = org_selectors.whole_number(
+            request.user, r.phone, field="phone", allowed=scope.unmask_phone(r), channel="page", path=request.path,
+            resident=r,
+        )  # fmt: skip
         rows.append(
             {
                 "resident": r,
-                "phone": r.phone if show else mask_phone(r.phone),
+                "phone": phone,
                 "balance": balances.get(r.pk, 0),
             }
         )
@@ -118,8 +118,8 @@ def _when(t: dt.datetime | None) -> str:
     return formats.date_format(t.astimezone(SHANGHAI), "Y-m-d") if t else ""
 
 
-def _back(request: HttpRequest, default: str) -> HttpResponse:
-    return back(request, "/points/", default)
+def _with_query(url: str, **params: str) -> str:
+    return url + "?" + urlencode(params) if any(params.values()) else url
 
 
 # --- a resident's pages -----------------------------------------------------------------------------------
@@ -173,7 +173,11 @@ def claim_page(request: HttpRequest) -> HttpResponse:
     values = {"rule": request.GET.get("rule", ""), "quantity": "1", "description": ""}
     status = 200
     if request.method == "POST":
-        values = {k: request.POST.get(k, "").strip() for k in ("rule", "quantity", "description")}
+        form = bind(request, forms.ClaimForm)
+        if form is None:
+            return redirect("points:claim")
+        d = form.cleaned_data
+        values = {k: d[k] for k in ("rule", "quantity", "description")}
         rule = next((r for r in rules if r.code == values["rule"]), None)
         if rule is None:
             messages.error(request, _("No such points rule."))
@@ -184,10 +188,10 @@ def claim_page(request: HttpRequest) -> HttpResponse:
                 services.claim_submit,
                 resident=me,
                 rule=rule,
-                quantity=values["quantity"][:10],
-                description=values["description"][:300],
+                quantity=values["quantity"],
+                description=values["description"],
                 by=request.user,
-                key=form_key(request.POST.get("key")),
+                key=d["key"],
             )
             if claim is not None:
                 messages.success(
@@ -212,9 +216,11 @@ def redemptions_page(request: HttpRequest) -> HttpResponse:
     me = _me_or_404(request.user)
     page = keyset(
         request,
-        selectors.redemptions_for(request.user).filter(resident_id=me.pk).select_related("shop", "goods"),
+        selectors.redemptions_for(request.user).filter(resident_id=me.pk).select_related("shop", "goods", "resident"),
         PAGE_SIZE,
     )
+    for r in page.rows:
+        r.actions = selectors.redemption_actions(request.user, r)
     return render(request, "points/redemptions.html", {"page": page, "balance": _account(me.pk)["balance"]})
 
 
@@ -247,7 +253,11 @@ def reserve(request: HttpRequest, shop_id: int) -> HttpResponse:
     """预约兑换: the resident reserves goods for themself; the points are taken now, the goods wait."""
     me = _me_or_404(request.user)
     shop = gate(selectors.access_shop, request.user, shop_id)
-    goods = gate(selectors.access_goods, request.user, to_int(request.POST.get("goods")) or 0)
+    form = bind(request, forms.ReserveForm)
+    if form is None:
+        return redirect("points:shop", shop_id=shop.pk)
+    d = form.cleaned_data
+    goods = gate(selectors.access_goods, request.user, d["goods"] or 0)
     if goods.shop_id != shop.pk:
         raise Http404
     result = attempt(
@@ -255,9 +265,9 @@ def reserve(request: HttpRequest, shop_id: int) -> HttpResponse:
         services.redeem,
         goods=goods,
         resident=me,
-        quantity=to_int(request.POST.get("quantity")) or 0,
+        quantity=d["quantity"] or 0,
         by=request.user,
-        key=form_key(request.POST.get("key")),
+        key=d["key"],
     )
     if result is None:
         return redirect("points:shop", shop_id=shop.pk)
@@ -275,12 +285,18 @@ def reserve(request: HttpRequest, shop_id: int) -> HttpResponse:
 def redemption_cancel(request: HttpRequest, redemption_id: int) -> HttpResponse:
     """A resident cancels their reservation; shop staff cancel any redemption of their shop with a reason."""
     r = gate(selectors.access_redemption, request.user, redemption_id)
+    # Without a usable `next`: the resident back to their redemptions, shop staff to the counter.
+    own = r.resident.user_id == request.user.pk
+    default = reverse("points:redemptions") if own else reverse("points:counter", args=[r.shop_id])
+    form = bind(request, forms.CancelForm)
+    if form is None:
+        return redirect(default)
     done = attempt(
         request,
         services.redemption_cancel,
         redemption=r,
         by=request.user,
-        reason=request.POST.get("reason", "")[:200],
+        reason=form.cleaned_data["reason"],
     )
     if done is not None:
         messages.success(
@@ -288,7 +304,7 @@ def redemption_cancel(request: HttpRequest, redemption_id: int) -> HttpResponse:
             _("Cancelled: %(goods)s × %(n)s. %(points)s points are back.")
             % {"goods": r.goods.name, "n": r.quantity, "points": r.points},
         )
-    return _back(request, reverse("points:redemptions"))
+    return back_to(form.cleaned_data["next"], "/points/", default)
 
 
 # --- staff: claims, awards and deductions -----------------------------------------------------------
@@ -306,6 +322,7 @@ def manage_page(request: HttpRequest) -> HttpResponse:
     )
     for c in pending:
         c.would = services.rule_points(c.rule, c.quantity)
+        c.actions = selectors.claim_actions(request.user, c)
     q = request.GET.get("q", "").replace("\x00", "").strip()[:30]
     recent = list(
         selectors.entries_for(request.user)
@@ -332,14 +349,17 @@ def manage_page(request: HttpRequest) -> HttpResponse:
 def claim_decide(request: HttpRequest, claim_id: int) -> HttpResponse:
     _manager_paths_or_404(request.user)
     claim = gate(selectors.access_claim, request.user, claim_id)
-    approve = request.POST.get("decision") == "approve"
+    form = bind(request, forms.DecideForm)
+    if form is None:
+        return redirect("points:manage")
+    approve = form.cleaned_data["decision"] == "approve"
     done = attempt(
         request,
         services.claim_decide,
         claim=claim,
         approve=approve,
         by=request.user,
-        note=request.POST.get("note", "")[:200],
+        note=form.cleaned_data["note"],
     )
     if done is not None:
         if approve:
@@ -358,24 +378,28 @@ def adjust(request: HttpRequest) -> HttpResponse:
     """Award or deduct points by hand, with the reason on the record."""
     _manager_paths_or_404(request.user)
     back = reverse("points:manage")
-    rid = to_int(request.POST.get("resident"))
-    if rid is None:
+    form = bind(request, forms.AdjustForm)
+    if form is None:
+        return redirect(back)
+    d = form.cleaned_data
+    back = _with_query(back, q=d["q"])
+    if d["resident"] is None:
         messages.error(request, _("Choose a resident first."))
         return redirect(back)
-    resident = residents_for(request.user).filter(pk=rid).first()
+    resident = residents_for(request.user).filter(pk=d["resident"]).first()
     if resident is None:
         raise Http404
-    deduct = request.POST.get("kind") == "deduct"
+    deduct = d["kind"] == "deduct"
     fn = services.deduct_manual if deduct else services.award_manual
-    amount = to_int(request.POST.get("amount")) or 0
+    amount = d["amount"] or 0
     result = attempt(
         request,
         fn,
         resident=resident,
         amount=amount,
-        reason=request.POST.get("reason", "")[:200],
+        reason=d["reason"],
         by=request.user,
-        key=form_key(request.POST.get("key")),
+        key=d["key"],
     )
     if result is not None:
         text = (_("Deducted %(n)s points from %(name)s.") if deduct else _("Awarded %(n)s points to %(name)s.")) % {
@@ -383,7 +407,7 @@ def adjust(request: HttpRequest) -> HttpResponse:
             "name": resident.name,
         }
         messages.success(request, text)
-    return redirect(back + "?" + urlencode({"q": request.POST.get("q", "")[:30]}))
+    return redirect(back)
 
 
 # --- staff: the shop counter --------------------------------------------------------------------------
@@ -396,9 +420,11 @@ def counter_page(request: HttpRequest, shop_id: int) -> HttpResponse:
     q = request.GET.get("q", "").replace("\x00", "").strip()[:30]
     found = [r for r in _search(request, q, (shop.path,)) if selectors.shop_serves(shop, r.path)]
     goods = list(shop.goods.order_by("sort", "id"))
-    in_shop = selectors.redemptions_for(request.user).filter(shop=shop).select_related("goods", "resident")
+    in_shop = selectors.redemptions_for(request.user).filter(shop=shop).select_related("shop", "goods", "resident")
     reserved = list(in_shop.filter(state=Redemption.State.RESERVED).order_by("pickup_by", "id")[:200])
     recent = list(in_shop.exclude(state=Redemption.State.RESERVED).order_by("-id")[:20])
+    for r in (*reserved, *recent):
+        r.actions = selectors.redemption_actions(request.user, r)
     return render(
         request,
         "points/counter.html",
@@ -420,14 +446,17 @@ def counter_page(request: HttpRequest, shop_id: int) -> HttpResponse:
 @require_POST
 def counter_redeem(request: HttpRequest, shop_id: int) -> HttpResponse:
     shop = _shop_staff(request.user, shop_id)
-    q = request.POST.get("q", "")[:30]
-    back = reverse("points:counter", args=[shop.pk]) + "?" + urlencode({"q": q})
-    rid = to_int(request.POST.get("resident"))
-    if rid is None:
+    counter = reverse("points:counter", args=[shop.pk])
+    form = bind(request, forms.CounterRedeemForm)
+    if form is None:
+        return redirect(counter)
+    d = form.cleaned_data
+    back = counter + "?" + urlencode({"q": d["q"]})
+    if d["resident"] is None:
         messages.error(request, _("Choose a resident first."))
         return redirect(back)
-    resident = residents_for(request.user).filter(pk=rid).first()
-    goods = gate(selectors.access_goods, request.user, to_int(request.POST.get("goods")) or 0)
+    resident = residents_for(request.user).filter(pk=d["resident"]).first()
+    goods = gate(selectors.access_goods, request.user, d["goods"] or 0)
     if resident is None or goods.shop_id != shop.pk:
         raise Http404
     result = attempt(
@@ -435,9 +464,9 @@ def counter_redeem(request: HttpRequest, shop_id: int) -> HttpResponse:
         services.redeem,
         goods=goods,
         resident=resident,
-        quantity=to_int(request.POST.get("quantity")) or 0,
+        quantity=d["quantity"] or 0,
         by=request.user,
-        key=form_key(request.POST.get("key")),
+        key=d["key"],
     )
     if result is not None:
         r, _created = result
@@ -459,6 +488,8 @@ def counter_redeem(request: HttpRequest, shop_id: int) -> HttpResponse:
 @require_POST
 def redemption_collect(request: HttpRequest, redemption_id: int) -> HttpResponse:
     r = gate(selectors.access_redemption, request.user, redemption_id)
+    if bind(request, forms.CollectForm) is None:
+        return redirect("points:counter", shop_id=r.shop_id)
     if attempt(request, services.redemption_collect, redemption=r, by=request.user) is not None:
         messages.success(
             request,
@@ -472,16 +503,18 @@ def redemption_collect(request: HttpRequest, redemption_id: int) -> HttpResponse
 @require_POST
 def goods_add(request: HttpRequest, shop_id: int) -> HttpResponse:
     shop = _shop_staff(request.user, shop_id)
-    p = request.POST
-    period = p.get("limit_period", "")
+    form = bind(request, forms.GoodsAddForm)
+    if form is None:
+        return redirect("points:counter", shop_id=shop.pk)
+    d = form.cleaned_data
     fields = {
-        "name": p.get("name", "").strip()[:60],
-        "description": p.get("description", "").strip()[:200],
-        "price": to_int(p.get("price")),
-        "limit_per_person": to_int(p.get("limit_per_person")) or None,
-        "limit_period": period if period in Goods.Period.values else Goods.Period.MONTH,
+        "name": d["name"],
+        "description": d["description"],
+        "price": d["price"],
+        "limit_per_person": d["limit_per_person"] or None,
+        "limit_period": d["limit_period"] or Goods.Period.MONTH,
     }
-    stock = to_int(p.get("stock")) or 0
+    stock = d["stock"] or 0
     g = attempt(request, services.goods_save, shop=shop, by=request.user, **fields)
     if g is not None:
         if stock:
@@ -495,15 +528,18 @@ def goods_add(request: HttpRequest, shop_id: int) -> HttpResponse:
 def goods_stock(request: HttpRequest, goods_id: int) -> HttpResponse:
     """A delivery (restock), or with "count" a correction after counting the shelf."""
     g = gate(selectors.access_goods, request.user, goods_id)
-    count = request.POST.get("count") == "1"
+    form = bind(request, forms.GoodsStockForm)
+    if form is None:
+        return redirect("points:counter", shop_id=g.shop_id)
+    d = form.cleaned_data
     done = attempt(
         request,
         services.goods_restock,
         goods=g,
-        delta=to_int(request.POST.get("delta")) or 0,
+        delta=d["delta"] or 0,
         by=request.user,
-        note=request.POST.get("note", "")[:200],
-        count=count,
+        note=d["note"],
+        count=d["count"],
     )
     if done is not None:
         messages.success(request, _("%(goods)s: %(n)s in stock now.") % {"goods": done.name, "n": done.stock})
@@ -515,7 +551,8 @@ def goods_stock(request: HttpRequest, goods_id: int) -> HttpResponse:
 def goods_sale(request: HttpRequest, goods_id: int) -> HttpResponse:
     """Take goods off sale, or put them back on."""
     g = gate(selectors.access_goods, request.user, goods_id)
-    attempt(request, services.goods_save, shop=g.shop, goods=g, by=request.user, is_active=not g.is_active)
+    if bind(request, forms.GoodsSaleForm) is not None:
+        attempt(request, services.goods_save, shop=g.shop, goods=g, by=request.user, is_active=not g.is_active)
     return redirect("points:counter", shop_id=g.shop_id)
 
 
@@ -561,7 +598,7 @@ def ranking_page(request: HttpRequest) -> HttpResponse:
         .order_by("state", "id")[:200]
     )
     for n in nominations:
-        n.can_decide = n.state == Nomination.State.NOMINATED and selectors.manages(request.user, n.path)
+        n.actions = selectors.nomination_actions(request.user, n)
     nq = request.GET.get("nq", "").replace("\x00", "").strip()[:30]
     return render(
         request,
@@ -584,14 +621,17 @@ def ranking_page(request: HttpRequest) -> HttpResponse:
 @require_POST
 def nominate(request: HttpRequest) -> HttpResponse:
     back = reverse("points:ranking")
-    rid = to_int(request.POST.get("resident"))
-    if rid is None:
+    form = bind(request, forms.NominateForm)
+    if form is None:
+        return redirect(back)
+    d = form.cleaned_data
+    if d["resident"] is None:
         messages.error(request, _("Choose a resident first."))
         return redirect(back)
-    resident = residents_for(request.user).filter(pk=rid).first()
+    resident = residents_for(request.user).filter(pk=d["resident"]).first()
     if resident is None:
         raise Http404
-    raw = request.POST.get("month", "")
+    raw = d["month"]
     try:
         month = dt.date.fromisoformat(f"{raw}-01")
     except ValueError:
@@ -602,7 +642,7 @@ def nominate(request: HttpRequest) -> HttpResponse:
         services.nominate,
         resident=resident,
         month=month,
-        reason=request.POST.get("reason", "")[:500],
+        reason=d["reason"],
         by=request.user,
     )
     if done is not None:
@@ -616,6 +656,8 @@ def nomination_decide(request: HttpRequest, nomination_id: int, decision: str) -
     n = selectors.nominations_for(request.user).filter(pk=nomination_id).select_related("resident").first()
     if n is None or decision not in ("select", "pass"):
         raise Http404
+    if bind(request, forms.NominationDecideForm) is None:
+        return redirect(reverse("points:ranking") + "?" + urlencode({"month": n.month.strftime("%Y-%m")}))
     done = attempt(request, services.nomination_decide, nomination=n, select=decision == "select", by=request.user)
     if done is not None and decision == "select":
         messages.success(request, _("%(name)s is a good person of the month.") % {"name": n.resident.name})
@@ -627,8 +669,7 @@ def report_page(request: HttpRequest) -> HttpResponse:
     """积分统计: points issued, spent, refunded, deducted and expired under a place, and what is held now."""
     user = request.user
     node = _node(request)
-    watches = get_scope(user).roles & {Role.LEADER, Role.DISPATCHER}
-    if not selectors.manages(user, node.path) and not user.is_superuser and not watches:
+    if not selectors.reads_summary(user, node.path):
         raise Http404
     period = _period(request)
     totals = selectors.summary(node.path, period["since"], period["until"])

@@ -14,13 +14,13 @@ from ninja.responses import Status
 
 from accounts.models import User
 from catalog import selectors as catalog_selectors
-from core.audit import log_personal_read
 from core.errors import NotFound, ValidationFailed
-from core.masking import mask_phone
 from core.schemas import DictSchema, Page, PageParams, QueryIn, StrictIn, paginate
 from org.access import get_scope, residents_for
+from org.selectors import whole_number
 from sos import selectors, services
 from sos.models import Call, CallEvent, CareProfile
+from sos.selectors import responder_phone
 from sos.states import OPEN_STATES, State
 
 router = Router(tags=["one-key call"])
@@ -169,10 +169,7 @@ def _profile(request: HttpRequest, p: CareProfile) -> dict[str, Any]:
     scope = get_scope(request.user)
     unmask = scope.unmask_phone(p.resident)
     contacts = list(p.contacts.all())
-    if unmask and contacts:
-        log_personal_read(
-            user=request.user, resident=p.resident, field="phone", channel="api", path=request.path
-        )  # family numbers are the resident's personal data
+    where = {"field": "phone", "channel": "api", "path": request.path}
     return {
         "id": p.pk,
         "resident_id": p.resident_id,
@@ -189,12 +186,17 @@ def _profile(request: HttpRequest, p: CareProfile) -> dict[str, Any]:
                 "kind_label": str(r.get_kind_display()),
                 "user_id": r.user_id,
                 "name": r.name,
-                "phone": r.phone,
+                "phone": responder_phone(request.user, r, **where),
             }
-            for r in p.chain.order_by("position")
+            for r in p.chain.select_related("user").order_by("position")
         ],
         "contacts": [
-            {"name": c.name, "phone": c.phone if unmask else mask_phone(c.phone), "relation": c.relation}
+            {
+                "name": c.name,
+                # Family numbers are the resident's personal data.
+                "phone": whole_number(request.user, c.phone, allowed=unmask, resident=p.resident, **where),
+                "relation": c.relation,
+            }
             for c in contacts
         ],
     }

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import F, Q, QuerySet
 
 from core.errors import NotFound
-from org.access import get_scope, paths_q
+from org.access import Term, any_holds, any_q, get_scope, paths_q
+from org.selectors import whole_number
 from sos.models import Call, CallEvent, CareProfile, Responder
 
 
@@ -23,21 +25,45 @@ def looks_after(user: Any, path: str) -> bool:
     return user is not None and get_scope(user).covers(area_paths(user), path)
 
 
-def _calls_q(user: Any) -> Q:
-    """The caller's own calls; the calls of residents whose chain names the user; and, for staff, every
+@dataclass(frozen=True)
+class CallGate:
+    """Who sees which calls, as one predicate: asked of the database (`q`, for lists and pages) or of
+    rows in memory (`sees`, for the live stream, which holds it for the stream's life).
+
+    The caller's own calls; the calls of residents whose chain names the user; and, for staff, every
     call in the part of the tree whose people they see (department staff see none)."""
-    q = Q(profile__resident__user_id=user.pk) | Q(
-        profile_id__in=Responder.objects.filter(user_id=user.pk).values("profile_id")
+
+    user_id: int
+    profile_ids: frozenset[int]  # residents whose chain names the user
+    staff_paths: tuple[str, ...]
+
+    def terms(self) -> tuple[tuple[Term, Any], ...]:
+        return (
+            (Term("owner_user_id", "eq"), self.user_id),
+            (Term("profile_id", "in"), self.profile_ids),
+            (Term("path", "under"), self.staff_paths),
+        )
+
+    def q(self) -> Q:
+        return any_q(self.terms())
+
+    def sees(self, row: dict[str, Any]) -> bool:
+        return any_holds(self.terms(), row)
+
+
+def call_gate(user: Any) -> CallGate:
+    return CallGate(
+        user_id=user.pk,
+        profile_ids=frozenset(Responder.objects.filter(user_id=user.pk).values_list("profile_id", flat=True)),
+        staff_paths=area_paths(user),
     )
-    if paths := area_paths(user):
-        q |= paths_q(paths, "path")
-    return q
 
 
 def calls_for(user: Any) -> QuerySet[Call]:
     if user is None or not user.is_authenticated:
         return Call.objects.none()
-    return Call.objects.filter(_calls_q(user))
+    # The caller's own calls are found through their resident record (owner_user_id in memory).
+    return Call.objects.alias(owner_user_id=F("profile__resident__user_id")).filter(call_gate(user).q())
 
 
 def access_call(user: Any, call_id: int) -> Call:
@@ -65,3 +91,13 @@ def access_profile(user: Any, profile_id: int) -> CareProfile:
 
 def timeline(call: Call) -> QuerySet[CallEvent]:
     return CallEvent.objects.filter(call=call).order_by("id")
+
+
+def responder_phone(viewer: Any, rung: Responder, *, field: str, channel: str, path: str = "") -> str:
+    """A rung's number for staff arranging the chain: a member of staff's work phone as it is; anyone
+    else's (a party member's own phone, a neighbour's) is personal, shown whole and logged."""
+    if rung.user_id is not None and rung.phone == getattr(rung.user, "work_phone", None):
+        return rung.phone
+    return whole_number(
+        viewer, rung.phone, field=field, allowed=True, channel=channel, path=path, subject=f"sos:responder:{rung.pk}"
+    )

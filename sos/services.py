@@ -17,12 +17,13 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from accounts.models import Role, RoleAssignment, User, actor_label
+from accounts.models import RoleAssignment, User, actor_label
 from core.clock import now
 from core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from core.validators import validate_phone
 from notify.services import message_queue
 from org.models import HouseholdLink, Level, Node, Resident, ServicePoint, path_ids
+from org.policy import Cap, centre_ladder, holders
 from sos.models import Call, CallEvent, CareProfile, Contact, Responder
 from sos.selectors import looks_after
 from sos.states import FINAL_STATES, MACHINE, Action, State
@@ -69,7 +70,7 @@ def default_chain(resident: Resident) -> list[dict[str, Any]]:
             seen.add(user.pk)
         rungs.append({"kind": kind, "user": user, "name": name[:40], "phone": phone})
 
-    for a in RoleAssignment.objects.filter(role=Role.GRID_WORKER, node=grid).select_related("user").order_by("id"):
+    for a in RoleAssignment.objects.filter(holders(Cap.SOS_GRID), node=grid).select_related("user").order_by("id"):
         add(Responder.Kind.GRID_WORKER, a.user, actor_label(a.user), a.user.work_phone)
     link = HouseholdLink.objects.filter(household_id=resident.household_id).select_related("member__resident").first()
     if link is not None:
@@ -77,14 +78,17 @@ def default_chain(resident: Resident) -> list[dict[str, Any]]:
         add(Responder.Kind.PARTY_MEMBER, member.user if member.user_id else None, member.name, member.phone)
     if village_id is not None:
         for a in (
-            RoleAssignment.objects.filter(role=Role.VOLUNTEER, node_id=village_id)
+            RoleAssignment.objects.filter(holders(Cap.SOS_VOLUNTEER), node_id=village_id)
             .select_related("user")
             .order_by("id")[:2]
         ):
             add(Responder.Kind.VOLUNTEER, a.user, actor_label(a.user), a.user.work_phone)
         duty = ServicePoint.objects.filter(node_id=village_id).exclude(phone="").values_list("phone", flat=True).first()
         staff = (
-            RoleAssignment.objects.filter(role=Role.VILLAGE_STAFF, node_id=village_id).select_related("user").first()
+            RoleAssignment.objects.filter(holders(Cap.SOS_VILLAGE), node_id=village_id)
+            .select_related("user")
+            .order_by("id")
+            .first()
         )
         if staff is not None or duty:
             add(Responder.Kind.VILLAGE_DUTY, staff.user if staff else None, _("Village on duty"), duty or "")
@@ -245,7 +249,7 @@ def _village_users(call: Call) -> list[User]:
         return []
     return [
         a.user
-        for a in RoleAssignment.objects.filter(role=Role.VILLAGE_STAFF, node=village).select_related("user")
+        for a in RoleAssignment.objects.filter(holders(Cap.SOS_VILLAGE), node=village).select_related("user")
         if a.user.is_active
     ]
 
@@ -253,10 +257,10 @@ def _village_users(call: Call) -> list[User]:
 def _centre_users(call: Call) -> list[User]:
     """Dispatchers (the command centre) whose part of the tree holds the call; leaders if none."""
     ids = path_ids(call.path)
-    for role in (Role.DISPATCHER, Role.LEADER, Role.ADMIN):
+    for group in centre_ladder():
         users = [
             a.user
-            for a in RoleAssignment.objects.filter(role=role, node_id__in=ids).select_related("user")
+            for a in RoleAssignment.objects.filter(group, node_id__in=ids).select_related("user")
             if a.user.is_active
         ]
         if users:

@@ -20,8 +20,8 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.utils.translation import gettext as _
 
-from sos.models import Call, CallEvent, Responder
-from sos.selectors import area_paths
+from sos.models import Call, CallEvent
+from sos.selectors import CallGate, call_gate
 from sos.states import State
 
 POLL_SECONDS = 0.2
@@ -29,27 +29,9 @@ HEARTBEAT_SECONDS = 15
 BACKLOG_MAX = 200
 
 
-@dataclass(frozen=True)
-class Viewer:
-    """What decides whether a user's screen gets an event, held in memory for the stream's life."""
-
-    user_id: int
-    staff_paths: tuple[str, ...]
-    profile_ids: frozenset[int]
-
-    def sees(self, row: dict[str, Any]) -> bool:
-        if row["owner_user_id"] == self.user_id or row["profile_id"] in self.profile_ids:
-            return True
-        return any(row["path"].startswith(p) for p in self.staff_paths)
-
-
-def viewer_for(user: Any) -> Viewer:
-    """The rules of sos.selectors.calls_for, held in memory for a stream's life (a test keeps them equal)."""
-    return Viewer(
-        user_id=user.pk,
-        staff_paths=area_paths(user),
-        profile_ids=frozenset(Responder.objects.filter(user_id=user.pk).values_list("profile_id", flat=True)),
-    )
+def viewer_for(user: Any) -> CallGate:
+    """The gate of sos.selectors.calls_for, held in memory for a stream's life (the same predicate)."""
+    return call_gate(user)
 
 
 def _rows(after: int, upto: int | None = None, limit: int = 500) -> list[dict[str, Any]]:

@@ -20,15 +20,26 @@ from django.views.decorators.http import require_POST
 
 from accounts.models import RoleAssignment
 from catalog.selectors import category_by_code
-from core.audit import log_personal_read
 from core.clock import now
-from core.errors import ApiError, ValidationFailed
-from core.masking import mask_phone
-from core.pages import gate
+from core.forms import bind
+from core.pages import attempt, gate
 from org import selectors as org_selectors
 from org.access import get_scope, paths_q, residents_for
 from org.models import Level, Node, path_ids
+from org.policy import may_respond
+from org.selectors import whole_number
 from sos import selectors, services
+from sos.forms import (
+    STEP_FORMS,
+    ChainForm,
+    ContactsForm,
+    RaiseForm,
+    RegisterForm,
+    StaffRaiseForm,
+    StepForm,
+    WhichForm,
+    WorkorderForm,
+)
 from sos.models import Call, CareProfile, Responder
 from sos.states import OPEN_STATES, State
 
@@ -73,18 +84,19 @@ def raise_page(request: HttpRequest) -> HttpResponse:
     profile = _own_profile(request.user)
     if profile is None:
         raise Http404
-    kind = request.POST.get("kind") or request.GET.get("kind") or Call.Kind.EMERGENCY
+    kind = request.GET.get("kind") or Call.Kind.EMERGENCY
+    if request.method == "POST":
+        form = bind(request, RaiseForm)
+        if form is not None:
+            kind = form.cleaned_data["kind"]
+            attempt(
+                request, services.call_raise, profile=profile, channel=Call.Channel.BUTTON, by=request.user,
+                kind=kind if kind in Call.Kind.values else Call.Kind.EMERGENCY,
+                idempotency_key=form.cleaned_data["key"],
+            )  # fmt: skip
+        return redirect("sos:home")
     if kind not in Call.Kind.values:
         kind = Call.Kind.EMERGENCY
-    if request.method == "POST":
-        key = request.POST.get("key", "")[:64]
-        try:
-            services.call_raise(
-                profile=profile, kind=kind, channel=Call.Channel.BUTTON, by=request.user, idempotency_key=key
-            )
-        except ApiError as exc:
-            messages.error(request, exc.message)
-        return redirect("sos:home")
     return render(
         request, "sos/confirm.html", {"kind": kind, "kind_label": Call.Kind(kind).label, "key": secrets.token_hex(8)}
     )
@@ -201,21 +213,15 @@ def call_step(request: HttpRequest, call_id: int, step: str) -> HttpResponse:
     if fn is None:
         raise Http404
     call = gate(selectors.access_call, request.user, call_id)
-    kw: dict[str, Any] = {}
-    if step == "resolve":
-        kw["outcome"] = request.POST.get("outcome", "")[:1000]
-        minutes = request.POST.get("minutes_spent", "").strip()
-        kw["minutes_spent"] = int(minutes) if minutes.isdigit() else None
-    elif step in ("cancel", "follow-up"):
-        kw["note"] = request.POST.get("note", "")[:500]
+    form = bind(request, STEP_FORMS.get(step, StepForm))
+    if form is None:
+        return redirect("sos:call", call_id=call_id)
+    kw = {k: v for k, v in form.cleaned_data.items() if k != "next"}
     try:
-        fn(call=call, by=request.user, **kw)
-    except ApiError as exc:
-        messages.error(request, exc.message)
+        attempt(request, fn, call=call, by=request.user, **kw)
     except DjangoPermissionDenied:
         messages.error(request, _("You may not do that."))
-    back = request.POST.get("next", "")
-    if back in ("home",):
+    if form.cleaned_data["next"] == "home":
         return redirect("sos:home")
     return redirect("sos:call", call_id=call_id)
 
@@ -249,17 +255,17 @@ def profiles_page(request: HttpRequest) -> HttpResponse:
 @require_POST
 def profile_register(request: HttpRequest) -> HttpResponse:
     _staff_or_404(request.user)
-    rid = request.POST.get("resident", "")
-    resident = residents_for(request.user).filter(pk=int(rid)).first() if rid.isdigit() else None
+    form = bind(request, RegisterForm)
+    if form is None:
+        return redirect("sos:profiles")
+    resident = residents_for(request.user).filter(pk=form.cleaned_data["resident"]).first()
     if resident is None:
         raise Http404
-    reasons = [r for r in request.POST.getlist("reasons") if r in CareProfile.Reason.values]
-    try:
-        p = services.care_register(
-            resident=resident, by=request.user, reasons=reasons, needs=request.POST.get("needs", "")[:500]
-        )
-    except ApiError as exc:
-        messages.error(request, exc.message)
+    p = attempt(
+        request, services.care_register, resident=resident, by=request.user, reasons=form.cleaned_data["reasons"],
+        needs=form.cleaned_data["needs"],
+    )  # fmt: skip
+    if p is None:
         return redirect("sos:profiles")
     return redirect("sos:profile", profile_id=p.pk)
 
@@ -268,50 +274,36 @@ def profile_register(request: HttpRequest) -> HttpResponse:
 def profile_page(request: HttpRequest, profile_id: int) -> HttpResponse:
     _staff_or_404(request.user)
     p = gate(selectors.access_profile, request.user, profile_id)
-    if request.method == "POST" and request.POST.get("form") == "contacts":
-        contacts = []
-        for i in range(services.MAX_CONTACTS):
-            name = request.POST.get(f"cname_{i}", "").strip()[:40]
-            phone = request.POST.get(f"cphone_{i}", "").strip()[:20]
-            if name or phone:
-                contacts.append({"name": name, "phone": phone, "relation": request.POST.get(f"crel_{i}", "")[:20]})
-        try:
-            services.contacts_set(profile=p, contacts=contacts, by=request.user)
-            messages.success(request, _("The family contacts are saved."))
-        except ApiError as exc:
-            messages.error(request, exc.message)
-        except DjangoValidationError as exc:
-            messages.error(request, " ".join(exc.messages))
-        return redirect("sos:profile", profile_id=p.pk)
     if request.method == "POST":
-        rungs = []
-        users = {u.pk: u for u in _chain_candidates(request.user, p)}
-        for i in range(services.MAX_CHAIN):
-            uid = request.POST.get(f"user_{i}", "")
-            name = request.POST.get(f"name_{i}", "").strip()[:40]
-            phone = request.POST.get(f"phone_{i}", "").strip()[:20]
-            kind = request.POST.get(f"kind_{i}", "other")
-            user = users.get(int(uid)) if uid.isdigit() else None
-            if user is None and not name and not phone:
-                continue
-            rungs.append({"user": user, "name": name, "phone": phone, "kind": kind})
-        try:
-            services.chain_set(profile=p, rungs=rungs, by=request.user)
-            messages.success(request, _("The responder chain is saved."))
-        except ApiError as exc:
-            messages.error(request, exc.message)
-        except DjangoValidationError as exc:
-            messages.error(request, " ".join(exc.messages))
+        which = bind(request, WhichForm)
+        if which is not None and which.cleaned_data["form"] == "contacts":
+            form: ContactsForm | ChainForm | None = bind(request, ContactsForm)
+            saved = _("The family contacts are saved.")
+            save: Any = lambda f: services.contacts_set(profile=p, contacts=f.contacts(), by=request.user)  # noqa: E731
+        elif which is not None:
+            candidates = {u.pk: u for u in _chain_candidates(request.user, p)}
+            form = bind(request, ChainForm, candidates=candidates)
+            saved = _("The responder chain is saved.")
+            save = lambda f: services.chain_set(profile=p, rungs=f.rungs(), by=request.user)  # noqa: E731
+        else:
+            form = None
+        if form is not None:
+            try:
+                if attempt(request, save, f=form) is not None:
+                    messages.success(request, saved)
+            except DjangoValidationError as exc:
+                messages.error(request, " ".join(exc.messages))
         return redirect("sos:profile", profile_id=p.pk)
+    where = {"field": "phone", "channel": "page", "path": request.path}
     chain = list(p.chain.select_related("user").order_by("position"))
+    for r in chain:  # the chain's numbers stand whole in the form that edits them
+        r.phone = selectors.responder_phone(request.user, r, **where)
     rows = [*chain, *([None] * (services.MAX_CHAIN - len(chain)))]
     calls = list(p.calls.select_related("responder").order_by("-raised_at")[:20])
     contacts = list(p.contacts.all())
-    if contacts and get_scope(request.user).unmask_phone(p.resident):
-        log_personal_read(user=request.user, resident=p.resident, field="phone", channel="page", path=request.path)
-    else:
-        for c in contacts:
-            c.phone = mask_phone(c.phone)
+    unmask = get_scope(request.user).unmask_phone(p.resident)
+    for c in contacts:  # family numbers are the resident's personal data
+        c.phone = whole_number(request.user, c.phone, allowed=unmask, resident=p.resident, **where)
     return render(
         request,
         "sos/profile.html",
@@ -323,7 +315,7 @@ def profile_page(request: HttpRequest, profile_id: int) -> HttpResponse:
             "calls": calls,
             "call_kinds": Call.Kind.choices,
             "contact_rows": [*contacts, *([None] * (services.MAX_CONTACTS - len(contacts)))],
-            "contacts_editable": get_scope(request.user).unmask_phone(p.resident),
+            "contacts_editable": unmask,
         },
     )
 
@@ -336,7 +328,7 @@ def _chain_candidates(user: Any, p: CareProfile) -> list[Any]:
         {
             a.user
             for a in RoleAssignment.objects.filter(node_id__in=ids).select_related("user")
-            if a.user.is_active and a.role not in ("resident", "dept_staff")
+            if a.user.is_active and may_respond(a.role)
         },
         key=lambda u: u.pk,
     )
@@ -348,15 +340,15 @@ def profile_raise(request: HttpRequest, profile_id: int) -> HttpResponse:
     """Staff raise a call for someone who telephoned (hotline) or whom they found in need."""
     _staff_or_404(request.user)
     p = gate(selectors.access_profile, request.user, profile_id)
-    kind = request.POST.get("kind", Call.Kind.EMERGENCY)
-    channel = request.POST.get("channel", Call.Channel.STAFF)
-    try:
-        raised = services.call_raise(
-            profile=p, kind=kind, channel=channel, by=request.user, note=request.POST.get("note", "")[:500],
-            idempotency_key=request.POST.get("key", "")[:64],
-        )  # fmt: skip
-    except ApiError as exc:
-        messages.error(request, exc.message)
+    form = bind(request, StaffRaiseForm)
+    if form is None:
+        return redirect("sos:profile", profile_id=p.pk)
+    d = form.cleaned_data
+    raised = attempt(
+        request, services.call_raise, profile=p, by=request.user, kind=d["kind"] or Call.Kind.EMERGENCY,
+        channel=d["channel"] or Call.Channel.STAFF, note=d["note"], idempotency_key=d["key"],
+    )  # fmt: skip
+    if raised is None:
         return redirect("sos:profile", profile_id=p.pk)
     return redirect("sos:call", call_id=raised.call.pk)
 
@@ -365,13 +357,12 @@ def profile_raise(request: HttpRequest, profile_id: int) -> HttpResponse:
 @require_POST
 def call_workorder(request: HttpRequest, call_id: int) -> HttpResponse:
     call = gate(selectors.access_call, request.user, call_id)
-    category = category_by_code(request.POST.get("category", "")[:20])
-    try:
+    form = bind(request, WorkorderForm)
+    if form is not None:
+        category = category_by_code(form.cleaned_data["category"])
         if category is None:
-            raise ValidationFailed(fields={"category": [_("No such category.")]})
-        services.call_to_workorder(
-            call=call, by=request.user, text=request.POST.get("text", "")[:2000], category=category
-        )
-    except ApiError as exc:
-        messages.error(request, exc.message)
+            messages.error(request, _("No such category."))
+        else:
+            attempt(request, services.call_to_workorder, call=call, by=request.user, text=form.cleaned_data["text"],
+                    category=category)  # fmt: skip
     return redirect("sos:call", call_id=call_id)

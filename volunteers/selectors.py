@@ -10,15 +10,18 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.db.models import Count, DecimalField, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.utils.translation import gettext as _
 
+from core.clock import now
 from core.errors import NotFound
 from org.access import get_scope, paths_q
 from org.models import path_prefixes
 from points.selectors import manager_paths, manages
 from volunteers.models import Activity, Participation, Team, TeamMember, Volunteer
+from volunteers.states import ACTIVITY, PARTICIPATION
 
 # The states that hold a place (volunteers.services counts places by the same).
 TAKEN = (Participation.State.SIGNED_UP, Participation.State.CHECKED_IN, Participation.State.CHECKED_OUT)
@@ -160,3 +163,56 @@ def access_participation(user: Any, participation_id: int) -> Participation:
 def hours_of(volunteer: Volunteer) -> Decimal:
     """The honour record: every hour of service ever recorded. Points spent or expired do not touch it."""
     return with_hours(Volunteer.objects.filter(pk=volunteer.pk)).values_list("hours", flat=True).get()
+
+
+# --- what a user may do with a row: the buttons a page shows ---------------------------------------------------
+
+CHECKIN_LATE = dt.timedelta(days=1)  # an organiser may still check someone in a day after the end (check_in)
+
+
+def participation_actions(
+    user: Any, p: Participation, *, organiser: bool | None = None, at: dt.datetime | None = None
+) -> list[str]:
+    """What `user` may do with the sign-up `p` now, as volunteers.services decides it:
+
+    - withdraw: the volunteer before the activity starts; an organiser at any time;
+    - signup_again: the volunteer (or an organiser for them), after withdrawing, while the activity is open
+      and not over;
+    - check_in: while the activity is open, from shortly before the start: the volunteer with the code (not
+      from the waiting list) until the end, an organiser until a day after it;
+    - check_out: the volunteer or an organiser;
+    - rate: an organiser, not for their own service, once the activity has started (unless cancelled).
+
+    `organiser`: whether `user` organises the activity, when the caller knows it (one activity's list, or
+    led_team_ids passed to `organises`): no query per row. Reads `p.activity` and `p.volunteer.resident`."""
+    a = p.activity
+    at = at or now()
+    own = p.volunteer.resident.user_id == getattr(user, "pk", None)
+    org = organises(user, a) if organiser is None else organiser
+    published = a.state == Activity.State.PUBLISHED
+    early = dt.timedelta(minutes=int(settings.GONGZHI["VOLUNTEERS"]["CHECKIN_EARLY_MINUTES"]))
+
+    def may(action: str) -> bool:
+        if action == "signup_again":
+            return (own or org) and published and at < a.ends_at
+        if action == "withdraw":
+            return at < a.starts_at if own else org
+        if action == "check_in":
+            if not published or at < a.starts_at - early:
+                return False
+            by_code = own and p.state != Participation.State.WAITLISTED and at <= a.ends_at
+            return by_code or (org and at <= a.ends_at + CHECKIN_LATE)
+        if action == "check_out":
+            return own or org
+        if action == "rate":
+            return org and not own and a.state != Activity.State.CANCELLED and a.starts_at <= at
+        return False  # move_up: the waiting list moves by itself when a place comes free
+
+    return PARTICIPATION.allowed(p, may)
+
+
+def activity_actions(user: Any, activity: Activity, *, organiser: bool | None = None) -> list[str]:
+    """What `user` may do with `activity` now (activity_cancel, activity_finish): its organisers cancel or
+    close it while it is open. `organiser` as for participation_actions."""
+    org = organises(user, activity) if organiser is None else organiser
+    return ACTIVITY.allowed(activity, lambda action: org)

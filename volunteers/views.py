@@ -2,8 +2,10 @@
 organiser's activities with their check-in code, participants, check-in/out and rating; teams.
 
 Pages change nothing themselves: every write is a call to volunteers.services, every scoped read goes
-through volunteers.selectors. A service's refusal is shown as a message and changes nothing; what is
-missing or not the user's is the 404 page, as is the organisers' page for anyone who organises nothing.
+through volunteers.selectors, every posted action is read through its form (volunteers.forms). A form's
+or a service's refusal is shown as a message and changes nothing; what is missing or not the user's is
+the 404 page, as is the organisers' page for anyone who organises nothing. The buttons of a sign-up and
+an activity are the actions the selectors allow this user.
 """
 
 from __future__ import annotations
@@ -22,11 +24,12 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from core.clock import EARLIEST, LATEST, SHANGHAI, now
 from core.errors import ValidationFailed
-from core.pages import attempt, back, error_text, gate, to_int
+from core.forms import bind
+from core.pages import attempt, back_to, error_text, gate
 from org.access import access_node, own_resident, paths_q
 from org.models import Level, Node, Resident
 from points.selectors import manager_paths, manages
-from volunteers import selectors, services
+from volunteers import forms, selectors, services
 from volunteers.models import Activity, Participation, Volunteer
 
 RATINGS = range(0, 6)
@@ -52,12 +55,8 @@ def _organiser_or_404(user: Any) -> tuple[tuple[str, ...], frozenset[int]]:
 
 def _code(value: str | None) -> str:
     """The check-in code as typed: letters and digits only, else nothing (which the service refuses)."""
-    code = (value or "").strip().upper()[:12]
+    code = (value or "").strip().upper()
     return code if code.isascii() and code.isalnum() else ""
-
-
-def _back(request: HttpRequest, default: str) -> HttpResponse:
-    return back(request, "/volunteers/", default)
 
 
 def _local(value: str, field: str) -> dt.datetime:
@@ -100,17 +99,20 @@ def home(request: HttpRequest) -> HttpResponse:
     if volunteer is not None:
         mine = {
             p.activity_id: p
-            for p in volunteer.participations.filter(activity_id__in=[a.pk for a in acts]).exclude(
-                state=Participation.State.WITHDRAWN
-            )
+            for p in volunteer.participations.filter(activity_id__in=[a.pk for a in acts])
+            .exclude(state=Participation.State.WITHDRAWN)
+            .select_related("activity", "volunteer__resident")
         }
         parts = list(
             volunteer.participations.select_related("activity", "claim").order_by("-activity__starts_at", "-id")[:30]
         )
         hours = selectors.hours_of(volunteer)
+    led = selectors.led_team_ids(user) if mine else frozenset()
     for a in acts:
         a.mine = mine.get(a.pk)
         a.left = max(0, a.capacity - a.taken)
+        if a.mine is not None:
+            a.mine.actions = selectors.participation_actions(user, a.mine, organiser=selectors.organises(user, a, led))
     return render(
         request,
         "volunteers/home.html",
@@ -135,7 +137,10 @@ def join(request: HttpRequest) -> HttpResponse:
     me = own_resident(request.user)
     if me is None:
         raise Http404
-    raw = request.POST.get("skills", "")
+    form = bind(request, forms.JoinForm)
+    if form is None:
+        return redirect("volunteers:home")
+    raw = form.cleaned_data["skills"]
     for sep in "，、;；":
         raw = raw.replace(sep, ",")
     skills = [s for s in (x.strip() for x in raw.split(",")) if s]
@@ -145,7 +150,7 @@ def join(request: HttpRequest) -> HttpResponse:
         resident=me,
         by=request.user,
         skills=skills,
-        availability=request.POST.get("availability", "")[:100],
+        availability=form.cleaned_data["availability"],
     )
     if done is not None:
         messages.success(request, _("Welcome! You are registered as a volunteer."))
@@ -160,7 +165,10 @@ def checkin_by_code(request: HttpRequest) -> HttpResponse:
     if me is None:
         raise Http404
     volunteer = _volunteer(request.user, me)
-    code = _code(request.POST.get("code"))
+    form = bind(request, forms.CodeCheckinForm)
+    if form is None:
+        return redirect("volunteers:home")
+    code = _code(form.cleaned_data["code"])
     if volunteer is None:
         messages.error(request, _("Register as a volunteer first."))
         return redirect("volunteers:home")
@@ -181,7 +189,12 @@ def activity_page(request: HttpRequest, activity_id: int) -> HttpResponse:
     user = request.user
     a = gate(selectors.access_activity, user, activity_id)
     organiser = selectors.organises(user, a)
-    parts = list(a.participations.select_related("volunteer__resident", "claim").order_by("signed_at", "id"))
+    parts = list(
+        a.participations.select_related("activity", "volunteer__resident", "claim").order_by("signed_at", "id")
+    )
+    at = now()
+    for p in parts:
+        p.actions = selectors.participation_actions(user, p, organiser=organiser, at=at)
     mine = next((p for p in parts if p.volunteer.resident.user_id == user.pk), None)
     position = None
     if mine is not None and mine.state == WAITING:
@@ -201,6 +214,7 @@ def activity_page(request: HttpRequest, activity_id: int) -> HttpResponse:
             "waiting": sum(1 for p in parts if p.state == WAITING),
             "ratings": RATINGS,
             "open": a.state == Activity.State.PUBLISHED,
+            "actions": selectors.activity_actions(user, a, organiser=organiser),
         },
     )
 
@@ -209,13 +223,17 @@ def activity_page(request: HttpRequest, activity_id: int) -> HttpResponse:
 @require_POST
 def signup(request: HttpRequest, activity_id: int) -> HttpResponse:
     a = gate(selectors.access_activity, request.user, activity_id)
+    default = reverse("volunteers:activity", args=[a.pk])
+    form = bind(request, forms.SignupForm)
+    if form is None:
+        return redirect(default)
     p = attempt(request, services.signup, activity=a, by=request.user)
     if p is not None:
         if p.state == WAITING:
             messages.success(request, _("All places are taken: you are on the waiting list and will be told."))
         else:
             messages.success(request, _("You are signed up for “%(title)s”.") % {"title": a.title})
-    return _back(request, reverse("volunteers:activity", args=[a.pk]))
+    return back_to(form.cleaned_data["next"], "/volunteers/", default)
 
 
 @login_required
@@ -223,36 +241,49 @@ def signup(request: HttpRequest, activity_id: int) -> HttpResponse:
 def checkin(request: HttpRequest, activity_id: int) -> HttpResponse:
     """The organiser checks a participant in; a volunteer checks themself in with the code."""
     a = gate(selectors.access_activity, request.user, activity_id)
-    pid = to_int(request.POST.get("participation"))
-    if pid is not None:
-        p = gate(selectors.access_participation, request.user, pid)
+    default = reverse("volunteers:activity", args=[a.pk])
+    form = bind(request, forms.CheckinForm)
+    if form is None:
+        return redirect(default)
+    d = form.cleaned_data
+    if d["participation"] is not None:
+        p = gate(selectors.access_participation, request.user, d["participation"])
         if p.activity_id != a.pk:
             raise Http404
         done = attempt(request, services.check_in, activity=a, by=request.user, volunteer=p.volunteer)
     else:
-        done = attempt(request, services.check_in, activity=a, by=request.user, code=_code(request.POST.get("code")))
+        done = attempt(request, services.check_in, activity=a, by=request.user, code=_code(d["code"]))
     if done is not None:
         messages.success(request, _("Checked in."))
-    return _back(request, reverse("volunteers:activity", args=[a.pk]))
+    return back_to(d["next"], "/volunteers/", default)
 
 
 @login_required
 @require_POST
 def withdraw(request: HttpRequest, participation_id: int) -> HttpResponse:
     p = gate(selectors.access_participation, request.user, participation_id)
+    default = reverse("volunteers:activity", args=[p.activity_id])
+    form = bind(request, forms.WithdrawForm)
+    if form is None:
+        return redirect(default)
     if attempt(request, services.withdraw, participation=p, by=request.user) is not None:
         messages.success(request, _("You are no longer signed up for “%(title)s”.") % {"title": p.activity.title})
-    return _back(request, reverse("volunteers:activity", args=[p.activity_id]))
+    return back_to(form.cleaned_data["next"], "/volunteers/", default)
 
 
 @login_required
 @require_POST
 def checkout(request: HttpRequest, participation_id: int) -> HttpResponse:
     p = gate(selectors.access_participation, request.user, participation_id)
-    done = attempt(request, services.check_out, participation=p, by=request.user, code=_code(request.POST.get("code")))
+    default = reverse("volunteers:activity", args=[p.activity_id])
+    form = bind(request, forms.CheckoutForm)
+    if form is None:
+        return redirect(default)
+    code = _code(form.cleaned_data["code"])
+    done = attempt(request, services.check_out, participation=p, by=request.user, code=code)
     if done is not None:
         messages.success(request, _("Checked out."))
-    return _back(request, reverse("volunteers:activity", args=[p.activity_id]))
+    return back_to(form.cleaned_data["next"], "/volunteers/", default)
 
 
 @login_required
@@ -260,8 +291,10 @@ def checkout(request: HttpRequest, participation_id: int) -> HttpResponse:
 def rate(request: HttpRequest, participation_id: int) -> HttpResponse:
     """The organiser's rating fixes the hours of the honour record and files the points claim."""
     p = gate(selectors.access_participation, request.user, participation_id)
-    rating = to_int(request.POST.get("rating"))
-    hours = request.POST.get("hours", "").strip()[:6]
+    form = bind(request, forms.RateForm)
+    if form is None:
+        return redirect("volunteers:activity", activity_id=p.activity_id)
+    rating, hours = form.cleaned_data["rating"], form.cleaned_data["hours"]
     done = attempt(
         request,
         services.rate,
@@ -282,9 +315,10 @@ def rate(request: HttpRequest, participation_id: int) -> HttpResponse:
 @require_POST
 def activity_cancel(request: HttpRequest, activity_id: int) -> HttpResponse:
     a = gate(selectors.access_activity, request.user, activity_id)
-    done = attempt(
-        request, services.activity_cancel, activity=a, by=request.user, reason=request.POST.get("reason", "")
-    )
+    form = bind(request, forms.ActivityCancelForm)
+    if form is None:
+        return redirect("volunteers:activity", activity_id=a.pk)
+    done = attempt(request, services.activity_cancel, activity=a, by=request.user, reason=form.cleaned_data["reason"])
     if done is not None:
         messages.success(request, _("The activity is cancelled; those signed up are told."))
     return redirect("volunteers:activity", activity_id=a.pk)
@@ -294,6 +328,8 @@ def activity_cancel(request: HttpRequest, activity_id: int) -> HttpResponse:
 @require_POST
 def activity_finish(request: HttpRequest, activity_id: int) -> HttpResponse:
     a = gate(selectors.access_activity, request.user, activity_id)
+    if bind(request, forms.ActivityFinishForm) is None:
+        return redirect("volunteers:activity", activity_id=a.pk)
     if attempt(request, services.activity_finish, activity=a, by=request.user) is not None:
         messages.success(request, _("The activity is closed."))
     return redirect("volunteers:activity", activity_id=a.pk)
@@ -302,21 +338,19 @@ def activity_finish(request: HttpRequest, activity_id: int) -> HttpResponse:
 # --- organisers: activities and teams ------------------------------------------------------------------
 
 
-def _publish(request: HttpRequest) -> Activity | None:
-    p = request.POST
+def _publish(request: HttpRequest, form: forms.PublishForm) -> Activity | None:
+    d = form.cleaned_data
     user = request.user
     team = None
-    team_id = to_int(p.get("team"))
-    if team_id:
-        team = gate(selectors.access_team, user, team_id)
-    node_id = to_int(p.get("node"))
-    if team is None and node_id is None:
+    if d["team"]:
+        team = gate(selectors.access_team, user, d["team"])
+    if team is None and d["node"] is None:
         messages.error(request, _("Choose the village or town, or the team."))
         return None
-    node = team.node if team is not None else gate(access_node, user, node_id)
+    node = team.node if team is not None else gate(access_node, user, d["node"])
     try:
-        starts_at = _local(p.get("starts_at", ""), "starts_at")
-        ends_at = _local(p.get("ends_at", ""), "ends_at")
+        starts_at = _local(d["starts_at"], "starts_at")
+        ends_at = _local(d["ends_at"], "ends_at")
     except ValidationFailed as exc:
         messages.error(request, error_text(exc))
         return None
@@ -325,12 +359,12 @@ def _publish(request: HttpRequest) -> Activity | None:
         services.activity_publish,
         node=node,
         team=team,
-        title=p.get("title", "")[:80],
-        place=p.get("place", "")[:120],
-        description=p.get("description", "")[:1000],
+        title=d["title"],
+        place=d["place"],
+        description=d["description"],
         starts_at=starts_at,
         ends_at=ends_at,
-        capacity=to_int(p.get("capacity")) or 0,
+        capacity=d["capacity"] or 0,
         by=user,
     )
 
@@ -345,11 +379,15 @@ def manage_page(request: HttpRequest) -> HttpResponse:
     fields = ("node", "team", "title", "place", "description", "starts_at", "ends_at", "capacity")
     values = {**dict.fromkeys(fields, ""), "capacity": "10"}
     if request.method == "POST":
-        a = _publish(request)
+        form = bind(request, forms.PublishForm)
+        if form is None:
+            return redirect("volunteers:manage")
+        a = _publish(request, form)
         if a is not None:
             messages.success(request, _("Published: %(title)s.") % {"title": a.title})
             return redirect("volunteers:activity", activity_id=a.pk)
-        values = {k: request.POST.get(k, "") for k in fields}
+        # What was typed stays in the form (as read: stripped, numbers as numbers).
+        values = {k: "" if form.cleaned_data[k] is None else str(form.cleaned_data[k]) for k in fields}
         status = 422
     since = now() - dt.timedelta(days=30)
     acts = [
@@ -394,19 +432,21 @@ def manage_page(request: HttpRequest) -> HttpResponse:
 @require_POST
 def team_create(request: HttpRequest) -> HttpResponse:
     _organiser_or_404(request.user)
-    node_id = to_int(request.POST.get("node"))
-    if node_id is None:
+    form = bind(request, forms.TeamForm)
+    if form is None:
+        return redirect("volunteers:manage")
+    d = form.cleaned_data
+    if d["node"] is None:
         messages.error(request, _("Choose the village or town, or the team."))
         return redirect("volunteers:manage")
-    node = gate(access_node, request.user, node_id)
-    leader_id = to_int(request.POST.get("leader"))
-    leader = gate(selectors.access_volunteer, request.user, leader_id) if leader_id else None
+    node = gate(access_node, request.user, d["node"])
+    leader = gate(selectors.access_volunteer, request.user, d["leader"]) if d["leader"] else None
     team = attempt(
         request,
         services.team_create,
         node=node,
-        name=request.POST.get("name", "")[:60],
-        description=request.POST.get("description", "")[:300],
+        name=d["name"],
+        description=d["description"],
         leader=leader,
         by=request.user,
     )

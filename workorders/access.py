@@ -26,22 +26,11 @@ from typing import Any
 
 from django.db.models import Q, QuerySet
 
-from accounts.models import Role
 from core.errors import NotFound, PermissionDenied
-from org.access import Scope, get_scope, minimal_paths, paths_q
+from org.access import Scope, Term, any_holds, any_q, get_scope
 from org.models import Node
+from org.policy import Cap
 from workorders.models import Assignment, WorkOrder
-
-NODE_STAFF = frozenset(
-    {Role.ADMIN, Role.LEADER, Role.DISPATCHER, Role.TOWN_STAFF, Role.VILLAGE_STAFF, Role.GRID_WORKER}
-)
-DISPATCH_ROLES = frozenset({Role.ADMIN, Role.DISPATCHER})
-SUPERVISE_ROLES = frozenset({Role.ADMIN, Role.DISPATCHER, Role.LEADER})
-LOCAL_HANDLERS = frozenset({Role.TOWN_STAFF, Role.VILLAGE_STAFF, Role.GRID_WORKER})
-# Who may submit on behalf of a resident (代办, hotline, window, patrol, relay).
-PROXY_ROLES = frozenset(
-    {Role.ADMIN, Role.DISPATCHER, Role.TOWN_STAFF, Role.VILLAGE_STAFF, Role.GRID_WORKER, Role.PARTY_MEMBER}
-)
 
 
 @dataclass
@@ -53,31 +42,25 @@ class WorkScope:
     def _roots(self) -> frozenset[str]:
         return frozenset(Node.objects.filter(parent__isnull=True).values_list("path", flat=True))
 
-    def _paths(self, roles: frozenset[str]) -> tuple[str, ...]:
-        paths = {a.node.path for a in self.scope.assignments if a.node_id is not None and a.role in roles}
-        if getattr(self.user, "is_superuser", False) and roles & {Role.ADMIN}:
-            paths |= self._roots
-        return minimal_paths(paths)
-
-    @cached_property
+    @property
     def see_paths(self) -> tuple[str, ...]:
-        return self._paths(NODE_STAFF)
+        return self.scope.cap_paths(Cap.ORDERS_SEE)
 
-    @cached_property
+    @property
     def dispatch_paths(self) -> tuple[str, ...]:
-        return self._paths(DISPATCH_ROLES)
+        return self.scope.cap_paths(Cap.ORDERS_DISPATCH)
 
-    @cached_property
+    @property
     def supervise_paths(self) -> tuple[str, ...]:
-        return self._paths(SUPERVISE_ROLES)
+        return self.scope.cap_paths(Cap.ORDERS_SUPERVISE)
 
-    @cached_property
+    @property
     def handler_paths(self) -> tuple[str, ...]:
-        return self._paths(LOCAL_HANDLERS)
+        return self.scope.cap_paths(Cap.ORDERS_HANDLE)
 
-    @cached_property
+    @property
     def proxy_paths(self) -> tuple[str, ...]:
-        return self._paths(PROXY_ROLES)
+        return self.scope.cap_paths(Cap.ORDERS_PROXY)
 
     @property
     def department_ids(self) -> frozenset[int]:
@@ -97,17 +80,33 @@ class WorkScope:
         its indexes instead of an OR the database cannot use them for."""
         return bool(self._roots) and self._roots <= set(self.see_paths)
 
+    def terms(self) -> tuple[tuple[Term, Any], ...]:
+        """Who sees an order, on the order's own columns: the owner and whoever typed it in, and staff
+        over its place or over the unit handling it. (A department's orders need its assignments: the
+        database alone can tell, through `orders_q`.)"""
+        uid = getattr(self.user, "pk", None)
+        return (
+            (Term("owner_user_id", "eq"), uid),
+            (Term("submitted_by_id", "eq"), uid),
+            (Term("path", "under"), self.see_paths),
+            (Term("unit_path", "under"), self.see_paths),
+        )
+
     def orders_q(self) -> Q:
         if self.sees_everything:
             return Q()
-        uid = getattr(self.user, "pk", None)
-        q = Q(owner_user_id=uid) | Q(submitted_by_id=uid) if uid else Q(pk__in=[])
-        if self.see_paths:
-            q |= paths_q(self.see_paths, "path") | paths_q(self.see_paths, "unit_path")
+        q = any_q(self.terms())
         if self.department_ids:
             # IN (subquery) rather than EXISTS: each OR term then has an index the planner can use.
             q |= Q(pk__in=Assignment.objects.filter(department_id__in=self.department_ids).values("order_id"))
         return q
+
+    def sees_row(self, row: Any) -> bool | None:
+        """`orders_q` asked of an order held in memory: True or False, or None when only the database can
+        tell (a department's assignments)."""
+        if self.sees_everything or any_holds(self.terms(), row):
+            return True
+        return None if self.department_ids else False
 
     # --- what this user may do with one order ------------------------------------------------
     def can_dispatch(self, order: WorkOrder) -> bool:

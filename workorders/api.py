@@ -16,7 +16,6 @@ from ninja.responses import Status
 
 from catalog import selectors as catalog_selectors
 from catalog.models import Category, ServiceItem, Urgency
-from core.audit import log_personal_read
 from core.errors import NotFound, PermissionDenied, ValidationFailed
 from core.schemas import DictSchema, Page, PageParams, QueryIn, StrictIn, paginate
 from org.models import Department, Node, Resident
@@ -140,10 +139,7 @@ def _detail(request: HttpRequest, o: WorkOrder, *, fresh: bool = False) -> dict[
     """The order as `request.user` may see it. `fresh`: just created, so it has no photos yet."""
     ws = work_scope(request.user)
     staff = ws.is_staff
-    phone = selectors.reporter_phone(o, viewer=request.user)
-    if phone and phone == o.contact_phone and o.owner_id and not ws.is_owner(o):
-        owner = Resident.objects.only("id", "user_id").get(pk=o.owner_id)
-        log_personal_read(user=request.user, resident=owner, field="phone", channel="api", path=request.path)
+    phone = selectors.reporter_phone(o, viewer=request.user, channel="api", path=request.path)
     fresh_events = getattr(o, "fresh_events", None)
     events = (
         [e for e in fresh_events if staff or e.public]

@@ -6,6 +6,7 @@ import datetime as dt
 import math
 from dataclasses import dataclass
 from decimal import Decimal
+from types import SimpleNamespace
 from typing import Any
 
 from django.db import connection
@@ -16,8 +17,9 @@ from django.utils.dateparse import parse_datetime
 from catalog.models import Category
 from core.clock import now
 from core.geo import distance_km
-from core.masking import mask_name, mask_phone
+from core.masking import mask_name
 from org.access import path_range, paths_q
+from org.selectors import whole_number
 from workorders.access import orders_for, work_scope
 from workorders.deadlines import setting
 from workorders.models import Event, Extension, WorkOrder
@@ -178,13 +180,19 @@ def reporter_name(order: WorkOrder, *, viewer: Any) -> str:
     return "" if order.anonymous else mask_name(order.contact_name)
 
 
-def reporter_phone(order: WorkOrder, *, viewer: Any) -> str:
+def reporter_phone(order: WorkOrder, *, viewer: Any, channel: str, path: str = "") -> str:
+    """The number to call the reporter back on: whole for the reporter themself and whoever typed it in,
+    for staff who see phones where the order is and for its dispatchers — each such read by someone else
+    logged as the owner's (or, for a hotline caller not on the register, as the order's caller's)."""
     ws = work_scope(viewer)
     if ws.is_owner(order) or order.submitted_by_id == getattr(viewer, "pk", None):
         return order.contact_phone
-    if ws.covers(ws.scope.phone_paths, order.path) or ws.can_dispatch(order):
-        return order.contact_phone
-    return mask_phone(order.contact_phone)
+    allowed = ws.covers(ws.scope.phone_paths, order.path) or ws.can_dispatch(order)
+    owner = SimpleNamespace(pk=order.owner_id, user_id=order.owner_user_id) if order.owner_id else None
+    return whole_number(
+        viewer, order.contact_phone, field="phone", allowed=allowed, channel=channel, path=path, resident=owner,
+        subject="" if owner else f"workorder:{order.tracking_code}:caller",
+    )  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -283,24 +291,16 @@ def similar_open_orders(
 
 
 def visible_among(user: Any, rows: list[SimilarOrder]) -> set[int]:
-    """The ids among `rows` that `user` may see: the rules of access.WorkScope.orders_q applied to the
-    rows in hand (this runs on every intake); only a department's assignments need the database."""
+    """The ids among `rows` that `user` may see: access.WorkScope's gate asked of the rows in hand (this
+    runs on every intake); only a department's assignments need the database."""
     ws = work_scope(user)
-    uid = getattr(user, "pk", None)
-    if uid is None:
+    if getattr(user, "pk", None) is None:
         return set()
-
-    def sees(s: SimilarOrder) -> bool:
-        return (
-            uid in (s.owner_user_id, s.submitted_by_id)
-            or ws.covers(ws.see_paths, s.path)
-            or ws.covers(ws.see_paths, s.unit_path)
-        )
-
-    visible = {s.pk for s in rows if sees(s)}
-    rest = [s.pk for s in rows if s.pk not in visible]
-    if rest and ws.department_ids:
-        visible |= set(orders_for(user).filter(pk__in=rest).values_list("pk", flat=True))
+    answers = {s.pk: ws.sees_row(s) for s in rows}
+    visible = {pk for pk, seen in answers.items() if seen}
+    ask = [pk for pk, seen in answers.items() if seen is None]
+    if ask:
+        visible |= set(orders_for(user).filter(pk__in=ask).values_list("pk", flat=True))
     return visible
 
 

@@ -1,0 +1,25 @@
+"""The forms of the account pages: every posted action is read here (core.forms). Logging in stays with
+Django's own AuthenticationForm (accounts/urls.py)."""
+
+from __future__ import annotations
+
+from django.utils.translation import gettext_lazy as _
+
+from accounts.models import ApiToken
+from core.forms import ActionForm, Integer, Text
+
+
+class TokenActionForm(ActionForm):
+    """The tokens page posts two forms to one address: create a token, or revoke one."""
+
+    action = Text(max_length=20)
+
+
+class TokenCreateForm(ActionForm):
+    name = Text(max_length=ApiToken._meta.get_field("name").max_length, required=True, label=_("Name"))
+
+
+class TokenRevokeForm(ActionForm):
+    """Which of the user's tokens: an id that is not one of theirs is "No such token." (the view)."""
+
+    id = Integer(min_value=1)

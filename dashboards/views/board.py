@@ -1,0 +1,68 @@
+"""1. The board (综合指挥平台): what is happening now under a node, refreshed by itself."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import urlencode
+from django.utils.translation import gettext as _
+
+from core.clock import today
+from core.pages import gate, to_int
+from dashboards import board, selectors
+from dashboards.views.common import base_context, scope_or_404
+
+MAP_DAYS = 30  # the board's map counts the orders of the last 30 days
+ALL_GRIDS = 200  # up to this many grids the board lists them all, quiet ones too
+
+
+@login_required
+def board_page(request: HttpRequest) -> HttpResponse:
+    """综合指挥平台: what is happening now under the user's node (or ?node=), refreshed by itself."""
+    ds = scope_or_404(request.user)
+    node_id = to_int(request.GET.get("node"))
+    if request.GET.get("node") and node_id is None:
+        raise Http404
+    node = gate(selectors.access_node, request.user, node_id) if node_id else selectors.home_node(request.user)
+    if node is None:
+        # Department staff have no place in the tree: their board is their department's numbers.
+        return redirect("dashboards:department", department_id=sorted(ds.department_ids)[0])
+    t = today()
+    grids = board.grid_map(node, t - dt.timedelta(days=MAP_DAYS - 1), t)
+    if len(grids) > ALL_GRIDS:  # a whole county: the grids with something to show
+        grids = [g for g in grids if g["total"] or g["open"]]
+    for g in grids:
+        g["url"] = reverse("dashboards:node", args=[g["id"]])
+    hot = board.hot_categories(node)
+    worst = board.most_overdue(node)
+    refresh = max(5, int(settings.GONGZHI["DASHBOARD"].get("BOARD_REFRESH_SECONDS", 30)))
+    ctx = {
+        "node": node,
+        "breadcrumb": selectors.breadcrumb(request.user, node),
+        "live": board.live(node),
+        "grids": sorted(grids, key=lambda g: (-g["total"], g["name"])),
+        "located": [g for g in grids if g["lat"] is not None and g["lng"] is not None],
+        "map_days": MAP_DAYS,
+        "hot": hot,
+        "hot_chart": {
+            "type": "bar",
+            "labels": [h["label"] for h in hot],
+            "series": [
+                {"name": _("Last 7 days"), "values": [h["count"] for h in hot]},
+                {"name": _("The 7 days before"), "values": [h["before"] for h in hot]},
+            ],
+        },
+        "worst_nodes": worst["nodes"],
+        "worst_departments": worst["departments"] if ds.department_paths else [],
+        "refresh": refresh,
+        "part_url": request.path + "?" + urlencode({"part": "live", "node": node.pk}),
+        **base_context(request),
+    }
+    if request.GET.get("part") == "live":
+        return render(request, "dashboards/_board_live.html", ctx)
+    return render(request, "dashboards/board.html", ctx)

@@ -1,0 +1,180 @@
+"""What every work-order service shares: labels, the event row and the notifications, and the one state
+mover (`_move`, on core.fsm) with the row lock that side effects decide under."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.utils import formats
+from django.utils.translation import gettext_lazy
+
+from accounts.models import RoleAssignment
+from core.clock import now
+from core.errors import NotFound
+from core.fastinsert import insert
+from notify.services import message_queue
+from org.models import path_prefixes
+from org.policy import Cap, holders
+from workorders import deadlines
+from workorders.models import (
+    Channel,
+    Event,
+    WorkOrder,
+)
+from workorders.states import (
+    MACHINE,
+    State,
+)
+
+TRACKING_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no 0/O, 1/I: read out over the phone
+TRACKING_LENGTH = 10
+RESIDENT_CHANNELS = frozenset({Channel.WEB, Channel.MOBILE, Channel.API})
+
+
+def _label(user: Any) -> str:
+    return str(user) if user is not None else str(gettext_lazy("system"))
+
+
+def _unit_label(order: WorkOrder) -> str:
+    if order.department_id:
+        return order.department.name
+    if order.unit_node_id:
+        return order.unit_node.name
+    return ""
+
+
+def _fmt(t: dt.datetime | None) -> str:
+    if t is None:
+        return ""
+    from core.clock import SHANGHAI
+
+    return formats.date_format(t.astimezone(SHANGHAI), "Y-m-d H:i")
+
+
+# --- events and notifications -----------------------------------------------------------------
+
+
+def _event(
+    order: WorkOrder,
+    action: str,
+    by: Any,
+    *,
+    from_state: str = "",
+    to_state: str = "",
+    note: str = "",
+    public: bool = False,
+    data: dict[str, Any] | None = None,
+    at: dt.datetime | None = None,
+) -> Event:
+    return insert(
+        Event(
+            order=order,
+            action=action,
+            from_state=from_state,
+            to_state=to_state,
+            actor=by,
+            actor_label=_label(by)[:80],
+            at=at or now(),
+            note=note,
+            public=public,
+            data=data or {},
+        )
+    )
+
+
+def system_event(order: WorkOrder, action: str, note: str) -> Event:
+    return _event(order, action, None, note=note, public=False)
+
+
+def _text(template: str, order: WorkOrder, **kw: Any) -> str:
+    values = {"code": order.tracking_code, "title": order.title}
+    values.update({k: _fmt(v) if isinstance(v, dt.datetime) else v for k, v in kw.items()})
+    return template % values
+
+
+def _link(order: WorkOrder) -> str:
+    return f"/workorders/{order.pk}/"
+
+
+def handler_users(order: WorkOrder) -> list[Any]:
+    """The people of the current main handling unit."""
+    if order.department_id:
+        qs = RoleAssignment.objects.filter(department_id=order.department_id)
+    elif order.unit_node_id:
+        prefixes = path_prefixes(order.unit_path)
+        qs = RoleAssignment.objects.filter(holders(Cap.ORDERS_HANDLE), node__path__in=prefixes)
+    else:
+        return []
+    return list({a.user for a in qs.select_related("user")})
+
+
+def notify_handlers(order: WorkOrder, kind: str, template: str, **kw: Any) -> None:
+    text = _text(template, order, **kw)
+    for user in handler_users(order):
+        message_queue(user=user, kind=kind, text=text, link=_link(order))
+
+
+def notify_dispatchers(order: WorkOrder, kind: str, template: str, **kw: Any) -> None:
+    text = _text(template, order, **kw)
+    prefixes = path_prefixes(order.path)
+    users = {
+        a.user
+        for a in RoleAssignment.objects.filter(holders(Cap.ORDERS_TRIAGE), node__path__in=prefixes).select_related(
+            "user"
+        )
+    }
+    for user in users:
+        message_queue(user=user, kind=kind, text=text, link=_link(order))
+
+
+def notify_owner(order: WorkOrder, kind: str, template: str, *, sms: bool = False, **kw: Any) -> None:
+    """Tell the resident (and, through their own orders, the reporters of its duplicates)."""
+    text = _text(template, order, **kw)
+    targets = [order, *order.duplicates.exclude(state=State.CANCELLED)]
+    for o in targets:
+        user = o.owner_user or (o.submitted_by if o.owner_id is None else None)
+        message_queue(user=user, phone=o.contact_phone, kind=kind, text=text, link=f"/track/{o.tracking_code}", sms=sms)
+
+
+# --- the one state mover ----------------------------------------------------------------------
+
+
+def _move(
+    order: WorkOrder,
+    action: str,
+    to_state: str,
+    by: Any,
+    *,
+    note: str = "",
+    public: bool = True,
+    data: dict[str, Any] | None = None,
+    **fields: Any,
+) -> Event:
+    t = now()
+    fields.update(updated_at=t)
+    moved = MACHINE.move(
+        order,
+        action,
+        to_state,
+        fields=fields,
+        derive=lambda o: {"next_check_at": deadlines.next_check(o)},
+        record=lambda frm, to: _event(
+            order, action, by, from_state=frm, to_state=to, note=note, public=public, data=data, at=t
+        ),
+    )
+    assert moved.event is not None
+    return moved.event
+
+
+def _locked(order: WorkOrder) -> WorkOrder:
+    """Re-read the order under a row lock, so that side effects decided from it stay true."""
+    fresh = (
+        WorkOrder.objects.select_for_update(of=("self",))
+        .select_related("category__parent__parent", "item", "grid", "department", "unit_node")
+        .filter(pk=order.pk)
+        .first()
+    )
+    if fresh is None:
+        raise NotFound()
+    return fresh

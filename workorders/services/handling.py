@@ -1,0 +1,526 @@
+"""Dispatch and handling: every transition of the closed loop from 派单 to closing, duplicates, withdrawal."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from catalog.models import LimitUnit
+from core import workcal
+from core.clock import now
+from core.errors import Conflict, NotFound, ValidationFailed
+from org.models import Department, Level, Node
+from workorders import deadlines
+from workorders.models import (
+    Assignment,
+    Callback,
+    CloseReason,
+    Rating,
+    WorkOrder,
+)
+from workorders.services.common import (
+    _event,
+    _locked,
+    _move,
+    _unit_label,
+    notify_dispatchers,
+    notify_handlers,
+    notify_owner,
+)
+from workorders.states import (
+    MACHINE,
+    PRIMARY_STATES,
+    Action,
+    State,
+)
+
+# --- dispatch and handling ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Unit:
+    department: Department | None = None
+    node: Node | None = None
+
+    def __post_init__(self) -> None:
+        if (self.department is None) == (self.node is None):
+            raise ValidationFailed(fields={"to": [_("Choose one handling unit: a department or a local unit.")]})
+        if self.node is not None and self.node.level < Level.TOWN:
+            raise ValidationFailed(fields={"to": [_("A local unit is a town, a village or a grid.")]})
+
+    @property
+    def label(self) -> str:
+        return self.department.name if self.department else self.node.name  # type: ignore[union-attr]
+
+
+def _set_main(order: WorkOrder, unit: Unit, t: dt.datetime) -> dict[str, Any]:
+    Assignment.objects.filter(order=order, active=True, role=Assignment.Role.MAIN).update(active=False, ended_at=t)
+    Assignment.objects.create(
+        order=order, role=Assignment.Role.MAIN, department=unit.department, node=unit.node, assigned_at=t
+    )
+    return {
+        "department": unit.department,
+        "unit_node": unit.node,
+        "unit_path": unit.node.path if unit.node else "",
+    }
+
+
+def _add_assist(order: WorkOrder, units: list[Unit], t: dt.datetime) -> None:
+    for u in units:
+        if u.department is not None and u.department.pk == order.department_id:
+            continue
+        Assignment.objects.create(
+            order=order, role=Assignment.Role.ASSIST, department=u.department, node=u.node, assigned_at=t
+        )
+
+
+@transaction.atomic
+def workorder_dispatch(
+    *, order: WorkOrder, to: Unit, by: Any, assist: list[Unit] | None = None, note: str = ""
+) -> WorkOrder:
+    order = _locked(order)
+    t = now()
+    fields = _set_main(order, to, t)
+    limits = deadlines.order_limits(order)
+    if order.state == State.REOPENED:
+        # 重办: the rectification period, from now.
+        due = workcal.add_working_days(t, deadlines.setting("RECTIFY_WORKING_DAYS"))
+    else:
+        due = deadlines.resolve_deadline(t, limits)
+    working = order.state == State.REOPENED or limits.resolve_unit != LimitUnit.HOURS
+    fields.update(
+        dispatched_at=t,
+        accepted_at=None,
+        respond_by=deadlines.respond_deadline(t, limits.respond_hours),
+        due_at=due,
+        warn_at=deadlines.warn_time(t, due, limits.warn_percent, working=working),
+        warned=False,
+        respond_overdue=False,
+        overdue=False,
+    )
+    _move(
+        order,
+        Action.DISPATCH,
+        State.DISPATCHED,
+        by,
+        note=note,
+        data={"to": to.label, "assist": [u.label for u in assist or []], "rule": limits.rule_name},
+        **fields,
+    )
+    _add_assist(order, assist or [], t)
+    notify_handlers(order, "workorder.dispatched", _("New order %(code)s to sign for: %(title)s."))
+    return order
+
+
+@transaction.atomic
+def workorder_dispatch_bulk(*, orders: list[WorkOrder], by: Any, to: Unit | None = None) -> list[WorkOrder]:
+    """Dispatch several orders at once: to one unit, or each to its suggested unit when `to` is None."""
+    done = []
+    for order in orders:
+        unit = to
+        if unit is None:
+            if order.suggested_department_id is None and order.suggested_node_id is None:
+                raise ValidationFailed(
+                    _("Order %(code)s has no suggested unit; choose one.") % {"code": order.tracking_code},
+                    code="workorder.no_suggestion",
+                )
+            unit = Unit(department=order.suggested_department, node=order.suggested_node)
+        done.append(workorder_dispatch(order=order, to=unit, by=by))
+    return done
+
+
+@transaction.atomic
+def workorder_reassign(*, order: WorkOrder, to: Unit, by: Any, note: str = "") -> WorkOrder:
+    order = _locked(order)
+    t = now()
+    fields = _set_main(order, to, t)
+    limits = deadlines.order_limits(order)
+    # The completion clock keeps running (the order is late for the county however it moves); the new
+    # unit gets its own time to sign for.
+    fields.update(
+        accepted_at=None, respond_by=deadlines.respond_deadline(t, limits.respond_hours), respond_overdue=False
+    )
+    if order.state == State.SUSPENDED:
+        fields.update(_resume_fields(order, t))
+    _move(order, Action.REASSIGN, State.DISPATCHED, by, note=note, data={"to": to.label}, **fields)
+    notify_handlers(order, "workorder.dispatched", _("New order %(code)s to sign for: %(title)s."))
+    return order
+
+
+@transaction.atomic
+def workorder_transfer(*, order: WorkOrder, to: Unit, by: Any, note: str) -> WorkOrder:
+    order = _locked(order)
+    if not note.strip():
+        raise ValidationFailed(fields={"note": [_("Please say why it belongs elsewhere.")]})
+    if (to.department and to.department.pk == order.department_id) or (to.node and to.node.pk == order.unit_node_id):
+        raise ValidationFailed(fields={"to": [_("The order is already with this unit.")]})
+    t = now()
+    frm = _unit_label(order)
+    fields = _set_main(order, to, t)
+    limits = deadlines.order_limits(order)
+    fields.update(respond_by=deadlines.respond_deadline(t, limits.respond_hours), respond_overdue=False)
+    _move(order, Action.TRANSFER, State.DISPATCHED, by, note=note, data={"from": frm, "to": to.label}, **fields)
+    notify_handlers(order, "workorder.dispatched", _("New order %(code)s to sign for: %(title)s."))
+    return order
+
+
+@transaction.atomic
+def workorder_accept(*, order: WorkOrder, by: Any) -> WorkOrder:
+    t = now()
+    late = bool(order.respond_by and t > order.respond_by) or order.respond_overdue
+    _move(
+        order, Action.ACCEPT, State.ACCEPTED, by, data={"unit": _unit_label(order)}, accepted_at=t, respond_overdue=late
+    )
+    return order
+
+
+@transaction.atomic
+def workorder_return(*, order: WorkOrder, by: Any, reason: str, suggest: Unit | None = None) -> WorkOrder:
+    if not reason.strip():
+        raise ValidationFailed(fields={"reason": [_("Please give the reason for returning it.")]})
+    order = _locked(order)
+    t = now()
+    frm = _unit_label(order)
+    Assignment.objects.filter(order=order, active=True, role=Assignment.Role.MAIN).update(
+        active=False, ended_at=t, returned=True
+    )
+    Assignment.objects.filter(order=order, active=True).update(active=False, ended_at=t)
+    _move(
+        order,
+        Action.RETURN,
+        State.RETURNED,
+        by,
+        note=reason,
+        public=False,
+        data={"from": frm, "suggest": suggest.label if suggest else ""},
+        department=None,
+        unit_node=None,
+        unit_path="",
+        respond_by=None,
+        due_at=None,
+        warn_at=None,
+    )
+    notify_dispatchers(order, "workorder.returned", _("Order %(code)s was returned by %(unit)s."), unit=frm)
+    return order
+
+
+@transaction.atomic
+def workorder_start(*, order: WorkOrder, by: Any, note: str = "") -> WorkOrder:
+    _move(order, Action.START, State.IN_PROGRESS, by, note=note)
+    return order
+
+
+@transaction.atomic
+def workorder_suspend(*, order: WorkOrder, by: Any, reason: str) -> WorkOrder:
+    if not reason.strip():
+        raise ValidationFailed(fields={"reason": [_("Please say what you are waiting for.")]})
+    _move(order, Action.SUSPEND, State.SUSPENDED, by, note=reason, suspended_at=now())
+    notify_owner(order, "workorder.suspended", _("Your appeal %(code)s is waiting for you: %(reason)s"), reason=reason)
+    return order
+
+
+def _resume_fields(order: WorkOrder, t: dt.datetime) -> dict[str, Any]:
+    """The clock stops while an order waits for the resident: push the deadlines by the time waited."""
+    fields: dict[str, Any] = {"suspended_at": None}
+    if order.suspended_at is None:
+        return fields
+    working = not deadlines.runs_around_the_clock(order)
+    for name in ("due_at", "warn_at"):
+        fields[name] = deadlines.after_pause(getattr(order, name), order.suspended_at, t, working=working)
+    return fields
+
+
+@transaction.atomic
+def workorder_resume(*, order: WorkOrder, by: Any, note: str = "") -> WorkOrder:
+    order = _locked(order)
+    _move(order, Action.RESUME, State.IN_PROGRESS, by, note=note, **_resume_fields(order, now()))
+    return order
+
+
+def _close_duplicates(order: WorkOrder, by: Any, t: dt.datetime) -> None:
+    for dup in WorkOrder.objects.select_for_update().filter(primary=order, state=State.DUPLICATE):
+        dup.department = order.department
+        _move(
+            dup,
+            Action.CLOSE,
+            State.CLOSED,
+            by,
+            note=order.reply,
+            # The answer belongs on the duplicate too: its reporter reads it on their own order (the
+            # detail, their list of appeals), which used to stay without a reply for ever.
+            reply=order.reply,
+            close_reason=CloseReason.DUPLICATE,
+            closed_at=t,
+            data={"primary": order.tracking_code},
+        )
+
+
+@transaction.atomic
+def workorder_resolve(*, order: WorkOrder, by: Any, reply: str) -> WorkOrder:
+    reply = (reply or "").strip()
+    if len(reply) < 2:
+        raise ValidationFailed(fields={"reply": [_("Please write the reply to the resident.")]})
+    t = now()
+    late = order.overdue or bool(order.due_at and t > order.due_at)
+    _move(
+        order,
+        Action.RESOLVE,
+        State.RESOLVED,
+        by,
+        note=reply,
+        data={"unit": _unit_label(order)},
+        reply=reply,
+        resolved_at=t,
+        overdue=late,
+        rate_by=workcal.add_working_days(t, deadlines.setting("RATE_WITHIN_WORKING_DAYS")),
+    )
+    notify_owner(order, "workorder.resolved", _("Your appeal %(code)s has been handled. Please rate it."), sms=True)
+    return order
+
+
+@transaction.atomic
+def workorder_answer(*, order: WorkOrder, by: Any, reply: str) -> WorkOrder:
+    """The dispatcher answers at once (a consultation, 直接答复): no unit needed."""
+    reply = (reply or "").strip()
+    if len(reply) < 2:
+        raise ValidationFailed(fields={"reply": [_("Please write the reply to the resident.")]})
+    t = now()
+    _move(
+        order,
+        Action.ANSWER,
+        State.RESOLVED,
+        by,
+        note=reply,
+        reply=reply,
+        resolved_at=t,
+        rate_by=workcal.add_working_days(t, deadlines.setting("RATE_WITHIN_WORKING_DAYS")),
+    )
+    notify_owner(order, "workorder.resolved", _("Your appeal %(code)s has been handled. Please rate it."), sms=True)
+    return order
+
+
+def _reopen_fields(order: WorkOrder) -> dict[str, Any]:
+    return {"round": order.round + 1, "callback_required": True, "resolved_at": None, "rate_by": None}
+
+
+@transaction.atomic
+def workorder_rate(*, order: WorkOrder, by: Any, solved: bool, satisfaction: int, comment: str = "") -> Rating:
+    order = _locked(order)
+    if Rating.objects.filter(order=order, round=order.round).exists():
+        raise Conflict(_("You have already rated this order."), code="workorder.already_rated")
+    if order.state != State.RESOLVED:
+        raise Conflict(_("An order can be rated once it has been handled."), code="workorder.not_resolved")
+    if satisfaction not in range(1, 6):
+        raise ValidationFailed(fields={"satisfaction": [_("Choose one of the five levels.")]})
+    rating = Rating.objects.create(
+        order=order,
+        round=order.round,
+        solved=solved,
+        satisfaction=satisfaction,
+        comment=comment,
+        by=by,
+        at=now(),
+        department_id=order.department_id,
+        unit_node_id=order.unit_node_id,
+    )
+    data = {"solved": solved, "satisfaction": satisfaction, "round": order.round}
+    if rating.is_bad:
+        _move(order, Action.RATE, State.REOPENED, by, note=comment, data=data, **_reopen_fields(order))
+        notify_dispatchers(
+            order,
+            "workorder.bad_rating",
+            _("Order %(code)s was rated badly and is reopened: verify, then dispatch again or rule it unreasonable."),
+        )
+    else:
+        _move(order, Action.RATE, State.RATED, by, note=comment, data=data)
+    return rating
+
+
+@transaction.atomic
+def workorder_callback(
+    *,
+    order: WorkOrder,
+    by: Any,
+    kind: str = Callback.Kind.CALLBACK,
+    reached: bool,
+    solved: bool | None = None,
+    satisfaction: int | None = None,
+    note: str = "",
+) -> Callback:
+    order = _locked(order)
+    if order.state not in (State.RESOLVED, State.RATED, State.CLOSED):
+        raise Conflict(_("Callbacks are made once an order has been handled."), code="workorder.not_resolved")
+    if reached and solved is None:
+        raise ValidationFailed(fields={"solved": [_("Record whether the problem was solved.")]})
+    if satisfaction is not None and satisfaction not in range(1, 6):
+        raise ValidationFailed(fields={"satisfaction": [_("Choose one of the five levels.")]})
+    cb = Callback.objects.create(
+        order=order,
+        kind=kind,
+        round=order.round,
+        reached=reached,
+        solved=solved if reached else None,
+        satisfaction=satisfaction if reached else None,
+        note=note,
+        by=by,
+        at=now(),
+    )
+    data = {"kind": kind, "reached": reached, "solved": solved, "satisfaction": satisfaction}
+    if kind == Callback.Kind.CALLBACK and reached and order.state != State.CLOSED:
+        if solved:
+            t = now()
+            _move(
+                order,
+                Action.CALLBACK,
+                State.CLOSED,
+                by,
+                note=note,
+                public=True,
+                data=data,
+                close_reason=CloseReason.CALLBACK,
+                closed_at=t,
+                callback_required=False,
+            )
+            _close_duplicates(order, by, t)
+        else:
+            _move(order, Action.CALLBACK, State.REOPENED, by, note=note, data=data, **_reopen_fields(order))
+    else:
+        _event(order, kind, by, note=note, data=data)
+    return cb
+
+
+@transaction.atomic
+def workorder_reopen(*, order: WorkOrder, by: Any, reason: str) -> WorkOrder:
+    if not reason.strip():
+        raise ValidationFailed(fields={"reason": [_("Please give the reason for reopening it.")]})
+    order = _locked(order)
+    # A duplicate closed with its primary and reopened is handled on its own from now on: still linked,
+    # its reporter's tracking page would go on showing the finished primary instead of its progress.
+    detach: dict[str, Any] = {"primary": None} if order.primary_id else {}
+    if order.close_reason == CloseReason.UNREASONABLE:
+        detach["excluded"] = False  # the ruling was the close; handled again, it counts again
+    _move(
+        order,
+        Action.REOPEN,
+        State.REOPENED,
+        by,
+        note=reason,
+        closed_at=None,
+        close_reason="",
+        **detach,
+        **_reopen_fields(order),
+    )
+    return order
+
+
+@transaction.atomic
+def workorder_rule_unreasonable(*, order: WorkOrder, by: Any, reason: str) -> WorkOrder:
+    """甄别: the dispatcher rules a bad rating or demand unreasonable; assessment leaves it out."""
+    if not reason.strip():
+        raise ValidationFailed(fields={"reason": [_("Please give the reason for the ruling.")]})
+    order = _locked(order)
+    t = now()
+    _move(
+        order,
+        Action.RULE_UNREASONABLE,
+        State.CLOSED,
+        by,
+        note=reason,
+        data={"excluded": True},
+        excluded=True,
+        close_reason=CloseReason.UNREASONABLE,
+        closed_at=t,
+        callback_required=False,
+    )
+    _close_duplicates(order, by, t)
+    return order
+
+
+@transaction.atomic
+def workorder_close(*, order: WorkOrder, by: Any, note: str = "") -> WorkOrder:
+    order = _locked(order)
+    if order.callback_required and order.state in (State.RESOLVED, State.RATED):
+        raise Conflict(_("This order needs a callback before it closes."), code="workorder.callback_required")
+    t = now()
+    reason = CloseReason.RATED if order.state == State.RATED else CloseReason.BY_DISPATCHER
+    _move(order, Action.CLOSE, State.CLOSED, by, note=note, close_reason=reason, closed_at=t)
+    _close_duplicates(order, by, t)
+    return order
+
+
+def close_on_time(order: WorkOrder) -> None:
+    """The deadline worker: the rating window has passed (called inside its transaction, row locked)."""
+    t = now()
+    reason = CloseReason.RATED if order.state == State.RATED else CloseReason.NOT_RATED
+    _move(order, Action.CLOSE, State.CLOSED, None, close_reason=reason, closed_at=t)
+    _close_duplicates(order, None, t)
+
+
+@transaction.atomic
+def workorder_mark_duplicate(*, order: WorkOrder, primary: WorkOrder, by: Any) -> WorkOrder:
+    while primary.primary_id is not None:
+        primary = primary.primary  # type: ignore[assignment]
+    if primary.pk == order.pk:
+        raise ValidationFailed(fields={"primary": [_("An order cannot duplicate itself.")]})
+    # Both rows under lock, in id order (two dispatchers linking two orders to each other must not
+    # deadlock), and the primary read afresh: linked to a primary that closed after the caller read it,
+    # this order would wait for a close that has already happened (closing locks the primary too).
+    rows = (
+        WorkOrder.objects.select_for_update(of=("self",))
+        .select_related("category", "item", "grid", "department", "unit_node")
+        .filter(pk__in=[order.pk, primary.pk])
+        .order_by("pk")
+    )
+    locked = {o.pk: o for o in rows}
+    if len(locked) < 2:
+        raise NotFound()
+    order, primary = locked[order.pk], locked[primary.pk]
+    if primary.primary_id is not None:
+        raise MACHINE.race()
+    if primary.state not in PRIMARY_STATES:
+        raise Conflict(_("The primary order is already finished."), code="workorder.primary_finished")
+    if order.duplicates.exists():
+        raise Conflict(
+            _("Other orders are linked to this one as duplicates, so it cannot itself become a duplicate."),
+            code="workorder.has_duplicates",
+        )
+    Assignment.objects.filter(order=order, active=True).update(active=False, ended_at=now())
+    _move(
+        order,
+        Action.MARK_DUPLICATE,
+        State.DUPLICATE,
+        by,
+        data={"primary": primary.tracking_code},
+        primary=primary,
+        department=None,
+        unit_node=None,
+        unit_path="",
+        respond_by=None,
+        due_at=None,
+        warn_at=None,
+    )
+    notify_owner(
+        order,
+        "workorder.duplicate",
+        _("Your appeal %(code)s is being handled together with %(primary)s, which reports the same problem."),
+        primary=primary.tracking_code,
+    )
+    return order
+
+
+@transaction.atomic
+def workorder_cancel(*, order: WorkOrder, by: Any, reason: str = "") -> WorkOrder:
+    order = _locked(order)
+    # Other residents' appeals linked to this one wait for it to close; withdrawn, it never would,
+    # and theirs would be stranded as duplicates of a cancelled order.
+    if order.state == State.SUBMITTED and order.duplicates.filter(state=State.DUPLICATE).exists():
+        raise Conflict(
+            _("Other appeals about the same problem are linked to this one; it stays open for them."),
+            code="workorder.has_duplicates",
+        )
+    _move(order, Action.CANCEL, State.CANCELLED, by, note=reason, closed_at=now())
+    return order

@@ -1,0 +1,285 @@
+"""Submitting an appeal or a service order: locating its grid, the tracking code, routing, the similar
+open orders, idempotency."""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
+
+from catalog import services as catalog
+from catalog.models import Category, ServiceItem, Urgency
+from core.clock import now
+from core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from core.fastinsert import insert
+from core.geo import PointIndex
+from core.memo import memo
+from org.access import residents_for
+from org.models import Level, Node, Resident
+from workorders import deadlines
+from workorders.access import work_scope
+from workorders.models import (
+    Channel,
+    Kind,
+    WorkOrder,
+)
+from workorders.services.common import RESIDENT_CHANNELS, TRACKING_ALPHABET, TRACKING_LENGTH, _event, notify_owner
+from workorders.states import (
+    State,
+)
+
+# --- intake -----------------------------------------------------------------------------------
+
+
+def _grid_index() -> PointIndex:
+    return PointIndex(
+        Node.objects.filter(level=Level.GRID, lat__isnull=False, lng__isnull=False).values_list(
+            "id", "lat", "lng", "path", "name", "code", "parent_id"
+        )
+    )
+
+
+def locate_grid(lat: Decimal, lng: Decimal) -> Node:
+    """The grid whose centre is nearest to a point, if the point lies within reach of one. The grid
+    centres are kept in memory (core.memo "org"): intake locates every report."""
+    reach = deadlines.setting("LOCATE_MAX_KM")
+    best = memo("org").get("grid-index", _grid_index).nearest(float(lat), float(lng), reach)
+    if best is None:
+        raise ValidationFailed(
+            _("This place lies outside the area we serve."),
+            code="workorder.location_outside",
+            fields={"lat": [_("This place lies outside the area we serve.")]},
+        )
+    pk, glat, glng, path, name, code, parent_id = best[1]
+    return Node(id=pk, lat=glat, lng=glng, path=path, name=name, code=code, parent_id=parent_id, level=Level.GRID)
+
+
+def _new_tracking_code() -> str:
+    return "".join(secrets.choice(TRACKING_ALPHABET) for _ in range(TRACKING_LENGTH))
+
+
+@dataclass
+class Submitted:
+    order: WorkOrder
+    created: bool
+
+
+def workorder_submit(
+    *,
+    by: Any,
+    kind: str,
+    category: Category | None,
+    text: str,
+    channel: str,
+    title: str = "",
+    item: ServiceItem | None = None,
+    urgency: str = Urgency.NORMAL,
+    owner: Resident | None = None,
+    grid: Node | None = None,
+    lat: Decimal | None = None,
+    lng: Decimal | None = None,
+    address: str = "",
+    contact_name: str = "",
+    contact_phone: str = "",
+    anonymous: bool = False,
+    form_data: dict[str, Any] | None = None,
+    idempotency_key: str = "",
+    at: dt.datetime | None = None,
+) -> Submitted:
+    """File an appeal or a service order into the one pool.
+
+    A retried submission with the same idempotency key returns the order the first one made.
+    """
+    # The key is looked up only when the insert breaks its unique constraint: the first try of every
+    # submission (nearly all of them) costs no extra query.
+    try:
+        order = _submit(
+            by=by,
+            kind=kind,
+            category=category,
+            text=text,
+            channel=channel,
+            title=title,
+            item=item,
+            urgency=urgency,
+            owner=owner,
+            grid=grid,
+            lat=lat,
+            lng=lng,
+            address=address,
+            contact_name=contact_name,
+            contact_phone=contact_phone,
+            anonymous=anonymous,
+            form_data=form_data or {},
+            idempotency_key=idempotency_key,
+            at=at,
+        )
+        return Submitted(order, True)
+    except IntegrityError:
+        # A retry, or the same key twice at once: the first request made the order.
+        if idempotency_key and by is not None:
+            existing = WorkOrder.objects.filter(submitted_by=by, idempotency_key=idempotency_key).first()
+            if existing is not None:
+                return Submitted(existing, False)
+        raise
+
+
+def _submit(
+    *,
+    by: Any,
+    kind: str,
+    category: Category | None,
+    text: str,
+    channel: str,
+    title: str,
+    item: ServiceItem | None,
+    urgency: str,
+    owner: Resident | None,
+    grid: Node | None,
+    lat: Decimal | None,
+    lng: Decimal | None,
+    address: str,
+    contact_name: str,
+    contact_phone: str,
+    anonymous: bool,
+    form_data: dict[str, Any],
+    idempotency_key: str,
+    at: dt.datetime | None,
+) -> WorkOrder:
+    errors: dict[str, list[str]] = {}
+    text = (text or "").strip()
+    if len(text) < 2:
+        errors["text"] = [_("Please describe the problem.")]
+    if kind not in Kind.values:
+        errors["kind"] = [_("Unknown type.")]
+    if channel not in Channel.values:
+        errors["channel"] = [_("Unknown channel.")]
+    if urgency not in Urgency.values:
+        errors["urgency"] = [_("Unknown urgency.")]
+    if kind == Kind.SERVICE:
+        if item is None:
+            errors["item"] = [_("A service order needs a service item.")]
+        elif category is None:
+            category = item.category
+    elif item is not None:
+        errors["item"] = [_("Only service orders name a service item.")]
+    if category is None and "item" not in errors:
+        errors["category"] = [_("Please choose a category.")]
+    elif category is not None and not category.is_active:
+        errors["category"] = [_("This category is no longer in use.")]
+    if errors:
+        raise ValidationFailed(fields=errors)
+    cleaned_form = catalog.clean_form_data(item, form_data)
+
+    ws = work_scope(by)
+    scope = ws.scope
+    proxying = owner is not None and owner.pk != scope.own_resident_id
+    if proxying:
+        if not ws.proxy_paths and not scope.linked_household_ids:
+            raise PermissionDenied(_("Only staff and party members may file an appeal for someone else."))
+        if not residents_for(by).filter(pk=owner.pk).exists():
+            raise NotFound(_("No such resident in your area."), code="resident.not_found")
+    elif owner is None and scope.own is not None and channel in RESIDENT_CHANNELS:
+        owner = scope.own.instance()
+    if channel in RESIDENT_CHANNELS - {Channel.API} and proxying:
+        channel = Channel.PROXY
+    if channel not in RESIDENT_CHANNELS and not ws.proxy_paths and not scope.linked_household_ids:
+        raise PermissionDenied(_("Only staff may enter orders from this channel."))
+
+    if lat is not None and lng is not None:
+        grid = locate_grid(lat, lng)
+    elif (lat is None) != (lng is None):
+        raise ValidationFailed(fields={"lat": [_("Give both latitude and longitude, or neither.")]})
+    if grid is None and owner is not None:
+        grid_id = scope.own.grid_id if scope.own is not None and owner.pk == scope.own.id else None
+        grid = Node.objects.get(pk=grid_id) if grid_id else owner.household.grid
+    if grid is None:
+        raise ValidationFailed(fields={"grid": [_("Please say where the problem is.")]})
+    if grid.level != Level.GRID:
+        raise ValidationFailed(fields={"grid": [_("Please choose a grid.")]})
+
+    if owner is not None:
+        contact_name = contact_name or owner.name
+        contact_phone = contact_phone or owner.phone
+    if not contact_name:
+        contact_name = str(by) if by is not None else ""
+    if not contact_name:
+        raise ValidationFailed(fields={"contact_name": [_("Please say who we should reply to.")]})
+
+    t = at or now()
+    suggestion = catalog.suggest_unit(category=category, item=item, grid=grid)
+    title = (title or "").strip() or (item.name if item else f"{category.name}：{text[:30]}")
+    # Everything above only reads; the write lock (SQLite has one per database) is held for the inserts
+    # alone. A clash of tracking codes (32^10 of them) starts the transaction again with a new code.
+    for _attempt in range(5):
+        try:
+            with transaction.atomic():
+                return _insert_order(
+                    WorkOrder(
+                        tracking_code=_new_tracking_code(),
+                        kind=kind,
+                        channel=channel,
+                        urgency=urgency,
+                        category=category,
+                        item=item,
+                        title=title[:80],
+                        text=text,
+                        form_data=cleaned_form,
+                        grid=grid,
+                        path=grid.path,
+                        address=address,
+                        lat=lat,
+                        lng=lng,
+                        owner=owner,
+                        owner_user_id=owner.user_id
+                        if owner is not None
+                        else by.pk
+                        if by is not None and not proxying
+                        else None,
+                        submitted_by=by,
+                        contact_name=contact_name[:40],
+                        contact_phone=contact_phone,
+                        anonymous=anonymous,
+                        idempotency_key=idempotency_key,
+                        suggested_department_id=suggestion.department_id,
+                        suggested_node_id=suggestion.node_id,
+                        created_at=t,
+                        updated_at=t,
+                    ),
+                    by=by,
+                    at=t,
+                    proxying=proxying,
+                )
+        except IntegrityError as exc:
+            if "tracking_code" not in str(exc) and "workorder.tracking" not in str(exc).lower():
+                raise
+    # pragma: no cover - five clashes in a row means something else is wrong
+    raise Conflict(_("Please try again."), code="workorder.code_collision")
+
+
+def _insert_order(order: WorkOrder, *, by: Any, at: dt.datetime, proxying: bool) -> WorkOrder:
+    insert(order)
+    event = _event(
+        order,
+        "submit",
+        by,
+        to_state=State.SUBMITTED,
+        public=True,
+        at=at,
+        data={"channel": order.channel, "proxy": proxying},
+    )
+    order.fresh_events = [event]  # the whole timeline of a new order: the answer needs no query for it
+    if proxying:
+        notify_owner(
+            order,
+            "workorder.proxy",
+            _("%(who)s has filed an appeal for you: %(title)s. Tracking code %(code)s."),
+            sms=True,
+            who=str(by),
+        )
+    return order
