@@ -25,6 +25,35 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             )
 
 
+_SNAPSHOTS: dict[str, str] = {}
+
+
+def _keep_snapshot() -> None:
+    """Keep the serialized test database (what serialized_rollback restores) on whichever connection
+    object this thread has now. A browser test's live server leaves the main thread a new connection
+    object without it: its own flush then ran the post-migrate handlers (content types made anew), and the
+    next serialized test restored nothing (the data migrations' rows — catalogue, points rules — were
+    gone for every test after it), or clashed with those content types."""
+    from django.db import connections
+
+    for alias in connections:
+        conn = connections[alias]
+        if hasattr(conn, "_test_serialized_contents"):
+            _SNAPSHOTS[alias] = conn._test_serialized_contents
+        elif alias in _SNAPSHOTS:
+            conn._test_serialized_contents = _SNAPSHOTS[alias]
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    _keep_snapshot()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_teardown(item: pytest.Item) -> None:
+    _keep_snapshot()
+
+
 @pytest.fixture(autouse=True)
 def _fast_password_hashing(settings):
     """argon2 costs ~0.2 s a hash by design; tests hash hundreds. Production keeps argon2 (a test checks)."""

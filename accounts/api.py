@@ -10,6 +10,7 @@ from django.utils.translation import gettext as _
 from ninja import Field, Router, Schema, Status
 
 from accounts import services
+from accounts.http import AuthedRequest
 from accounts.models import ApiToken
 from core import clock
 from core.errors import ApiError, NotFound
@@ -48,7 +49,7 @@ class MeOut(Schema):
 
 
 @router.get("/me", response=MeOut, summary="Who am I: roles and scope")
-def me(request: HttpRequest):
+def me(request: AuthedRequest):
     user = request.user
     scope = access.get_scope(user)
     return {
@@ -119,12 +120,12 @@ def token_login(request: HttpRequest, payload: TokenLoginIn):
 
 
 @router.get("/tokens", response=list[TokenOut], summary="My API tokens")
-def token_list(request: HttpRequest):
+def token_list(request: AuthedRequest):
     return list(ApiToken.objects.filter(user=request.user))
 
 
 @router.post("/tokens", response={201: NewTokenOut}, summary="Create an API token")
-def token_create(request: HttpRequest, payload: TokenIn):
+def token_create(request: AuthedRequest, payload: TokenIn):
     token, raw = services.token_create(
         user=request.user, name=payload.name, expires_at=_expiry(payload.expires_in_days)
     )
@@ -132,7 +133,7 @@ def token_create(request: HttpRequest, payload: TokenIn):
 
 
 @router.delete("/tokens/{token_id}", response=TokenOut, summary="Revoke an API token")
-def token_revoke(request: HttpRequest, token_id: int):
+def token_revoke(request: AuthedRequest, token_id: int):
     token = ApiToken.objects.filter(pk=token_id, user=request.user).first()
     if token is None:
         raise NotFound()

@@ -15,7 +15,9 @@ class AccountsConfig(AppConfig):
 
         # Bearer tokens are checked from memory (accounts.services.token_authenticate): a revoked token,
         # a deactivated user or a changed role flag reaches every server process within a second.
-        def changed(sender: type, instance: object, raw: bool = False, update_fields=None, **kw: object) -> None:
+        def changed(
+            sender: type, instance: object, raw: bool = False, update_fields: frozenset[str] | None = None, **kw: object
+        ) -> None:
             if raw or (update_fields is not None and set(update_fields) <= {"last_login", "last_used_at"}):
                 return
             bump("auth")

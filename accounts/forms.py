@@ -3,6 +3,8 @@ Django's own AuthenticationForm (accounts/urls.py)."""
 
 from __future__ import annotations
 
+from typing import cast
+
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import ApiToken
@@ -16,7 +18,8 @@ class TokenActionForm(ActionForm):
 
 
 class TokenCreateForm(ActionForm):
-    name = Text(max_length=ApiToken._meta.get_field("name").max_length, required=True, label=_("Name"))
+    # A CharField with a max_length set; django-stubs allows None there (unbounded on PostgreSQL).
+    name = Text(max_length=cast(int, ApiToken._meta.get_field("name").max_length), required=True, label=_("Name"))
 
 
 class TokenRevokeForm(ActionForm):

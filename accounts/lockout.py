@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
@@ -10,7 +12,7 @@ from django.utils.translation import gettext as _
 from core.errors import error_body
 
 
-def lockout_response(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+def lockout_response(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
     if request.path.startswith("/api/"):
         return JsonResponse(error_body("auth.locked_out", _("Too many failed logins. Try again later.")), status=429)
     return render(request, "accounts/locked_out.html", status=429)

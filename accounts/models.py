@@ -1,6 +1,8 @@
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractUser
+from typing import TypeAlias
+
+from django.contrib.auth.models import AbstractUser, AnonymousUser
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -18,6 +20,11 @@ class User(AbstractUser):
 
     def __str__(self) -> str:
         return self.display_name or self.username
+
+
+# Whoever a page or the API serves (request.user): a login, or a visitor who has not logged in. The access
+# gates and selectors answer both (the anonymous see nothing); the services act for a User.
+Viewer: TypeAlias = "User | AnonymousUser"
 
 
 def actor_label(user: object) -> str:

@@ -51,16 +51,27 @@ def user_create(
     return user
 
 
-@transaction.atomic
-def role_assign(
-    *, user: User, role: str, node: Node | None = None, department: Department | None = None
-) -> RoleAssignment:
+def role_check(*, role: str, node: Node | None, department: Department | None) -> None:
+    """Whether a role may be held over this place (the admin's inline form asks before saving)."""
     if role not in Role.values:
         raise ValidationFailed(fields={"role": [_("Unknown role.")]})
     if holds_over_department(role) != (department is not None) or (department is not None and node is not None):
         raise ValidationFailed(fields={"scope": [_("Department staff take a department; every other role a node.")]})
+
+
+@transaction.atomic
+def role_assign(
+    *, user: User, role: str, node: Node | None = None, department: Department | None = None
+) -> RoleAssignment:
+    role_check(role=role, node=node, department=department)
     assignment, _created = RoleAssignment.objects.get_or_create(user=user, role=role, node=node, department=department)
     return assignment
+
+
+@transaction.atomic
+def role_revoke(*, assignment: RoleAssignment) -> None:
+    """Take a role away (the user's scope is rebuilt on their next request: org.access watches roles)."""
+    RoleAssignment.objects.filter(pk=assignment.pk).delete()
 
 
 @transaction.atomic

@@ -2,13 +2,14 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from accounts import services
 from accounts.forms import TokenActionForm, TokenCreateForm, TokenRevokeForm
+from accounts.http import AuthedRequest
 from accounts.models import ApiToken
 from core import clock
 from core.errors import ApiError
@@ -17,7 +18,7 @@ from core.forms import bind
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def tokens_page(request: HttpRequest) -> HttpResponse:
+def tokens_page(request: AuthedRequest) -> HttpResponse:
     """Create and revoke API tokens for clients (a mini program, a call box, a script)."""
     new_token = None
     if request.method == "POST":

@@ -151,10 +151,39 @@ def server_command(kind: str, port: int, workers: int, threads: int = 1) -> list
     raise SystemExit(f"unknown server {kind!r}: choose from {', '.join(SERVERS)}")
 
 
+def tree_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds used so far by a process and its live descendants (Linux /proc): a
+    server's master and workers. Read before and after a measurement: the CPU a request costs the server,
+    whatever else shares the machine."""
+    tick = os.sysconf("SC_CLK_TCK")
+    kids: dict[int, list[int]] = {}
+    used: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        kids.setdefault(int(fields[1]), []).append(int(entry))
+        used[int(entry)] = int(fields[11]) + int(fields[12])  # utime + stime, in ticks
+    total, todo = 0, [pid]
+    while todo:
+        p = todo.pop()
+        total += used.get(p, 0)
+        todo.extend(kids.get(p, []))
+    return total / tick
+
+
+SERVER_PIDS: list[int] = []  # the running server's pid (bench scripts read its CPU with tree_cpu_seconds)
+
+
 @contextmanager
 def server(env: dict[str, str], *, workers: int, kind: str = "granian", threads: int = 1) -> Iterator[int]:
     port = free_port()
     proc = subprocess.Popen(server_command(kind, port, workers, threads), cwd=ROOT, env=env)
+    SERVER_PIDS[:] = [proc.pid]
     try:
         wait_up(port)
         yield port

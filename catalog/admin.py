@@ -11,7 +11,7 @@ class CategoryAdmin(SuperuserWritesMixin, admin.ModelAdmin):
     search_fields = ("code", "name")
     raw_id_fields = ("parent",)
 
-    def save_model(self, request, obj, form, change):  # type: ignore[no-untyped-def]
+    def save_model(self, request, obj, form, change):
         obj.level = 1 if obj.parent is None else obj.parent.level + 1
         super().save_model(request, obj, form, change)
 

@@ -59,7 +59,7 @@ class ServiceItemOut(Schema):
 
     @staticmethod
     def resolve_department_name(obj: ServiceItem) -> str | None:
-        return obj.department.name if obj.department_id else None
+        return obj.department.name if obj.department is not None else None
 
 
 class ItemFilter(QueryIn):

@@ -29,7 +29,7 @@ def log_personal_read(
     if resident is not None and resident.user_id is not None and resident.user_id == user.pk:
         return
     PersonalDataAccess.objects.create(
-        user=user,
+        user_id=user.pk,
         resident_id=resident.pk if resident is not None else None,
         subject=subject[:80],
         field=field,

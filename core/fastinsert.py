@@ -9,10 +9,12 @@ the models it is used for).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 from django.db import connections, router
 from django.db.models import Model
+
+M = TypeVar("M", bound=Model)
 
 _statements: dict[tuple[type[Model], str], tuple[str, list[Any]]] = {}
 
@@ -34,7 +36,7 @@ def _statement(model: type[Model], alias: str) -> tuple[str, list[Any]]:
     return found
 
 
-def insert(obj: Model) -> Model:
+def insert(obj: M) -> M:
     """INSERT `obj` (a new instance with an auto primary key) and set its pk, as save() would."""
     model = type(obj)
     alias = router.db_for_write(model, instance=obj)

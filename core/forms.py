@@ -13,7 +13,8 @@ back to the page, as it does for a service's refusal.
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from collections.abc import Iterable
+from typing import Any, TypeVar, cast
 
 from django import forms
 from django.contrib import messages
@@ -93,7 +94,10 @@ class Picks(forms.MultipleChoiceField):
         values = self.to_python(value)
         if any(v.has_nul(x) for x in values):
             raise forms.ValidationError(v.NUL, code="null_characters_not_allowed")
-        offered = {str(k) for k, _label in self.choices}
+        # Django keeps the choices as (value, label) pairs once set; django-stubs types the getter with
+        # every form the setter accepts.
+        pairs = cast("Iterable[tuple[Any, Any]]", self.choices)
+        offered = {str(k) for k, _label in pairs}
         return [x for x in values if x in offered]
 
 

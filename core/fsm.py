@@ -14,7 +14,7 @@ other columns still lock the row first (`select_for_update`): the machine does n
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from dataclasses import field as dc_field
 from typing import Any, Generic, TypeVar
@@ -94,7 +94,7 @@ class Machine(Generic[M]):
         if isinstance(self.model, str):
             from django.apps import apps
 
-            return apps.get_model(self.model)  # type: ignore[return-value]
+            return apps.get_model(self.model)
         return self.model
 
     # --- the table ----------------------------------------------------------------------------
@@ -126,7 +126,8 @@ class Machine(Generic[M]):
         return [a for a, by_from in self.transitions.items() if state in by_from]
 
     def label(self, state: str) -> str:
-        choices = dict(self.model_class._meta.get_field(self.field).choices or ())
+        field = self.model_class._meta.get_field(self.field)  # a concrete column, never a relation
+        choices = dict(field.choices or ()) if isinstance(field, models.Field) else {}
         return str(choices.get(state, state))
 
     # --- refusing -----------------------------------------------------------------------------
@@ -169,6 +170,7 @@ class Machine(Generic[M]):
         record: Callable[[str, str], E] | None = None,
         lost: Callable[[M], ApiError | None] | None = None,
         where: Mapping[str, Any] | None = None,
+        from_states: Collection[str] | None = None,
     ) -> Moved[E]:
         """Move `obj` by `action` (to `to` where the action has several outcomes), in the caller's
         transaction: check the table, `UPDATE … WHERE pk = obj.pk AND state = <the state obj was read
@@ -177,7 +179,11 @@ class Machine(Generic[M]):
         derive: computes more columns from the object once its new state and `fields` are set on it
         (a work order's next deadline check). lost: when the UPDATE finds the row already moved, may
         return a more telling error than `<name>.state_changed` (a call someone else took). where: more
-        conditions the row must meet for the move (checked in the same UPDATE), refused like a race."""
+        conditions the row must meet for the move (checked in the same UPDATE), refused like a race.
+        from_states: the states this caller may move the row from, where who may act depends on the state
+        (a resident cancels a reservation, shop staff also goods handed over): checked against the state
+        the move is decided from (the row's own with `decide_on_row`), so a copy read before someone else
+        moved the row cannot carry the caller past their rule."""
         if not transaction.get_connection().in_atomic_block:
             raise RuntimeError(f"{self.name}: move outside a transaction: the event row could be lost")
         manager = self.model_class._default_manager
@@ -188,6 +194,8 @@ class Machine(Generic[M]):
             setattr(obj, self.field, current)
         from_state: str = getattr(obj, self.field)
         to_state = self.check(obj, action, to)
+        if from_states is not None and from_state not in from_states:
+            raise self.refusal(from_state, action)
         values = dict(fields or {})
         values[self.field] = to_state
         before = {k: getattr(obj, k) for k in values}

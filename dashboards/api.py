@@ -13,6 +13,7 @@ from django.http import HttpRequest
 from ninja import Field, Query, Router
 from ninja.responses import Status
 
+from accounts.http import AuthedRequest
 from core.clock import today as clock_today
 from core.errors import NotFound, ValidationFailed
 from core.schemas import DictSchema, QueryIn, StrictIn
@@ -79,7 +80,7 @@ def _numbers(n: indicators.Numbers) -> dict[str, Any]:
 
 
 @router.get("/dashboard/definitions", response=list[DefinitionOut], summary="What every indicator means")
-def definitions(request: HttpRequest):
+def definitions(request: AuthedRequest):
     return [
         {"key": i.key, "label": str(i.label), "definition": str(i.definition), "kind": i.kind}
         for i in indicators.INDICATORS
@@ -87,7 +88,7 @@ def definitions(request: HttpRequest):
 
 
 @router.get("/dashboard/nodes/{node_id}", response=NodeOut, summary="Indicators of a node and its children")
-def node_numbers(request: HttpRequest, node_id: int, r: Query[RangeIn]):
+def node_numbers(request: AuthedRequest, node_id: int, r: Query[RangeIn]):
     node = selectors.access_node(request.user, node_id)
     start, end = selectors.period(r.start, r.end)
     weight = services.scheme_for(start.replace(day=1)).basic_weight
@@ -108,7 +109,7 @@ def node_numbers(request: HttpRequest, node_id: int, r: Query[RangeIn]):
 
 
 @router.get("/dashboard/departments/{department_id}", response=NumbersOut, summary="Indicators of a department")
-def department_numbers(request: HttpRequest, department_id: int, r: Query[RangeIn]):
+def department_numbers(request: AuthedRequest, department_id: int, r: Query[RangeIn]):
     d = selectors.access_department(request.user, department_id)
     start, end = selectors.period(r.start, r.end)
     weight = services.scheme_for(start.replace(day=1)).basic_weight
@@ -122,7 +123,7 @@ class RankingIn(RangeIn):
 
 
 @router.get("/dashboard/ranking", response=RankingOut, summary="Rank departments, towns, villages or grids")
-def ranking(request: HttpRequest, r: Query[RankingIn]):
+def ranking(request: AuthedRequest, r: Query[RankingIn]):
     start, end = selectors.period(r.start, r.end)
     if not selectors.dash_scope(request.user).any:
         raise NotFound()
@@ -134,7 +135,7 @@ class BoardIn(QueryIn):
 
 
 @router.get("/dashboard/board", summary="The command-centre board: live counts, map, hot topics, most overdue")
-def board_view(request: HttpRequest, b: Query[BoardIn]) -> dict[str, Any]:
+def board_view(request: AuthedRequest, b: Query[BoardIn]) -> dict[str, Any]:
     node = selectors.access_node(request.user, b.node) if b.node else selectors.home_node(request.user)
     if node is None:
         raise NotFound()
@@ -156,13 +157,13 @@ class VolumeIn(RangeIn):
 
 
 @router.get("/dashboard/volume", summary="Orders by channel (c), type (k) and top category (g)")
-def volume(request: HttpRequest, v: Query[VolumeIn]) -> dict[str, Any]:
+def volume(request: AuthedRequest, v: Query[VolumeIn]) -> dict[str, Any]:
     start, end = selectors.period(v.start, v.end)
     if (v.node is None) == (v.department is None):
         raise ValidationFailed(fields={"node": ["node or department"]}, code="dashboard.one_unit")
     if v.node:
         return board.volume(node=selectors.access_node(request.user, v.node), start=start, end=end)
-    d = selectors.access_department(request.user, v.department)  # type: ignore[arg-type]
+    d = selectors.access_department(request.user, v.department)  # type: ignore[arg-type]  # None only with node=0: no such department, 404
     return board.volume(department_id=d.pk, start=start, end=end)
 
 
@@ -199,13 +200,13 @@ def _exemption(e: Exemption) -> dict[str, Any]:
 
 
 @router.post("/dashboard/exemptions", response={201: ExemptionOut}, summary="Appeal an order out of the rates")
-def exemption_create(request: HttpRequest, body: ExemptionIn):
+def exemption_create(request: AuthedRequest, body: ExemptionIn):
     order = access_order(request.user, body.order_id)
     return Status(201, _exemption(services.exemption_request(order=order, by=request.user, reason=body.reason)))
 
 
 @router.get("/dashboard/exemptions", response=list[ExemptionOut], summary="Appeals the user filed or decides")
-def exemption_list(request: HttpRequest, status: Literal["", "pending", "approved", "refused"] = ""):
+def exemption_list(request: AuthedRequest, status: Literal["", "pending", "approved", "refused"] = ""):
     from org.access import paths_q
 
     ds = selectors.dash_scope(request.user)
@@ -221,7 +222,7 @@ def exemption_list(request: HttpRequest, status: Literal["", "pending", "approve
 
 
 @router.post("/dashboard/exemptions/{exemption_id}/decide", response=ExemptionOut, summary="Approve or refuse")
-def exemption_decide(request: HttpRequest, exemption_id: int, body: DecideIn):
+def exemption_decide(request: AuthedRequest, exemption_id: int, body: DecideIn):
     e = Exemption.objects.select_related("order").filter(pk=exemption_id).first()
     if e is None or not selectors.dash_scope(request.user).assesses(e.order.path):
         raise NotFound()
@@ -304,7 +305,7 @@ def _group(group: str) -> str:
 
 
 @router.get("/dashboard/assessment/{month}/{group}", response=ResultOut, summary="A month's scores")
-def result_get(request: HttpRequest, month: str, group: str):
+def result_get(request: AuthedRequest, month: str, group: str):
     _assessor(request)
     root = services.assessment_root(request.user)
     r = Result.objects.select_related("scheme").filter(node=root, month=_month(month), group=_group(group)).first()
@@ -314,14 +315,14 @@ def result_get(request: HttpRequest, month: str, group: str):
 
 
 @router.post("/dashboard/assessment/{month}/{group}/compute", response=ResultOut, summary="Compute or recompute")
-def result_compute(request: HttpRequest, month: str, group: str, body: ComputeIn):
+def result_compute(request: AuthedRequest, month: str, group: str, body: ComputeIn):
     _assessor(request)
     r = services.result_compute(by=request.user, month=_month(month), group=_group(group), reason=body.reason)
     return result_dict(r)
 
 
 @router.post("/dashboard/assessment/{month}/{group}/publish", response=ResultOut, summary="Publish (freeze)")
-def result_publish(request: HttpRequest, month: str, group: str):
+def result_publish(request: AuthedRequest, month: str, group: str):
     _assessor(request)
     root = services.assessment_root(request.user)
     r = Result.objects.filter(node=root, month=_month(month), group=_group(group)).first()
@@ -331,7 +332,7 @@ def result_publish(request: HttpRequest, month: str, group: str):
 
 
 @router.post("/dashboard/assessment/{month}/{group}/specials", response={201: dict[str, Any]}, summary="专项")
-def special_add(request: HttpRequest, month: str, group: str, body: SpecialIn):
+def special_add(request: AuthedRequest, month: str, group: str, body: SpecialIn):
     _assessor(request)
     from org.models import Department, Node
 
@@ -379,7 +380,7 @@ def _scheme(s: Any) -> dict[str, Any]:
 
 
 @router.get("/dashboard/schemes", response=list[SchemeOut], summary="Assessment schemes, newest version first")
-def scheme_list(request: HttpRequest):
+def scheme_list(request: AuthedRequest):
     _assessor(request)
     from dashboards.models import Scheme
 
@@ -388,7 +389,7 @@ def scheme_list(request: HttpRequest):
 
 
 @router.post("/dashboard/schemes", response={201: SchemeOut}, summary="A new version of the scheme")
-def scheme_create(request: HttpRequest, body: SchemeIn):
+def scheme_create(request: AuthedRequest, body: SchemeIn):
     _assessor(request)
     s = services.scheme_create(
         by=request.user, name=body.name, weights=body.weights, basic_weight=body.basic_weight,

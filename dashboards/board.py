@@ -93,7 +93,11 @@ def volume(
             counts["g"][str(tops.get(cat, cat))] += n
     else:
         vq = Volume.objects.filter(start__gte=start, start__lte=end)
-        vq = vq.filter(node=node) if node is not None else vq.filter(department_id=department_id, node__isnull=True)
+        if node is not None:
+            vq = vq.filter(node=node)
+        else:
+            assert department_id is not None  # a node or a department
+            vq = vq.filter(department_id=department_id, node__isnull=True)
         counts = {"c": Counter(), "k": Counter(), "g": Counter()}
         for dim, value, n in vq.values_list("dim", "value").annotate(n=Sum("n")).order_by():
             counts[dim][value] += n
@@ -128,7 +132,7 @@ def most_overdue(node: Node) -> dict[str, list[dict[str, Any]]]:
     nnums = indicators.for_units(level=level, start=start, end=end, paths=(node.path,)) if level else {}
 
     def top(nums: dict[int, indicators.Numbers], names: dict[int, str]) -> list[dict[str, Any]]:
-        rows = [
+        rows: list[dict[str, Any]] = [
             {"id": k, "name": names[k], "open_overdue": n.counters["open_overdue"], "open": n.counters["open"]}
             for k, n in nums.items()
             if k in names and n.counters["open_overdue"]

@@ -14,7 +14,7 @@ import io
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
+from typing import Any, overload
 from urllib.parse import quote
 
 from django.http import HttpResponse
@@ -78,6 +78,10 @@ class Table:
 # --- one value, as text and as a cell ---------------------------------------------------------------
 
 
+@overload
+def rate(x: None) -> None: ...
+@overload
+def rate(x: float | Decimal) -> Decimal: ...
 def rate(x: float | Decimal | None) -> Decimal | None:
     """A rate rounded to a thousandth (one decimal of a percentage), half up."""
     if x is None:
@@ -115,7 +119,7 @@ def _cell(value: Any, kind: str) -> Any:
     if value is None:
         return NONE
     if kind == "rate":
-        return float(rate(value))  # type: ignore[arg-type]
+        return float(rate(value))
     if kind == "hours":
         return float(Decimal(repr(float(value))).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))
     if kind in ("score", "signed"):
@@ -136,7 +140,7 @@ def workbook(
     from openpyxl.utils import get_column_letter
 
     wb = Workbook()
-    wb.remove(wb.active)
+    wb.remove(wb.worksheets[0])  # the sheet a new workbook comes with
     bold = Font(bold=True)
     head_fill = PatternFill("solid", fgColor="F2F2F2")
     for name, heading, table in sheets:
@@ -169,8 +173,8 @@ def workbook(
         ws.column_dimensions["A"].width = 18
         ws.column_dimensions["B"].width = 90
     for ws in wb.worksheets:  # a name such as "=HYPERLINK(…)" stays text, never a formula
-        for row in ws.iter_rows():
-            for cell in row:
+        for cells in ws.iter_rows():
+            for cell in cells:
                 if isinstance(cell.value, str) and cell.value.startswith("="):
                     cell.data_type = "s"
     out = io.BytesIO()

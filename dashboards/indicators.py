@@ -176,6 +176,7 @@ def for_units(
             qs = qs.filter(department_id__in=department_ids)
         key = "department_id"
     else:
+        assert level is not None  # a level of the tree, unless departments
         qs = qs.filter(level=level)
         if paths is not None:
             qs = qs.filter(paths_q(paths, "path"))

@@ -31,7 +31,11 @@ def result_rows(result: Result) -> list[dict[str, Any]]:
         # The top five and the bottom five, ties included; with ten units or fewer, only a unit clear of
         # the other list is named on one.
         listed = (
-            "red" if r.rank <= LISTED else "black" if r.rank > max(n - LISTED, LISTED) and r.score < red_floor else ""
+            "red"
+            if r.rank <= LISTED
+            else "black"
+            if r.rank > max(n - LISTED, LISTED) and red_floor is not None and r.score < red_floor
+            else ""
         )
         out.append(
             {

@@ -63,10 +63,11 @@ def _write(tallies: dict[TallyKey, list[int]], volumes: dict[VolumeKey, int]) ->
         starts = {k[1] for k in tallies}
         nodes = [int(u[1:]) for u in units if u[0] == "n"]
         depts = [int(u[1:]) for u in units if u[0] == "d"]
-        for t in Tally.objects.filter(start__in=starts).filter(Q(node_id__in=nodes) | Q(department_id__in=depts)):
-            unit = f"n{t.node_id}" if t.node_id else f"d{t.department_id}"
-            existing[(t.period, t.start, unit)] = t
-        changed, new = [], []
+        for stored in Tally.objects.filter(start__in=starts).filter(Q(node_id__in=nodes) | Q(department_id__in=depts)):
+            unit = f"n{stored.node_id}" if stored.node_id else f"d{stored.department_id}"
+            existing[(stored.period, stored.start, unit)] = stored
+        changed: list[Tally] = []
+        new: list[Tally] = []
         for key, delta in tallies.items():
             t = existing.get(key)
             if t is None:
@@ -89,16 +90,17 @@ def _write(tallies: dict[TallyKey, list[int]], volumes: dict[VolumeKey, int]) ->
         nodes = [int(u[1:]) for u in keep if u[0] == "n"]
         depts = [int(u[1:]) for u in keep if u[0] == "d"]
         have: dict[VolumeKey, Volume] = {}
-        for v in Volume.objects.filter(start__in={k[0] for k in volumes}).filter(
+        for row in Volume.objects.filter(start__in={k[0] for k in volumes}).filter(
             Q(node_id__in=nodes) | Q(department_id__in=depts)
         ):
-            unit = f"n{v.node_id}" if v.node_id else f"d{v.department_id}"
-            have[(v.start, unit, v.dim, v.value)] = v
-        changed_v, new_v = [], []
-        for key, d in volumes.items():
-            v = have.get(key)
+            unit = f"n{row.node_id}" if row.node_id else f"d{row.department_id}"
+            have[(row.start, unit, row.dim, row.value)] = row
+        changed_v: list[Volume] = []
+        new_v: list[Volume] = []
+        for vkey, d in volumes.items():
+            v = have.get(vkey)
             if v is None:
-                new_v.append(Volume(start=key[0], dim=key[2], value=key[3], n=d, **_unit_q(key[1])))
+                new_v.append(Volume(start=vkey[0], dim=vkey[2], value=vkey[3], n=d, **_unit_q(vkey[1])))
             else:
                 v.n += d
                 changed_v.append(v)
@@ -203,9 +205,9 @@ def differences() -> list[str]:
             diff = {c: (h[i], w[i]) for i, c in enumerate(COUNTERS) if w[i] != h[i]}
             out.append(f"tally {key[0]} {key[1]} {key[2]}: stored→recount {diff}")
     want_v = {k: v for k, v in want_v.items() if v and k[1] not in grids}
-    for key in sorted(set(want_v) | set(have_v), key=str):
-        if want_v.get(key, 0) != have_v.get(key, 0):
-            out.append(f"volume {key}: stored {have_v.get(key, 0)}, recount {want_v.get(key, 0)}")
+    for vkey in sorted(set(want_v) | set(have_v), key=str):
+        if want_v.get(vkey, 0) != have_v.get(vkey, 0):
+            out.append(f"volume {vkey}: stored {have_v.get(vkey, 0)}, recount {want_v.get(vkey, 0)}")
     return out
 
 

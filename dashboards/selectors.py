@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db.models import Q
 
@@ -16,6 +16,9 @@ from dashboards import indicators
 from org.access import get_scope
 from org.models import Department, Level, Node, path_range
 from org.policy import Cap, under
+
+if TYPE_CHECKING:
+    from accounts.models import Viewer
 
 
 @dataclass(frozen=True)
@@ -39,7 +42,7 @@ class DashScope:
         return under(self.assess_paths, path)
 
 
-def dash_scope(user: Any) -> DashScope:
+def dash_scope(user: Viewer | None) -> DashScope:
     if user is None or not user.is_authenticated:
         return DashScope((), (), (), frozenset())
     scope = get_scope(user)
@@ -51,7 +54,7 @@ def dash_scope(user: Any) -> DashScope:
     )
 
 
-def home_node(user: Any) -> Node | None:
+def home_node(user: Viewer) -> Node | None:
     """The top of the user's part of the tree (the first, if they hold several)."""
     ds = dash_scope(user)
     if not ds.paths:
@@ -59,21 +62,21 @@ def home_node(user: Any) -> Node | None:
     return Node.objects.filter(path=ds.paths[0]).first()
 
 
-def access_node(user: Any, node_id: int) -> Node:
+def access_node(user: Viewer, node_id: int) -> Node:
     node = Node.objects.filter(pk=node_id).select_related("parent").first()
     if node is None or not dash_scope(user).sees_node(node):
         raise NotFound()
     return node
 
 
-def access_department(user: Any, department_id: int) -> Department:
+def access_department(user: Viewer, department_id: int) -> Department:
     d = Department.objects.filter(pk=department_id).select_related("jurisdiction").first()
     if d is None or not dash_scope(user).sees_department(d):
         raise NotFound()
     return d
 
 
-def departments_seen(user: Any) -> list[Department]:
+def departments_seen(user: Viewer) -> list[Department]:
     ds = dash_scope(user)
     q = Q(pk__in=ds.department_ids)
     for p in ds.department_paths:
@@ -85,7 +88,7 @@ def children(node: Node) -> list[Node]:
     return list(Node.objects.filter(parent=node).order_by("sort", "name"))
 
 
-def breadcrumb(user: Any, node: Node) -> list[Node]:
+def breadcrumb(user: Viewer, node: Node) -> list[Node]:
     """The node's ancestors the user may open, then the node."""
     ds = dash_scope(user)
     ids = [int(p) for p in node.path.strip("/").split("/")]
@@ -129,7 +132,7 @@ LEVEL_BELOW = {
 }
 
 
-def ranking_rows(user: Any, group: str, start: dt.date, end: dt.date, node_id: int | None) -> dict[str, Any]:
+def ranking_rows(user: Viewer, group: str, start: dt.date, end: dt.date, node_id: int | None) -> dict[str, Any]:
     """Units of one kind ranked by the weighted three rates (the scheme in force in the start month):
     what the ranking page, its workbook and the API all show. Departments see the departments' ranking
     (names and scores), but the detail of their own only."""
@@ -168,7 +171,7 @@ def ranking_rows(user: Any, group: str, start: dt.date, end: dt.date, node_id: i
     # Department staff see where they stand among their peers — names, scores, ranks — and their own
     # rates only.
     own_only = group == "department" and not ds.department_paths
-    rows = []
+    rows: list[dict[str, Any]] = []
     for pk, name in units:
         n = nums.get(pk)
         rates = n.rates if n else empty

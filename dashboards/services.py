@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
@@ -18,6 +18,9 @@ from dashboards.selectors import dash_scope
 from dashboards.states import EXEMPTION
 from org.models import Department, Level, Node
 from workorders.models import WorkOrder
+
+if TYPE_CHECKING:
+    from accounts.models import User
 
 DEFAULT_WEIGHTS = {"response": 30, "resolution": 35, "satisfaction": 35}
 RATE_KEYS = frozenset(i.key for i in indicators.INDICATORS if i.kind == "rate")
@@ -36,7 +39,7 @@ def month_end(m: dt.date) -> dt.date:
 
 
 @transaction.atomic
-def exemption_request(*, order: WorkOrder, by: Any, reason: str) -> Exemption:
+def exemption_request(*, order: WorkOrder, by: User, reason: str) -> Exemption:
     """The handling department (or a dispatcher over the order) asks that the order leave the rates."""
     from workorders.access import work_scope
 
@@ -58,7 +61,7 @@ def exemption_request(*, order: WorkOrder, by: Any, reason: str) -> Exemption:
 
 
 @transaction.atomic
-def exemption_decide(*, exemption: Exemption, by: Any, approve: bool, note: str = "") -> Exemption:
+def exemption_decide(*, exemption: Exemption, by: User, approve: bool, note: str = "") -> Exemption:
     from workorders.services import workorder_exclude
 
     ex = Exemption.objects.select_for_update().select_related("order").filter(pk=exemption.pk).first()
@@ -96,7 +99,7 @@ def scheme_for(month: dt.date) -> Scheme:
 
 @transaction.atomic
 def scheme_create(
-    *, by: Any, name: str, weights: dict[str, Any], basic_weight: Decimal, valid_from: dt.date, note: str = ""
+    *, by: User, name: str, weights: dict[str, Any], basic_weight: Decimal, valid_from: dt.date, note: str = ""
 ) -> Scheme:
     if not dash_scope(by).assess_paths:
         raise PermissionDenied()
@@ -158,7 +161,7 @@ def base_score(r: dict[str, Any], weights: dict[str, int]) -> Decimal:
     return _q2(100 * sum(w * r[k] for k, w in used.items()) / sum(used.values()))
 
 
-def assessment_root(by: Any) -> Node:
+def assessment_root(by: User) -> Node:
     """The area a leader assesses: the top of their part of the tree. A town's leader scores the town's
     villages, in a result of their own; the county's leader the whole county's."""
     ds = dash_scope(by)
@@ -177,17 +180,22 @@ def _check_group(group: str) -> None:
 
 @transaction.atomic
 def special_add(
-    *, by: Any, month: dt.date, group: str, node: Node | None = None, department: Department | None = None,
+    *, by: User, month: dt.date, group: str, node: Node | None = None, department: Department | None = None,
     points: Decimal, reason: str,
 ) -> SpecialItem:  # fmt: skip
     _check_group(group)
     root = _root(by)
     if (node is None) == (department is None):
         raise ValidationFailed(fields={"unit": [_("Choose one unit.")]})
-    wanted = {Group.TOWN: Level.TOWN, Group.VILLAGE: Level.VILLAGE}.get(group)
+    levels: dict[str, Level] = {Group.TOWN: Level.TOWN, Group.VILLAGE: Level.VILLAGE}
+    wanted = levels.get(group)
     if (group == Group.DEPARTMENT and department is None) or (wanted and (node is None or node.level != wanted)):
         raise ValidationFailed(fields={"unit": [_("This unit is not one of the group's.")]})
-    unit_path = node.path if node else department.jurisdiction.path  # type: ignore[union-attr]
+    if node is not None:
+        unit_path = node.path
+    else:
+        assert department is not None  # exactly one of them, checked above
+        unit_path = department.jurisdiction.path
     if not unit_path.startswith(root.path):
         raise NotFound()
     if not (reason or "").strip():
@@ -228,7 +236,7 @@ def _fill(result: Result) -> None:
     )
     rows = []
     for node, dept, name in units:
-        n = nums.get(node.pk if node else dept.pk, empty)  # type: ignore[union-attr]
+        n = nums.get(node.pk if node else dept.pk, empty)  # type: ignore[union-attr]  # _units gives a node or a department
         r = {k: n.rates[k] for k in RATE_KEYS}
         base = base_score(r, scheme.weights)
         special = specials.get((node.pk if node else None, dept.pk if dept else None), Decimal(0))
@@ -261,7 +269,7 @@ def _saved(s: Scheme) -> Scheme:
 
 
 @transaction.atomic
-def result_compute(*, by: Any, month: dt.date, group: str, reason: str = "") -> Result:
+def result_compute(*, by: User, month: dt.date, group: str, reason: str = "") -> Result:
     """Score a month for one group of units. A published month is recomputed only with a reason, and
     the recomputation is logged."""
     from dashboards.rollups import apply_all
@@ -294,7 +302,7 @@ def result_compute(*, by: Any, month: dt.date, group: str, reason: str = "") -> 
 
 
 @transaction.atomic
-def result_publish(*, by: Any, result: Result) -> Result:
+def result_publish(*, by: User, result: Result) -> Result:
     root = _root(by)
     r = Result.objects.select_for_update().filter(pk=result.pk, node=root).first()
     if r is None:

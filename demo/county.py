@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
+import functools
 import itertools
 import math
 import random
@@ -194,6 +195,12 @@ def _dec(value: float) -> Decimal:
     return Decimal(f"{value:.6f}")
 
 
+def _at(node: Node) -> tuple[float, float]:
+    """Where a node made here is (every one has its coordinates)."""
+    assert node.lat is not None and node.lng is not None
+    return float(node.lat), float(node.lng)
+
+
 def _near(rng: random.Random, lat: float, lng: float, rmin: float, rmax: float) -> tuple[float, float]:
     """A point rmin..rmax degrees (of latitude) away in a random direction."""
     angle = rng.uniform(0, 2 * math.pi)
@@ -218,7 +225,8 @@ def _split(rng: random.Random, total: int, weights: Sequence[float], *, spread: 
     return out
 
 
-def _age(birth: dt.date) -> int:
+def _age(birth: dt.date | None) -> int:
+    assert birth is not None  # every resident made here has a birth date
     return REFERENCE_DATE.year - birth.year - ((REFERENCE_DATE.month, REFERENCE_DATE.day) < (birth.month, birth.day))
 
 
@@ -303,7 +311,7 @@ def _tri(rng: random.Random, low: int, high: int, mode: int) -> int:
 
 def _children(rng: random.Random, count: int, mother_age: int, family: str, *, gap: tuple[int, int]) -> list[Member]:
     """Children born when their mother was gap[0]..gap[1]; an impossible age drops the child."""
-    kids = []
+    kids: list[Member] = []
     for _ in range(count):
         age = mother_age - rng.randint(*gap)
         if age >= 0:
@@ -552,8 +560,8 @@ class _Builder:
             for _ in range(count):
                 make = names.community_name if urban else names.village_name
                 vname = names.unique(rng, make, village_names)
-                radius = (0.004, 0.02) if urban else (0.01, 0.07)
-                vlat, vlng = _near(rng, town.lat, town.lng, *radius)
+                rmin, rmax = (0.004, 0.02) if urban else (0.01, 0.07)
+                vlat, vlng = _near(rng, town.lat, town.lng, rmin, rmax)
                 kind = NodeKind.COMMUNITY if urban else NodeKind.VILLAGE
                 town.villages.append(VillagePlan(name=vname, kind=kind, lat=vlat, lng=vlng))
 
@@ -574,12 +582,14 @@ class _Builder:
         clans = self._village_clans(village.name)
         by_hamlet = not village.urban and rng.random() < 0.5  # else numbered groups: 一组, 二组, …
         for n in range(1, count + 1):
+            clan: str | None = None
             if village.urban:
-                name, clan = names.unique(rng, names.estate_name, taken), None
+                name = names.unique(rng, names.estate_name, taken)
             else:
-                clan = clans[int(rng.random() * len(clans))]
+                group_clan = clans[int(rng.random() * len(clans))]
+                clan = group_clan
                 if by_hamlet:
-                    name = names.unique(rng, lambda r, c=clan: names.clan_group_name(r, c), taken)
+                    name = names.unique(rng, functools.partial(names.clan_group_name, clan=group_clan), taken)
                 else:
                     name = names.ordinal_group_name(n)
             radius = (0.001, 0.004) if village.urban else (0.002, 0.01)
@@ -715,7 +725,9 @@ class _Builder:
         elif template == "left_behind":
             tags.append(Tag.LEFT_BEHIND)
         tags += [tag for tag, rate in _RANDOM_TAGS if rng.random() < rate]
-        household = Household(grid=grid, number=house_no, address=f"{grid.parent.name}{grid.name}{house_no}", tags=tags)
+        village = grid.parent
+        assert village is not None  # a grid is in a village
+        household = Household(grid=grid, number=house_no, address=f"{village.name}{grid.name}{house_no}", tags=tags)
         seen: set[str] = set()
         members = [self._resident(ctx, household, m, seen) for m in spec]
         return household, members
@@ -783,11 +795,11 @@ class _Builder:
 
     def _party_member(self, branch: Node, resident: Resident) -> PartyMember:
         rng = self.rng
-        age = _age(resident.birth_date)
+        birth = resident.birth_date
+        assert birth is not None  # every resident made here has a birth date
+        age = _age(birth)
         joined_at_age = rng.randint(20, max(20, min(age - 1, 50)))
-        joined = dt.date.fromordinal(
-            resident.birth_date.toordinal() + int(joined_at_age * 365.25) + rng.randint(0, 300)
-        )
+        joined = dt.date.fromordinal(birth.toordinal() + int(joined_at_age * 365.25) + rng.randint(0, 300))
         return PartyMember(resident=resident, branch=branch, joined_on=min(joined, REFERENCE_DATE - dt.timedelta(30)))
 
     def _nearby(self, draft: _VillageDraft, own: int, taken: set[int], count: int) -> list[int]:
@@ -805,7 +817,7 @@ class _Builder:
     def _service_points(self, ctx: _CountyContext, town: Node, drafts: Sequence[_VillageDraft]) -> None:
         rng = self.rng
         phone_area = ctx.place.area_code
-        lat, lng = _near(rng, float(town.lat), float(town.lng), 0.0002, 0.001)
+        lat, lng = _near(rng, *_at(town), 0.0002, 0.001)
         street = rng.choice(("人民路", "解放路", "建设路", "中心街", "新华路"))
         services.service_point_create(
             node=town,
@@ -822,7 +834,7 @@ class _Builder:
         for d in drafts:
             village = d.node
             committee = "居民委员会" if d.plan.urban else "村民委员会"
-            lat, lng = _near(rng, float(village.lat), float(village.lng), 0.0002, 0.001)
+            lat, lng = _near(rng, *_at(village), 0.0002, 0.001)
             services.service_point_create(
                 node=village,
                 name=f"{village.name}党群服务中心",
@@ -838,7 +850,7 @@ class _Builder:
             if rng.random() < 0.4:
                 red = rng.random() < 0.5
                 grid = rng.choice(d.grids)
-                lat, lng = _near(rng, float(grid.lat), float(grid.lng), 0.0002, 0.001)
+                lat, lng = _near(rng, *_at(grid), 0.0002, 0.001)
                 services.service_point_create(
                     node=village,
                     name=f"{village.name}{'红色驿站' if red else '政务小屋'}",

@@ -76,6 +76,7 @@ _FEMALE_YOUNG = (
 
 
 def given_name(rng: random.Random, *, male: bool, birth_year: int) -> str:
+    pool: tuple[str, ...]
     if birth_year < 1966:
         pool = _MALE_OLD if male else _FEMALE_OLD
     elif birth_year < 1991:

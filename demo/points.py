@@ -250,6 +250,7 @@ def seed_points(*, activities: int, seed: int = 1, end: dt.datetime | None = Non
         for ra in RoleAssignment.objects.filter(role=Role.GRID_WORKER, node__path__startswith=county.path)
         .select_related("user")
         .order_by("id")
+        if ra.node_id is not None
     }
     nodes = list(Node.objects.filter(path_range(county.path), level__in=[Level.TOWN, Level.VILLAGE]).order_by("id"))
     towns = {n.pk: n for n in nodes if n.level == Level.TOWN}
@@ -280,6 +281,7 @@ def seed_points(*, activities: int, seed: int = 1, end: dt.datetime | None = Non
         for r in adults:
             w.residents[r.pk] = r
         urban = node.kind == "community"
+        assert node.parent_id is not None  # a village is in a town
         v = _Village(
             node=node,
             town=towns[node.parent_id],
@@ -354,7 +356,9 @@ def _volunteers_and_teams(w: _World, v: _Village, start: dt.datetime) -> None:
     pool = [r for r in v.adults if r.user_id is None]
     chosen = rng.sample(pool, min(want, len(pool)))
     # The demo 'volunteer' and 'resident' logins volunteer too, in their village.
-    logins = {u.pk: (name, u) for name, u in w.logins.items() if name in ("volunteer", "resident")}
+    logins: dict[int | None, tuple[str | None, User | None]] = {
+        u.pk: (name, u) for name, u in w.logins.items() if name in ("volunteer", "resident")
+    }
     chosen = [r for r in v.adults if r.user_id in logins] + sorted(chosen, key=lambda r: r.pk)
     for r in chosen:
         name, login = logins.get(r.user_id, (None, None))
@@ -591,7 +595,7 @@ def _claims(w: _World, v: _Village, week: dt.datetime, *, home: bool) -> None:
             continue
         demo = w.demo.get("volunteer")
         own = demo is not None and demo in v.volunteers and rng.random() < 0.08
-        resident = demo.resident if own else _someone(w, v)
+        resident = demo.resident if own and demo is not None else _someone(w, v)
         t = _at((week + dt.timedelta(days=rng.uniform(0, 7))).date(), rng.uniform(8, 20))
         if recent:
             t = end - dt.timedelta(hours=rng.uniform(2, 120))
@@ -657,9 +661,9 @@ def _month(w: _World, first: dt.date) -> None:
             if party is not None and rng.random() < 0.3 and party.resident.path.startswith(v.node.path):
                 by = party
             with frozen(t):
-                n = _try(points.nominate, resident=r, month=first, reason=rng.choice(GOOD_DEEDS), by=by)
-            if n is not None:
-                w.nominations.setdefault(v.node.pk, []).append(n)
+                nominated = _try(points.nominate, resident=r, month=first, reason=rng.choice(GOOD_DEEDS), by=by)
+            if nominated is not None:
+                w.nominations.setdefault(v.node.pk, []).append(nominated)
                 w.summary.nominations += 1
         # Now and then a deduction, with the reason on the record.
         if (first.year, first.month, v.node.pk) in w.deductions:

@@ -49,10 +49,14 @@ def seed_calls(*, count: int, seed: int = 1, profiles: int = 40, end: dt.datetim
     rng = random.Random(seed)
     end = end or now()
     grid_workers = {
-        a.node_id: a.user for a in RoleAssignment.objects.filter(role=Role.GRID_WORKER).select_related("user")
+        a.node_id: a.user
+        for a in RoleAssignment.objects.filter(role=Role.GRID_WORKER).select_related("user")
+        if a.node_id is not None
     }
     village_staff = {
-        a.node_id: a.user for a in RoleAssignment.objects.filter(role=Role.VILLAGE_STAFF).select_related("user")
+        a.node_id: a.user
+        for a in RoleAssignment.objects.filter(role=Role.VILLAGE_STAFF).select_related("user")
+        if a.node_id is not None
     }
     wanted = set(CareProfile.Reason.values)
     tagged = [pk for pk, tags in Household.objects.exclude(tags=[]).values_list("pk", "tags") if wanted & set(tags)]
@@ -65,7 +69,7 @@ def seed_calls(*, count: int, seed: int = 1, profiles: int = 40, end: dt.datetim
     demo = Resident.objects.filter(user__username="resident").select_related("household").first()
     if demo is not None and all(p.pk != demo.pk for p in people):
         people.insert(0, demo)
-    made: list[CareProfile] = []
+    made: list[tuple[CareProfile, User]] = []  # with who registered them
     with frozen(end - dt.timedelta(days=366)):
         for r in people:
             by = _registrar(r, grid_workers, village_staff)
@@ -81,13 +85,12 @@ def seed_calls(*, count: int, seed: int = 1, profiles: int = 40, end: dt.datetim
                 )  # fmt: skip
             except ApiError:
                 continue
-            p.registrar = by
-            made.append(p)
+            made.append((p, by))
     if not made:
         return 0
     done = 0
     for _ in range(count):
-        p = rng.choice(made)
+        p, registrar = rng.choice(made)
         age = 365 * (rng.random() ** 1.3)
         t = (
             (end - dt.timedelta(days=age))
@@ -97,7 +100,7 @@ def seed_calls(*, count: int, seed: int = 1, profiles: int = 40, end: dt.datetim
         if t >= end - dt.timedelta(hours=3):
             continue
         try:
-            _one(rng, p, t)
+            _one(rng, p, registrar, t)
             done += 1
         except ApiError:
             continue
@@ -106,26 +109,28 @@ def seed_calls(*, count: int, seed: int = 1, profiles: int = 40, end: dt.datetim
     return done
 
 
-def _one(rng: random.Random, profile: CareProfile, t: dt.datetime) -> None:
+def _one(rng: random.Random, profile: CareProfile, registrar: User, t: dt.datetime) -> None:
     kind = Call.Kind.EMERGENCY if rng.random() < 0.3 else Call.Kind.SERVICE
     owner = profile.resident.user
-    by, channel = (owner, Call.Channel.BUTTON) if owner else (profile.registrar, Call.Channel.STAFF)
+    by, channel = (owner, Call.Channel.BUTTON) if owner else (registrar, Call.Channel.STAFF)
     with frozen(t):
         call = services.call_raise(profile=profile, kind=kind, channel=channel, by=by).call
     if rng.random() < 0.05:  # a pocket press, taken back at once
         with frozen(t + dt.timedelta(seconds=rng.randint(2, 8))):
-            services.call_cancel(call=call, by=by if owner else profile.registrar, note="误按，已电话确认")
+            services.call_cancel(call=call, by=by if owner else registrar, note="误按，已电话确认")
         return
     chain = list(profile.chain.filter(user__isnull=False).select_related("user").order_by("position"))
     rung = 0
     ack_at = t + dt.timedelta(seconds=rng.randint(15, 55))
     while rung + 1 < len(chain) and rng.random() < 0.15:  # nobody answered in time: the next one is alerted
         due = Call.objects.get(pk=call.pk).escalate_at
+        assert due is not None  # raised and not taken: it escalates
         with frozen(due):
             services.escalate_one()
         rung += 1
         ack_at = due + dt.timedelta(seconds=rng.randint(10, 50))
-    responder = chain[rung].user if chain else profile.registrar
+    responder = chain[rung].user if chain else registrar
+    assert responder is not None  # the chain was read with its logins only
     call = Call.objects.select_related("profile__resident").get(pk=call.pk)
     with frozen(ack_at):
         services.call_acknowledge(call=call, by=responder)

@@ -127,7 +127,8 @@ def _local(w: DemoWorld, node: Node) -> User:
             .first()
         )
         if ra is None:
-            role = {Level.TOWN: Role.TOWN_STAFF, Level.VILLAGE: Role.VILLAGE_STAFF}.get(node.level, Role.GRID_WORKER)
+            roles: dict[int, str] = {Level.TOWN: Role.TOWN_STAFF, Level.VILLAGE: Role.VILLAGE_STAFF}
+            role = roles.get(node.level, Role.GRID_WORKER)
             user = User.objects.create(
                 username=f"unit-{node.code}", display_name=f"{node.name}经办人", is_staff=True,
                 password=make_password(None),
@@ -140,8 +141,9 @@ def _local(w: DemoWorld, node: Node) -> User:
 
 
 def _handler(w: DemoWorld, order: WorkOrder) -> User:
-    if order.department_id:
+    if order.department is not None:
         return _clerk(w, order.department)
+    assert order.unit_node is not None  # dispatched: to a department or to a node
     return _local(w, order.unit_node)
 
 
@@ -186,13 +188,14 @@ def seed_orders(*, count: int, seed: int = 1, end: dt.datetime | None = None) ->
     staff_by_grid = {
         ra.node_id: ra.user
         for ra in RoleAssignment.objects.filter(role=Role.GRID_WORKER).select_related("user")
+        if ra.node_id is not None
     }  # fmt: skip
+    if not residents or dispatcher is None:
+        return 0
     w = DemoWorld(rng=rng, dispatcher=dispatcher, county=county, residents=residents, staff_by_grid=staff_by_grid)
     w.categories = list(Category.objects.filter(level=3, code__in=list(TEXTS)))
     w.items = list(ServiceItem.objects.filter(is_published=True).select_related("category"))
-    if not residents or dispatcher is None:
-        return 0
-    demo_resident = next((r for r in residents if r.user_id and r.user.username == "resident"), None)
+    demo_resident = next((r for r in residents if r.user is not None and r.user.username == "resident"), None)
     made = 0
     for i in range(count):
         # More orders lately: the county is using the system more and more.
@@ -250,7 +253,7 @@ def _one(w: DemoWorld, resident: Resident, t: dt.datetime, end: dt.datetime) -> 
         form = {}
     urgency = Urgency.EMERGENCY if rng.random() < 0.03 else Urgency.URGENT if rng.random() < 0.08 else Urgency.NORMAL
     lat = lng = None
-    if grid.lat is not None and rng.random() < 0.6:
+    if grid.lat is not None and grid.lng is not None and rng.random() < 0.6:
         lat = grid.lat + type(grid.lat)(f"{rng.uniform(-0.002, 0.002):.6f}")
         lng = grid.lng + type(grid.lng)(f"{rng.uniform(-0.002, 0.002):.6f}")
     with frozen(t):
@@ -328,6 +331,7 @@ def _handle(w: DemoWorld, order: WorkOrder, t: dt.datetime, end: dt.datetime, *,
     t = _at(t, span * (rng.uniform(1.05, 2.0) if slow else rng.uniform(0.1, 0.8)))
     if t >= end:
         if rng.random() < 0.5:
+            assert order.accepted_at is not None  # accepted just above
             with frozen(min(end, _at(order.accepted_at, 1))):
                 order = services.workorder_start(order=order, by=handler)
         return

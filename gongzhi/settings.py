@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 from django.utils.translation import gettext_lazy as _
@@ -142,7 +143,7 @@ else:
         "default": {
             # Django's backend, with one process's writers queueing on a lock (core/sqlite/base.py).
             "ENGINE": "core.sqlite",
-            "NAME": SQLITE_PATH,
+            "NAME": str(SQLITE_PATH),
             "CONN_MAX_AGE": int(os.environ.get("SQLITE_CONN_MAX_AGE", 0)),
             "OPTIONS": {
                 # IMMEDIATE: a write transaction takes the write lock at BEGIN, so two writers queue
@@ -234,7 +235,7 @@ MEDIA_URL = "/media/"
 DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("DATA_UPLOAD_MAX_MEMORY_SIZE", 1024 * 1024))
 
 # --- Gongzhi --------------------------------------------------------------------------------
-GONGZHI = {
+GONGZHI: dict[str, Any] = {
     "API_PAGE_SIZE_MAX": 100,
     "API_PAGE_MAX": 10_000,
     "TOKEN_MAX_PER_USER": 20,

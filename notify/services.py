@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import TYPE_CHECKING
 
 from django.db import transaction
 from django.db.models import F, Q
@@ -11,12 +12,22 @@ from core.clock import now
 from notify.gateways import get_gateway
 from notify.models import Message
 
+if TYPE_CHECKING:
+    from accounts.models import User
+
 MAX_ATTEMPTS = 8
 
 
 def message_queue(
-    *, user=None, user_id: int | None = None, phone: str = "", kind: str, text: str, link: str = "", sms: bool = False
-) -> Message | None:  # type: ignore[no-untyped-def]
+    *,
+    user: User | None = None,
+    user_id: int | None = None,
+    phone: str = "",
+    kind: str,
+    text: str,
+    link: str = "",
+    sms: bool = False,
+) -> Message | None:
     """Queue a message in the caller's transaction (to `user`, or the user with `user_id`). With nobody to
     tell, nothing is written."""
     user_id = user.pk if user is not None else user_id
@@ -68,12 +79,12 @@ def send_one() -> bool:
     return True
 
 
-def inbox_unread(user) -> int:  # type: ignore[no-untyped-def]
+def inbox_unread(user: User) -> int:
     return Message.objects.filter(user=user, read_at__isnull=True).count()
 
 
 @transaction.atomic
-def inbox_mark_read(*, user, ids: list[int] | None = None) -> int:  # type: ignore[no-untyped-def]
+def inbox_mark_read(*, user: User, ids: list[int] | None = None) -> int:
     q = Q(user=user, read_at__isnull=True)
     if ids is not None:
         q &= Q(pk__in=ids)

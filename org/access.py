@@ -21,8 +21,9 @@ from typing import TYPE_CHECKING, Any
 from django.db.models import Q, QuerySet
 from django.utils.translation import gettext as _
 
-from accounts.models import RoleAssignment
+from accounts.models import RoleAssignment, Viewer
 from core.errors import NotFound
+from core.extra import attach
 from core.memo import memo
 from org.models import Department, Household, HouseholdLink, Node, Resident, path_ids, path_range
 from org.policy import CAPS, RESIDENT_ROLE, SUPERUSER_ROLE, Cap, caps_of, is_staff_role, minimal_paths, under
@@ -137,7 +138,7 @@ class Scope:
 EMPTY = Scope(user_id=None, roles=frozenset())
 
 
-def get_scope(user: Any) -> Scope:
+def get_scope(user: Viewer | None) -> Scope:
     """The scope of `user`: kept in memory between requests (core.memo "org": any change to roles,
     residents, links or the tree rebuilds it) and on the user object for the rest of the request."""
     if user is None or not user.is_authenticated:
@@ -146,7 +147,7 @@ def get_scope(user: Any) -> Scope:
     if cached is not None:
         return cached
     scope = memo("org").get(("scope", user.pk, user.is_superuser), lambda: _build_scope(user))
-    user._gongzhi_scope = scope
+    attach(user, _gongzhi_scope=scope)
     return scope
 
 
@@ -157,8 +158,8 @@ def _build_scope(user: User) -> Scope:
     departments: set[int] = set()
     by_cap: dict[str, set[str]] = {}
     for a in assignments:
-        if a.department_id is not None:
-            departments.add(a.department_id)
+        if a.department is not None:
+            departments.add(a.department.pk)
             node_paths.add(a.department.jurisdiction.path)
             continue
         if a.node is None:
@@ -265,52 +266,52 @@ def any_holds(terms: tuple[tuple[Term, Any], ...], row: Any) -> bool:
 # --- gates: each answers "missing" and "not yours" with the same NotFound ---------------------
 
 
-def nodes_for(user: Any) -> QuerySet[Node]:
+def nodes_for(user: Viewer) -> QuerySet[Node]:
     return Node.objects.filter(get_scope(user).nodes_q())
 
 
-def households_for(user: Any) -> QuerySet[Household]:
+def households_for(user: Viewer) -> QuerySet[Household]:
     scope = get_scope(user)
     if not scope.sees_people:
         return Household.objects.none()
     return Household.objects.filter(scope.households_q())
 
 
-def residents_for(user: Any) -> QuerySet[Resident]:
+def residents_for(user: Viewer | None) -> QuerySet[Resident]:
     scope = get_scope(user)
     if not scope.sees_people:
         return Resident.objects.none()
     return Resident.objects.filter(scope.residents_q())
 
 
-def departments_for(user: Any) -> QuerySet[Department]:
+def departments_for(user: Viewer) -> QuerySet[Department]:
     """The list of departments is public to everyone logged in: residents need to know who does what."""
     if not getattr(user, "is_authenticated", False):
         return Department.objects.none()
     return Department.objects.filter(is_active=True)
 
 
-def access_node(user: Any, node_id: int) -> Node:
+def access_node(user: Viewer, node_id: int) -> Node:
     node = nodes_for(user).filter(pk=node_id).first()
     if node is None:
         raise NotFound()
     return node
 
 
-def access_household(user: Any, household_id: int) -> Household:
+def access_household(user: Viewer, household_id: int) -> Household:
     household = households_for(user).filter(pk=household_id).select_related("grid").first()
     if household is None:
         raise NotFound()
     return household
 
 
-def own_resident(user: Any) -> Resident | None:
+def own_resident(user: Viewer) -> Resident | None:
     """The resident record behind a login, as the services take it (from the scope: no query), or None."""
     own = get_scope(user).own
     return own.instance() if own is not None else None
 
 
-def access_own_resident(user: Any) -> Resident:
+def access_own_resident(user: Viewer) -> Resident:
     """The resident behind a login, for what only a resident does for themself (404 when not linked)."""
     resident = own_resident(user)
     if resident is None:
@@ -318,7 +319,7 @@ def access_own_resident(user: Any) -> Resident:
     return resident
 
 
-def access_resident(user: Any, resident_id: int) -> Resident:
+def access_resident(user: Viewer, resident_id: int) -> Resident:
     resident = residents_for(user).filter(pk=resident_id).select_related("household").first()
     if resident is None:
         raise NotFound()

@@ -41,7 +41,7 @@ class ScopedAdmin(admin.ModelAdmin):
         # Only the declared filters: "?id_number__startswith=4201" must not become a guessing oracle.
         if request is not None and request.user.is_superuser:
             return super().lookup_allowed(lookup, value, request)
-        allowed = {f if isinstance(f, str) else f[0] for f in self.list_filter}
+        allowed = {f if isinstance(f, str) else f[0] for f in self.list_filter if isinstance(f, str | tuple | list)}
         return lookup.split("__")[0] in allowed and super().lookup_allowed(lookup, value, request)
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
@@ -96,7 +96,8 @@ class NodeForm(forms.ModelForm):
         fields = ["parent", "level", "kind", "name", "code", "lat", "lng", "sort"]
 
     def clean(self):
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         if self.instance.pk is None and "level" in data:
             try:
                 services.check_node_level(parent=data.get("parent"), level=data["level"])
@@ -133,7 +134,8 @@ class NodeAdmin(SuperuserWritesMixin, admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         if change:
-            super().save_model(request, obj, form, change)
+            changed = [f for f in form.changed_data if f in services.NODE_EDITABLE]
+            services.node_update(node=obj, **{f: getattr(obj, f) for f in changed})
             return
         created = services.node_create(
             parent=obj.parent,
@@ -152,8 +154,9 @@ class ResidentInline(admin.TabularInline):
     """Members shown on their household, read-only: residents are added and edited on their own page."""
 
     model = Resident
-    fields = ["name", "relation", "gender", "masked_phone"]
-    readonly_fields = fields
+    shown = ("name", "relation", "gender", "masked_phone")
+    fields = shown
+    readonly_fields = shown
     extra = 0
     show_change_link = True
     can_delete = False

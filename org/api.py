@@ -8,7 +8,9 @@ from decimal import Decimal
 from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema
 
+from accounts.http import AuthedRequest
 from core.errors import NotFound
+from core.extra import attach
 from core.schemas import Page, PageParams, QueryIn, paginate
 from org import access, selectors
 from org.models import Household, Level, Node, Relation, Resident, ServicePoint
@@ -63,24 +65,26 @@ def _node_or_404(request: HttpRequest, node_id: int | None) -> Node | None:
 
 
 @router.get("/nodes", response=list[NodeOut], summary="Children of a node (or your top nodes)")
-def node_children(request: HttpRequest, filters: Query[NodeFilter]):
+def node_children(request: AuthedRequest, filters: Query[NodeFilter]):
     parent = _node_or_404(request, filters.parent)
     return list(selectors.node_children(request.user, parent)[:1000])
 
 
 @router.get("/nodes/search", response=Page[NodeOut], summary="Search the tree by name or code")
-def node_search(request: HttpRequest, filters: Query[NodeSearch], page: Query[PageParams]):
+def node_search(request: AuthedRequest, filters: Query[NodeSearch], page: Query[PageParams]):
     within = _node_or_404(request, filters.within)
     return paginate(selectors.node_search(request.user, filters.q, within, filters.level), page)
 
 
 @router.get("/nodes/{node_id}", response=NodeDetailOut, summary="A node with its breadcrumb and counts")
-def node_detail(request: HttpRequest, node_id: int):
+def node_detail(request: AuthedRequest, node_id: int):
     node = access.access_node(request.user, node_id)
     scope = access.get_scope(request.user)
-    node.stats = selectors.node_stats(node).__dict__ if scope.sees_people_under(node) else None
-    node.breadcrumb = selectors.breadcrumb(node)[:-1]
-    return node
+    return attach(
+        node,
+        stats=selectors.node_stats(node).__dict__ if scope.sees_people_under(node) else None,
+        breadcrumb=selectors.breadcrumb(node)[:-1],
+    )
 
 
 # --- households and residents ------------------------------------------------------------------
@@ -137,31 +141,33 @@ def _masked(request: HttpRequest, r: Resident) -> dict:
 
 
 @router.get("/households", response=Page[HouseholdOut], summary="Households in your scope")
-def household_list(request: HttpRequest, filters: Query[HouseholdFilter], page: Query[PageParams]):
+def household_list(request: AuthedRequest, filters: Query[HouseholdFilter], page: Query[PageParams]):
     node = _node_or_404(request, filters.node)
     qs = selectors.household_list(request.user, node=node, q=filters.q, tag=filters.tag or "")
     result = paginate(qs, page)
     heads = selectors.household_heads(result["items"])
     for h in result["items"]:
-        h.head_name = heads.get(h.pk)
+        attach(h, head_name=heads.get(h.pk))
     return result
 
 
 @router.get("/households/{household_id}", response=HouseholdDetailOut, summary="A household and its members")
-def household_detail(request: HttpRequest, household_id: int):
+def household_detail(request: AuthedRequest, household_id: int):
     h = access.access_household(request.user, household_id)
     members = list(h.members.all())
     link = getattr(h, "party_link", None)
-    h.head_name = next((m.name for m in members if m.relation == Relation.HEAD), None)
-    h.member_count = len(members)
-    h.breadcrumb = selectors.breadcrumb(h.grid)[:-1]
-    h.members_view = [_masked(request, m) for m in members]
-    h.party_member = link.member.resident.name if link else None
-    return h
+    return attach(
+        h,
+        head_name=next((m.name for m in members if m.relation == Relation.HEAD), None),
+        member_count=len(members),
+        breadcrumb=selectors.breadcrumb(h.grid)[:-1],
+        members_view=[_masked(request, m) for m in members],
+        party_member=link.member.resident.name if link else None,
+    )
 
 
 @router.get("/residents", response=Page[ResidentOut], summary="Residents in your scope (numbers masked)")
-def resident_list(request: HttpRequest, filters: Query[PeopleFilter], page: Query[PageParams]):
+def resident_list(request: AuthedRequest, filters: Query[PeopleFilter], page: Query[PageParams]):
     node = _node_or_404(request, filters.node)
     return paginate(selectors.resident_list(request.user, node=node, q=filters.q), page, lambda r: _masked(request, r))
 
@@ -171,7 +177,7 @@ def resident_list(request: HttpRequest, filters: Query[PeopleFilter], page: Quer
     response=ResidentOut,
     summary="One resident; numbers unmasked where your role needs them (each unmasked read is logged)",
 )
-def resident_detail(request: HttpRequest, resident_id: int):
+def resident_detail(request: AuthedRequest, resident_id: int):
     r = access.access_resident(request.user, resident_id)
     return selectors.resident_view(request.user, r, reveal=True, channel="api", path=request.path)
 
@@ -194,7 +200,7 @@ class DepartmentFilter(QueryIn):
 
 
 @router.get("/departments", response=Page[DepartmentOut], summary="Departments")
-def department_list(request: HttpRequest, filters: Query[DepartmentFilter], page: Query[PageParams]):
+def department_list(request: AuthedRequest, filters: Query[DepartmentFilter], page: Query[PageParams]):
     qs = access.departments_for(request.user).select_related("jurisdiction")
     if filters.level:
         qs = qs.filter(level=filters.level)
@@ -204,7 +210,7 @@ def department_list(request: HttpRequest, filters: Query[DepartmentFilter], page
 
 
 @router.get("/departments/{department_id}", response=DepartmentOut, summary="A department")
-def department_detail(request: HttpRequest, department_id: int):
+def department_detail(request: AuthedRequest, department_id: int):
     d = access.departments_for(request.user).select_related("jurisdiction").filter(pk=department_id).first()
     if d is None:
         raise NotFound()
@@ -235,13 +241,13 @@ class ServicePointFilter(QueryIn):
 
 
 @router.get("/service-points", response=Page[ServicePointOut], summary="Service points")
-def service_point_list(request: HttpRequest, filters: Query[ServicePointFilter], page: Query[PageParams]):
+def service_point_list(request: AuthedRequest, filters: Query[ServicePointFilter], page: Query[PageParams]):
     node = _node_or_404(request, filters.node)
     return paginate(selectors.service_points(request.user, node=node, kind=filters.kind or ""), page)
 
 
 @router.get("/service-points/{point_id}", response=ServicePointOut, summary="A service point")
-def service_point_detail(request: HttpRequest, point_id: int):
+def service_point_detail(request: AuthedRequest, point_id: int):
     p = selectors.service_points(request.user).filter(pk=point_id).first()
     if p is None:
         raise NotFound()

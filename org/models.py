@@ -9,10 +9,16 @@ the copies in step.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+
+if TYPE_CHECKING:
+    from django.db.backends.base.base import BaseDatabaseWrapper
 
 
 class PathField(models.CharField):
@@ -23,20 +29,22 @@ class PathField(models.CharField):
     SQLite compares with BINARY by default.
     """
 
-    def __init__(self, *args, **kwargs):
+    db_index: bool  # set by Field.__init__; django-stubs does not declare it
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("max_length", 255)
         kwargs.setdefault("db_index", True)
         kwargs.setdefault("editable", False)
         kwargs.setdefault("default", "")
         super().__init__(*args, **kwargs)
 
-    def deconstruct(self):
+    def deconstruct(self) -> tuple[str, str, Sequence[Any], dict[str, Any]]:
         # Django leaves db_index out when it is False, which __init__ would then turn back into True.
         name, path, args, kwargs = super().deconstruct()
         kwargs["db_index"] = self.db_index
         return name, path, args, kwargs
 
-    def db_parameters(self, connection):
+    def db_parameters(self, connection: BaseDatabaseWrapper) -> dict[str, str | None]:
         params = super().db_parameters(connection)
         if connection.vendor == "postgresql":
             params["collation"] = "C"

@@ -5,16 +5,19 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import connection
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 
 from core import clock
-from core.audit import log_personal_read
+from core.audit import PersonRecord, log_personal_read
 from core.masking import mask_id_number, mask_phone
 from org import access
 from org.models import Household, Level, Node, Relation, Resident, ServicePoint, path_range
+
+if TYPE_CHECKING:
+    from accounts.models import Viewer
 
 _MASKED_PHONE = re.compile(r"^(\d{3})\*+(\d{4})$")
 _TAIL = re.compile(r"^\d{4}$")
@@ -106,13 +109,13 @@ def node_overview(node: Node, *, with_people: bool) -> tuple[NodeStats, list[Chi
     return stats, rows
 
 
-def scope_roots(user: Any) -> list[Node]:
+def scope_roots(user: Viewer) -> list[Node]:
     """The top nodes of the user's scope, the places a staff home starts from."""
     scope = access.get_scope(user)
     return list(Node.objects.filter(path__in=scope.node_paths).order_by("path"))
 
 
-def node_children(user: Any, parent: Node | None) -> QuerySet[Node]:
+def node_children(user: Viewer, parent: Node | None) -> QuerySet[Node]:
     qs = access.nodes_for(user)
     if parent is None:
         scope = access.get_scope(user)
@@ -120,7 +123,7 @@ def node_children(user: Any, parent: Node | None) -> QuerySet[Node]:
     return qs.filter(parent=parent).order_by("sort", "name", "id")
 
 
-def node_search(user: Any, q: str, within: Node | None = None, level: int | None = None) -> QuerySet[Node]:
+def node_search(user: Viewer, q: str, within: Node | None = None, level: int | None = None) -> QuerySet[Node]:
     qs = access.nodes_for(user).filter(Q(name__icontains=q) | Q(code__startswith=q))
     if within is not None:
         qs = qs.filter(within.subtree_q())
@@ -129,7 +132,7 @@ def node_search(user: Any, q: str, within: Node | None = None, level: int | None
     return qs.order_by("level", "path")
 
 
-def household_list(user: Any, *, node: Node | None = None, q: str = "", tag: str = "") -> QuerySet[Household]:
+def household_list(user: Viewer, *, node: Node | None = None, q: str = "", tag: str = "") -> QuerySet[Household]:
     qs = access.households_for(user).select_related("grid")
     if node is not None:
         qs = qs.filter(node.subtree_q())
@@ -159,7 +162,7 @@ def _residents_matching(q: str) -> QuerySet[Resident]:
     return Resident.objects.filter(name__icontains=q)
 
 
-def resident_list(user: Any, *, node: Node | None = None, q: str = "") -> QuerySet[Resident]:
+def resident_list(user: Viewer, *, node: Node | None = None, q: str = "") -> QuerySet[Resident]:
     qs = access.residents_for(user).select_related("household")
     if node is not None:
         qs = qs.filter(node.subtree_q())
@@ -168,7 +171,7 @@ def resident_list(user: Any, *, node: Node | None = None, q: str = "") -> QueryS
     return qs.order_by("path", "household_id", "id")
 
 
-def service_points(user: Any, *, node: Node | None = None, kind: str = "") -> QuerySet[ServicePoint]:
+def service_points(user: Viewer, *, node: Node | None = None, kind: str = "") -> QuerySet[ServicePoint]:
     """Service points are public places: every logged-in user sees all of them."""
     qs = ServicePoint.objects.select_related("node")
     if node is not None:
@@ -186,14 +189,14 @@ def age(birth: dt.date | None, today: dt.date | None = None) -> int | None:
 
 
 def whole_number(
-    viewer: Any,
+    viewer: Viewer,
     number: str,
     *,
     field: str,
     allowed: bool,
     channel: str,
     path: str = "",
-    resident: Any = None,
+    resident: PersonRecord | None = None,
     subject: str = "",
 ) -> str:
     """A personal number as `viewer` may read it: whole where `allowed` (their role needs it there, or it
@@ -202,19 +205,19 @@ def whole_number(
     whole phone or ID number gets it from here."""
     if not number:
         return ""
-    if not allowed:
+    if not allowed or not viewer.is_authenticated:  # nobody logged out is shown a whole number
         return mask_phone(number) if field == "phone" else mask_id_number(number)
     log_personal_read(user=viewer, resident=resident, subject=subject, field=field, channel=channel, path=path)
     return number
 
 
-def resident_view(user: Any, resident: Resident, *, reveal: bool, channel: str, path: str = "") -> dict[str, Any]:
+def resident_view(user: Viewer, resident: Resident, *, reveal: bool, channel: str, path: str = "") -> dict[str, Any]:
     """A resident as `user` may see them. With reveal=True, numbers the role needs are shown whole and
     each whole number shown is logged; otherwise everything is masked."""
     scope = access.get_scope(user)
     show_phone = reveal and scope.unmask_phone(resident)
     show_id = reveal and scope.unmask_id(resident)
-    where = {"channel": channel, "path": path, "resident": resident}
+    where: dict[str, Any] = {"channel": channel, "path": path, "resident": resident}
     phone = whole_number(user, resident.phone, field="phone", allowed=show_phone, **where)
     id_number = whole_number(user, resident.id_number, field="id_number", allowed=show_id, **where)
     return {

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
+from typing import TYPE_CHECKING, Any
 
 from django.apps import apps
 from django.db import transaction
@@ -24,6 +25,9 @@ from org.models import (
     Resident,
     ServicePoint,
 )
+
+if TYPE_CHECKING:
+    from accounts.models import User
 
 # Which level may sit under which: a tree with a grid under a county would break every report.
 _CHILD_LEVEL = {
@@ -69,6 +73,24 @@ def node_create(
     return node
 
 
+NODE_EDITABLE = ("kind", "name", "code", "lat", "lng", "sort")
+
+
+@transaction.atomic
+def node_update(*, node: Node, **fields: Any) -> Node:
+    """Rename or re-describe a node. Its place in the tree (parent, level, path) is not changed here: moving
+    a node moves every path below it."""
+    unknown = set(fields) - set(NODE_EDITABLE)
+    if unknown:
+        raise TreeError(_("These cannot be changed here: %(fields)s") % {"fields": ", ".join(sorted(unknown))})
+    for k, v in fields.items():
+        setattr(node, k, v)
+    if fields:
+        node.save(update_fields=list(fields))
+    bump("org")
+    return node
+
+
 def nodes_bulk_create(*, parent: Node, items: Sequence[dict]) -> list[Node]:
     """Children of one parent in two statements; the caller holds the transaction."""
     level = _CHILD_LEVEL.get(Level(parent.level))
@@ -109,7 +131,7 @@ def resident_create(
     relation: str = Relation.OTHER,
     phone: str = "",
     id_number: str = "",
-    user=None,
+    user: User | None = None,
 ) -> Resident:
     validate_phone(phone)
     validate_id_number(id_number)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import EmptyPage, PageNotAnInteger, Paginator
@@ -11,6 +12,7 @@ from django.shortcuts import render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
+from accounts.http import AuthedRequest
 from accounts.models import RoleAssignment
 from core.errors import NotFound
 from core.forms import bind
@@ -20,9 +22,10 @@ from org.models import Household, HouseholdLink, Node, Resident, ServicePoint
 from org.policy import Cap, holders
 
 PAGE_SIZE = 30
+T = TypeVar("T")
 
 
-def _gate(fn, *args):
+def _gate(fn: Callable[..., T], *args: Any) -> T:
     """Turn the access gate's NotFound into the page 404 (same answer for missing and not yours)."""
     try:
         return fn(*args)
@@ -31,7 +34,7 @@ def _gate(fn, *args):
 
 
 @login_required
-def home(request: HttpRequest) -> HttpResponse:
+def home(request: AuthedRequest) -> HttpResponse:
     scope = access.get_scope(request.user)
     if scope.is_staff or (scope.node_paths and scope.own_resident_id is None):
         return _staff_home(request, scope)
@@ -61,7 +64,7 @@ def _staff_home(request: HttpRequest, scope: access.Scope) -> HttpResponse:
 
 
 @login_required
-def node_page(request: HttpRequest, node_id: int) -> HttpResponse:
+def node_page(request: AuthedRequest, node_id: int) -> HttpResponse:
     node = _gate(access.access_node, request.user, node_id)
     scope = access.get_scope(request.user)
     if not scope.covers(scope.node_paths, node.path):
@@ -114,7 +117,7 @@ def _resident_home(request: HttpRequest, scope: access.Scope) -> HttpResponse:
 
 
 @login_required
-def household_list_page(request: HttpRequest) -> HttpResponse:
+def household_list_page(request: AuthedRequest) -> HttpResponse:
     node = None
     node_param = request.GET.get("node", "")
     errors = []
@@ -160,7 +163,7 @@ def household_list_page(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def household_page(request: HttpRequest, household_id: int) -> HttpResponse:
+def household_page(request: AuthedRequest, household_id: int) -> HttpResponse:
     household = _gate(access.access_household, request.user, household_id)
     members = [selectors.resident_view(request.user, m, reveal=False, channel="page") for m in household.members.all()]
     link = HouseholdLink.objects.filter(household=household).select_related("member__resident").first()
@@ -173,7 +176,7 @@ def household_page(request: HttpRequest, household_id: int) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def resident_page(request: HttpRequest, resident_id: int) -> HttpResponse:
+def resident_page(request: AuthedRequest, resident_id: int) -> HttpResponse:
     resident = _gate(access.access_resident, request.user, resident_id)
     scope = access.get_scope(request.user)
     # Numbers are revealed only on an explicit request, and every reveal is logged.

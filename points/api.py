@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 from ninja import Field, Query, Router
 from ninja.responses import Status
 
+from accounts.http import AuthedRequest
 from core.errors import NotFound, ValidationFailed
 from core.schemas import DictSchema, Page, PageParams, QueryIn, StrictIn, paginate
 from org.access import access_node, access_own_resident, residents_for
@@ -177,11 +178,11 @@ def _entry(e: Entry) -> dict[str, Any]:
         "amount": e.amount,
         "signed": e.signed,
         "resident_id": e.resident_id,
-        "resident_name": e.resident.name if e.resident_id else None,
+        "resident_name": e.resident.name if e.resident is not None else None,
         "at": e.at,
         "actor": e.actor_label,
         "reason": e.reason,
-        "rule": e.rule.code if e.rule_id else None,
+        "rule": e.rule.code if e.rule is not None else None,
         "reverses_id": e.reverses_id,
     }
 
@@ -192,6 +193,7 @@ def _balance(resident_id: int) -> int:
 
 def _write(e: Entry, created: bool) -> dict[str, Any]:
     e = Entry.objects.select_related("resident", "rule", "sink").get(pk=e.pk)
+    assert e.resident_id is not None  # awards and deductions by hand are a resident's
     acc = Account.objects.get(resident_id=e.resident_id)
     return {"entry": _entry(e), "balance": acc.balance, "created": created}
 
@@ -381,19 +383,19 @@ class StateIn(QueryIn):
 
 
 @router.get("/points/me", response=AccountOut, summary="My points: balance, earned, spent, what expires when")
-def me(request: HttpRequest):
+def me(request: AuthedRequest):
     return _account(_me(request))
 
 
 @router.get("/points/me/entries", response=Page[EntryOut], summary="My points history, newest first")
-def my_entries(request: HttpRequest, page: Query[PageParams]):
+def my_entries(request: AuthedRequest, page: Query[PageParams]):
     resident = _me(request)
     qs = Entry.objects.filter(resident_id=resident.pk).select_related("resident", "rule", "sink").order_by("-id")
     return paginate(qs, page, convert=_entry)
 
 
 @router.get("/points/rules", response=list[RuleOut], summary="The points rules in force")
-def rules(request: HttpRequest):
+def rules(request: AuthedRequest):
     return [
         {k: getattr(r, k) for k in RuleOut.model_fields} for r in Rule.objects.filter(is_active=True).order_by("code")
     ]
@@ -403,7 +405,7 @@ def rules(request: HttpRequest):
 
 
 @router.get("/points/residents/{resident_id}", response=AccountOut, summary="A resident's points (staff)")
-def account(request: HttpRequest, resident_id: int):
+def account(request: AuthedRequest, resident_id: int):
     resident = _resident(request, resident_id)
     if not selectors.manages(request.user, resident.path, grid_workers=True):
         raise NotFound(_("No such resident in your area."), code="resident.not_found")
@@ -411,7 +413,7 @@ def account(request: HttpRequest, resident_id: int):
 
 
 @router.get("/points/entries", response=Page[EntryOut], summary="Ledger entries in your area (staff), newest first")
-def entries(request: HttpRequest, f: Query[StateIn], page: Query[PageParams]):
+def entries(request: AuthedRequest, f: Query[StateIn], page: Query[PageParams]):
     qs = selectors.entries_for(request.user).select_related("resident", "rule", "sink")
     if f.resident_id:
         qs = qs.filter(resident_id=f.resident_id)
@@ -421,7 +423,7 @@ def entries(request: HttpRequest, f: Query[StateIn], page: Query[PageParams]):
 
 
 @router.post("/points/awards", response={201: WriteOut, 200: WriteOut}, summary="Award points by hand, with a reason")
-def award(request: HttpRequest, body: AwardIn):
+def award(request: AuthedRequest, body: AwardIn):
     resident = _resident(request, body.resident_id)
     e, created = services.award_manual(
         resident=resident, amount=body.amount, reason=body.reason, by=request.user, key=body.idempotency_key
@@ -430,7 +432,7 @@ def award(request: HttpRequest, body: AwardIn):
 
 
 @router.post("/points/deductions", response={201: WriteOut, 200: WriteOut}, summary="Deduct points, with a reason")
-def deduct(request: HttpRequest, body: AwardIn):
+def deduct(request: AuthedRequest, body: AwardIn):
     resident = _resident(request, body.resident_id)
     e, created = services.deduct_manual(
         resident=resident, amount=body.amount, reason=body.reason, by=request.user, key=body.idempotency_key
@@ -441,7 +443,7 @@ def deduct(request: HttpRequest, body: AwardIn):
 @router.post(
     "/points/entries/{entry_id}/reverse", response={201: WriteOut}, summary="Reverse a wrong award or deduction"
 )
-def reverse(request: HttpRequest, entry_id: int, body: ReasonIn):
+def reverse(request: AuthedRequest, entry_id: int, body: ReasonIn):
     e = selectors.entries_for(request.user).filter(pk=entry_id).select_related("resident").first()
     if e is None:
         raise NotFound(_("No such entry."), code="points.entry_not_found")
@@ -452,7 +454,7 @@ def reverse(request: HttpRequest, entry_id: int, body: ReasonIn):
 
 
 @router.post("/points/claims", response={201: ClaimOut, 200: ClaimOut}, summary="Claim points under a rule")
-def claim_submit(request: HttpRequest, body: ClaimIn):
+def claim_submit(request: AuthedRequest, body: ClaimIn):
     rule = Rule.objects.filter(code=body.rule, is_active=True).first()
     if rule is None:
         raise ValidationFailed(fields={"rule": [_("No such points rule.")]}, code="points.rule_not_found")
@@ -470,7 +472,7 @@ def claim_submit(request: HttpRequest, body: ClaimIn):
 
 
 @router.get("/points/claims", response=Page[ClaimOut], summary="Claims: yours, or those in your area (staff)")
-def claims(request: HttpRequest, f: Query[StateIn], page: Query[PageParams]):
+def claims(request: AuthedRequest, f: Query[StateIn], page: Query[PageParams]):
     qs = selectors.claims_for(request.user).select_related("resident", "rule")
     if f.state:
         qs = qs.filter(state=f.state)
@@ -478,7 +480,7 @@ def claims(request: HttpRequest, f: Query[StateIn], page: Query[PageParams]):
 
 
 @router.post("/points/claims/{claim_id}/approve", response=ClaimOut, summary="Approve a claim: the points are awarded")
-def claim_approve(request: HttpRequest, claim_id: int, body: DecideIn):
+def claim_approve(request: AuthedRequest, claim_id: int, body: DecideIn):
     c = services.claim_decide(
         claim=selectors.access_claim(request.user, claim_id), approve=True, by=request.user, note=body.note
     )
@@ -486,7 +488,7 @@ def claim_approve(request: HttpRequest, claim_id: int, body: DecideIn):
 
 
 @router.post("/points/claims/{claim_id}/reject", response=ClaimOut, summary="Reject a claim, with the reason")
-def claim_reject(request: HttpRequest, claim_id: int, body: DecideIn):
+def claim_reject(request: AuthedRequest, claim_id: int, body: DecideIn):
     c = services.claim_decide(
         claim=selectors.access_claim(request.user, claim_id), approve=False, by=request.user, note=body.note
     )
@@ -497,12 +499,12 @@ def claim_reject(request: HttpRequest, claim_id: int, body: DecideIn):
 
 
 @router.get("/points/shops", response=list[ShopOut], summary="Points shops serving you, or in your area (staff)")
-def shops(request: HttpRequest):
+def shops(request: AuthedRequest):
     return [_shop(s) for s in selectors.shops_for(request.user).order_by("path", "id")[:200]]
 
 
 @router.post("/points/shops", response={201: ShopOut}, summary="Open a points shop for a village or town")
-def shop_create(request: HttpRequest, body: ShopIn):
+def shop_create(request: AuthedRequest, body: ShopIn):
     node = access_node(request.user, body.node_id)
     s = services.shop_create(
         node=node, name=body.name, by=request.user, address=body.address, opening_hours=body.opening_hours
@@ -511,7 +513,7 @@ def shop_create(request: HttpRequest, body: ShopIn):
 
 
 @router.get("/points/shops/{shop_id}", response=ShopDetailOut, summary="A shop and its goods")
-def shop(request: HttpRequest, shop_id: int):
+def shop(request: AuthedRequest, shop_id: int):
     s = selectors.access_shop(request.user, shop_id)
     goods = s.goods.all()
     if not selectors.manages(request.user, s.path):
@@ -520,7 +522,7 @@ def shop(request: HttpRequest, shop_id: int):
 
 
 @router.post("/points/shops/{shop_id}/goods", response={201: GoodsOut}, summary="Add goods to a shop")
-def goods_create(request: HttpRequest, shop_id: int, body: GoodsIn):
+def goods_create(request: AuthedRequest, shop_id: int, body: GoodsIn):
     s = selectors.access_shop(request.user, shop_id)
     data = body.model_dump()
     stock = data.pop("stock")
@@ -531,7 +533,7 @@ def goods_create(request: HttpRequest, shop_id: int, body: GoodsIn):
 
 
 @router.patch("/points/goods/{goods_id}", response=GoodsOut, summary="Change goods: name, price, limits, on sale")
-def goods_update(request: HttpRequest, goods_id: int, body: GoodsPatch):
+def goods_update(request: AuthedRequest, goods_id: int, body: GoodsPatch):
     g = selectors.access_goods(request.user, goods_id)
     changes = body.model_dump(exclude_unset=True)
     if any(v is None for k, v in changes.items() if k != "limit_per_person"):
@@ -540,7 +542,7 @@ def goods_update(request: HttpRequest, goods_id: int, body: GoodsPatch):
 
 
 @router.post("/points/goods/{goods_id}/stock", response=GoodsOut, summary="Restock, or correct after a stock count")
-def goods_stock(request: HttpRequest, goods_id: int, body: StockIn):
+def goods_stock(request: AuthedRequest, goods_id: int, body: StockIn):
     g = selectors.access_goods(request.user, goods_id)
     return _goods(services.goods_restock(goods=g, delta=body.delta, by=request.user, note=body.note, count=body.count))
 
@@ -548,7 +550,7 @@ def goods_stock(request: HttpRequest, goods_id: int, body: StockIn):
 @router.post(
     "/points/redemptions", response={201: RedemptionOut, 200: RedemptionOut}, summary="Redeem points for goods"
 )
-def redeem(request: HttpRequest, body: RedeemIn):
+def redeem(request: AuthedRequest, body: RedeemIn):
     """At the counter, staff name the resident and the goods are handed over; a resident reserves for
     themself and picks up within the pickup days. Sold out, not enough points or a limit reached: 409."""
     goods = selectors.access_goods(request.user, body.goods_id)
@@ -561,7 +563,7 @@ def redeem(request: HttpRequest, body: RedeemIn):
 
 
 @router.get("/points/redemptions", response=Page[RedemptionOut], summary="Redemptions: yours, or your shops' (staff)")
-def redemptions(request: HttpRequest, f: Query[StateIn], page: Query[PageParams]):
+def redemptions(request: AuthedRequest, f: Query[StateIn], page: Query[PageParams]):
     qs = selectors.redemptions_for(request.user).select_related("shop", "goods", "resident")
     if f.state:
         qs = qs.filter(state=f.state)
@@ -571,7 +573,7 @@ def redemptions(request: HttpRequest, f: Query[StateIn], page: Query[PageParams]
 
 
 @router.post("/points/redemptions/{redemption_id}/collect", response=RedemptionOut, summary="Hand over a reservation")
-def collect(request: HttpRequest, redemption_id: int):
+def collect(request: AuthedRequest, redemption_id: int):
     r = services.redemption_collect(
         redemption=selectors.access_redemption(request.user, redemption_id), by=request.user
     )
@@ -581,7 +583,7 @@ def collect(request: HttpRequest, redemption_id: int):
 @router.post(
     "/points/redemptions/{redemption_id}/cancel", response=RedemptionOut, summary="Cancel: points and stock back"
 )
-def cancel(request: HttpRequest, redemption_id: int, body: DecideIn):
+def cancel(request: AuthedRequest, redemption_id: int, body: DecideIn):
     r = services.redemption_cancel(
         redemption=selectors.access_redemption(request.user, redemption_id), by=request.user, reason=body.note
     )
@@ -600,13 +602,13 @@ def _period(f: PeriodIn) -> tuple[dt.datetime | None, dt.datetime | None]:
 @router.get(
     "/points/leaderboard", response=list[RankOut], summary="Who earned most, by grid, village or town and period"
 )
-def leaderboard(request: HttpRequest, f: Query[PeriodIn]):
+def leaderboard(request: AuthedRequest, f: Query[PeriodIn]):
     since, until = _period(f)
     return selectors.leaderboard(selectors.board_place(request.user, f.node_id).path, since, until)
 
 
 @router.get("/points/reports/summary", response=SummaryOut, summary="Points issued, spent, expired under a node")
-def summary(request: HttpRequest, f: Query[PeriodIn]):
+def summary(request: AuthedRequest, f: Query[PeriodIn]):
     path = selectors.board_place(request.user, f.node_id).path
     if not selectors.reads_summary(request.user, path):
         raise NotFound()
@@ -615,7 +617,7 @@ def summary(request: HttpRequest, f: Query[PeriodIn]):
 
 
 @router.post("/points/nominations", response={201: NominationOut}, summary="Nominate a good person (好人) of a month")
-def nominate(request: HttpRequest, body: NominateIn):
+def nominate(request: AuthedRequest, body: NominateIn):
     # Within what the user may see of people (staff: their area; a resident: their own household), as
     # the page offers: ids must not be a way to learn the names of a village.
     resident = _resident(request, body.resident_id)
@@ -625,14 +627,14 @@ def nominate(request: HttpRequest, body: NominateIn):
 
 
 @router.get("/points/nominations", response=Page[NominationOut], summary="Good-person nominations in your area")
-def nominations(request: HttpRequest, f: Query[StateIn], page: Query[PageParams]):
+def nominations(request: AuthedRequest, f: Query[StateIn], page: Query[PageParams]):
     qs = selectors.nominations_for(request.user).select_related("resident")
     if f.state:
         qs = qs.filter(state=f.state)
     return paginate(qs.order_by("-month", "id"), page, convert=_nomination)
 
 
-def _decide_nomination(request: HttpRequest, nomination_id: int, select: bool) -> dict[str, Any]:
+def _decide_nomination(request: AuthedRequest, nomination_id: int, select: bool) -> dict[str, Any]:
     n = selectors.nominations_for(request.user).filter(pk=nomination_id).select_related("resident").first()
     if n is None:
         raise NotFound(_("No such nomination."), code="points.nomination_not_found")
@@ -641,10 +643,10 @@ def _decide_nomination(request: HttpRequest, nomination_id: int, select: bool) -
 
 
 @router.post("/points/nominations/{nomination_id}/select", response=NominationOut, summary="Select as good person")
-def nomination_select(request: HttpRequest, nomination_id: int):
+def nomination_select(request: AuthedRequest, nomination_id: int):
     return _decide_nomination(request, nomination_id, True)
 
 
 @router.post("/points/nominations/{nomination_id}/pass", response=NominationOut, summary="Not selected this month")
-def nomination_pass(request: HttpRequest, nomination_id: int):
+def nomination_pass(request: AuthedRequest, nomination_id: int):
     return _decide_nomination(request, nomination_id, False)

@@ -11,6 +11,8 @@ Nothing in the ledger is ever edited: a mistake is put right by a reversing entr
 
 from __future__ import annotations
 
+from typing import Any, NoReturn
+
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
@@ -154,13 +156,13 @@ class Entry(models.Model):
     def __str__(self) -> str:
         return f"#{self.pk} {self.get_kind_display()} {self.amount}"
 
-    def save(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+    def save(self, *args: Any, **kwargs: Any) -> None:
         # Integrity, not a business rule: the ledger is append-only (a database trigger says so too).
         if not self._state.adding:
             raise ValueError("points entries are append-only")
         super().save(*args, **kwargs)
 
-    def delete(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+    def delete(self, *args: Any, **kwargs: Any) -> NoReturn:
         raise ValueError("points entries are append-only")
 
     @property

@@ -9,7 +9,7 @@ that serve their village (the village's and the town's) and their own redemption
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db.models import Count, F, Q, QuerySet, Sum
 from django.utils.translation import gettext as _
@@ -17,29 +17,32 @@ from django.utils.translation import gettext as _
 from core.clock import EARLIEST, LATEST, SHANGHAI, now
 from core.errors import NotFound
 from org.access import access_node, get_scope, paths_q
-from org.models import Level, Node, path_prefixes
+from org.models import Level, Node, Resident, path_prefixes
 from org.policy import Cap, under
 from points.models import Account, Claim, Entry, Goods, Lot, Nomination, Redemption, Shop
 from points.states import CLAIM, NOMINATION, REDEMPTION
 
+if TYPE_CHECKING:
+    from accounts.models import Viewer
 
-def manager_paths(user: Any, *, grid_workers: bool = False) -> tuple[str, ...]:
+
+def manager_paths(user: Viewer, *, grid_workers: bool = False) -> tuple[str, ...]:
     """The subtrees where `user` runs points (with `grid_workers`, also where they may file claims)."""
     if user is None or not getattr(user, "is_authenticated", False):
         return ()
     return get_scope(user).cap_paths(Cap.POINTS_FILE if grid_workers else Cap.POINTS_MANAGE)
 
 
-def manages(user: Any, path: str, *, grid_workers: bool = False) -> bool:
+def manages(user: Viewer, path: str, *, grid_workers: bool = False) -> bool:
     return under(manager_paths(user, grid_workers=grid_workers), path)
 
 
-def watches(user: Any) -> bool:
+def watches(user: Viewer) -> bool:
     """Whether `user` reads the points figures of their area (leaders, the command centre)."""
     return bool(get_scope(user).cap_paths(Cap.POINTS_WATCH))
 
 
-def reads_summary(user: Any, path: str) -> bool:
+def reads_summary(user: Viewer, path: str) -> bool:
     """积分统计 under `path`: who runs points there, and those who watch the figures."""
     return manages(user, path) or getattr(user, "is_superuser", False) or watches(user)
 
@@ -49,7 +52,7 @@ def shop_serves(shop: Shop, path: str) -> bool:
     return shop.is_active and under((shop.path,), path)
 
 
-def shops_for(user: Any) -> QuerySet[Shop]:
+def shops_for(user: Viewer) -> QuerySet[Shop]:
     """Shops a user may see: those serving their own village (as a resident), and every shop in the part
     of the tree they run (as staff)."""
     if user is None or not getattr(user, "is_authenticated", False):
@@ -63,14 +66,14 @@ def shops_for(user: Any) -> QuerySet[Shop]:
     return Shop.objects.filter(q)
 
 
-def access_shop(user: Any, shop_id: int) -> Shop:
+def access_shop(user: Viewer, shop_id: int) -> Shop:
     shop = shops_for(user).filter(pk=shop_id).first()
     if shop is None:
         raise NotFound(_not_found_shop(), code="points.shop_not_found")
     return shop
 
 
-def access_goods(user: Any, goods_id: int) -> Goods:
+def access_goods(user: Viewer, goods_id: int) -> Goods:
     goods = Goods.objects.filter(pk=goods_id, shop__in=shops_for(user)).select_related("shop").first()
     if goods is None:
         raise NotFound(_("No such goods."), code="points.goods_not_found")
@@ -81,7 +84,7 @@ def _not_found_shop() -> str:
     return _("No such points shop.")
 
 
-def _mine_or_managed(user: Any, qs: QuerySet, *, grid_workers: bool = False) -> QuerySet:
+def _mine_or_managed(user: Viewer, qs: QuerySet, *, grid_workers: bool = False) -> QuerySet:
     if user is None or not getattr(user, "is_authenticated", False):
         return qs.none()
     q = Q(resident__user_id=user.pk)
@@ -90,33 +93,33 @@ def _mine_or_managed(user: Any, qs: QuerySet, *, grid_workers: bool = False) -> 
     return qs.filter(q)
 
 
-def entries_for(user: Any) -> QuerySet[Entry]:
+def entries_for(user: Viewer) -> QuerySet[Entry]:
     return _mine_or_managed(user, Entry.objects.filter(resident__isnull=False))
 
 
-def claims_for(user: Any) -> QuerySet[Claim]:
+def claims_for(user: Viewer) -> QuerySet[Claim]:
     return _mine_or_managed(user, Claim.objects.all(), grid_workers=True)
 
 
-def access_claim(user: Any, claim_id: int) -> Claim:
+def access_claim(user: Viewer, claim_id: int) -> Claim:
     claim = claims_for(user).filter(pk=claim_id).select_related("resident", "rule").first()
     if claim is None:
         raise NotFound(_("No such claim."), code="points.claim_not_found")
     return claim
 
 
-def redemptions_for(user: Any) -> QuerySet[Redemption]:
+def redemptions_for(user: Viewer) -> QuerySet[Redemption]:
     return _mine_or_managed(user, Redemption.objects.all())
 
 
-def access_redemption(user: Any, redemption_id: int) -> Redemption:
+def access_redemption(user: Viewer, redemption_id: int) -> Redemption:
     r = redemptions_for(user).filter(pk=redemption_id).select_related("shop", "goods", "resident", "entry").first()
     if r is None:
         raise NotFound(_("No such redemption."), code="points.redemption_not_found")
     return r
 
 
-def nominations_for(user: Any) -> QuerySet[Nomination]:
+def nominations_for(user: Viewer) -> QuerySet[Nomination]:
     return _mine_or_managed(user, Nomination.objects.all(), grid_workers=True)
 
 
@@ -199,7 +202,8 @@ def period_bounds(period: str, month: str | None) -> tuple[dt.datetime | None, d
     "all", in Asia/Shanghai."""
     local = now().astimezone(SHANGHAI)
     y, m = local.year, local.month
-    ok = bool(month) and len(month) == 7 and month[4] == "-" and month[:4].isdigit() and month[5:].isdigit()
+    month = month or ""
+    ok = len(month) == 7 and month[4] == "-" and month[:4].isdigit() and month[5:].isdigit()
     if ok and 1 <= int(month[5:]) <= 12 and EARLIEST.year <= int(month[:4]) <= LATEST.year:
         y, m = int(month[:4]), int(month[5:])
     if period == "all":
@@ -209,17 +213,17 @@ def period_bounds(period: str, month: str | None) -> tuple[dt.datetime | None, d
     return dt.datetime(y, m, 1, tzinfo=SHANGHAI), dt.datetime(y + (m == 12), m % 12 + 1, 1, tzinfo=SHANGHAI), y, m
 
 
-def board_place(user: Any, node_id: int | None) -> Node:
+def board_place(user: Viewer, node_id: int | None) -> Node:
     """The place a leaderboard or report is asked for. Staff: a node under the part of the tree whose
     people they see (not the ancestors shown for breadcrumbs; department staff see no people). Residents:
     their own grid, village or town — an honour board is for neighbours, not a county-wide list of names."""
     scope = get_scope(user)
     if node_id is not None:
-        node = access_node(user, node_id)
-        staff = scope.covers(scope.people_paths, node.path)
-        neighbours = node.level >= Level.TOWN and scope.own is not None and scope.own.path.startswith(node.path)
+        asked = access_node(user, node_id)
+        staff = scope.covers(scope.people_paths, asked.path)
+        neighbours = asked.level >= Level.TOWN and scope.own is not None and scope.own.path.startswith(asked.path)
         if staff or neighbours:
-            return node
+            return asked
         raise NotFound()
     if scope.people_paths:
         node = Node.objects.filter(path=scope.people_paths[0]).first()
@@ -236,11 +240,11 @@ def board_place(user: Any, node_id: int | None) -> Node:
 # --- what a user may do with a row: the buttons a page shows ---------------------------------------------------
 
 
-def _own(user: Any, resident: Any) -> bool:
+def _own(user: Viewer, resident: Resident) -> bool:
     return resident.user_id is not None and resident.user_id == getattr(user, "pk", None)
 
 
-def redemption_actions(user: Any, redemption: Redemption) -> list[str]:
+def redemption_actions(user: Viewer, redemption: Redemption) -> list[str]:
     """What `user` may do with `redemption` now, as points.services decides it: shop staff (who `manages` the
     shop's node) hand a reservation over (redemption_collect) and cancel any redemption of their shop, with
     a reason; the resident cancels their own reservation, never what was handed over (redemption_cancel).
@@ -258,14 +262,14 @@ def redemption_actions(user: Any, redemption: Redemption) -> list[str]:
     return REDEMPTION.allowed(redemption, may)
 
 
-def claim_actions(user: Any, claim: Claim) -> list[str]:
+def claim_actions(user: Viewer, claim: Claim) -> list[str]:
     """What `user` may do with `claim` now, as claim_decide decides it: staff who run points where the
     resident lives approve or reject it, never a claim of their own. Reads `claim.resident`."""
     staff = manages(user, claim.path) and not _own(user, claim.resident)
     return CLAIM.allowed(claim, lambda action: staff)
 
 
-def nomination_actions(user: Any, nomination: Nomination) -> list[str]:
+def nomination_actions(user: Viewer, nomination: Nomination) -> list[str]:
     """What `user` may do with `nomination` now, as nomination_decide decides it: staff who run points
     where the nominee lives select them or pass them over, never when they are the nominee. Reads
     `nomination.resident`."""

@@ -24,7 +24,9 @@ from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from accounts.http import AuthedRequest
 from core.clock import SHANGHAI, now
+from core.extra import attach
 from core.forms import bind
 from core.pages import attempt, back_to, gate, keyset, new_key, to_int
 from org import selectors as org_selectors
@@ -126,7 +128,7 @@ def _with_query(url: str, **params: str) -> str:
 
 
 @login_required
-def home(request: HttpRequest) -> HttpResponse:
+def home(request: AuthedRequest) -> HttpResponse:
     """我的积分: balance, earned and spent, what expires when, the history, the shops that serve me."""
     me = own_resident(request.user)
     if me is None:
@@ -166,7 +168,7 @@ def _claim_rules() -> list[Rule]:
 
 
 @login_required
-def claim_page(request: HttpRequest) -> HttpResponse:
+def claim_page(request: AuthedRequest) -> HttpResponse:
     """申报积分: a claim under a rule (what was done, how many acts or hours), for the village to approve."""
     me = _me_or_404(request.user)
     rules = _claim_rules()
@@ -211,7 +213,7 @@ def claim_page(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def redemptions_page(request: HttpRequest) -> HttpResponse:
+def redemptions_page(request: AuthedRequest) -> HttpResponse:
     """我的兑换: my reservations (to pick up, or to cancel) and what I took."""
     me = _me_or_404(request.user)
     page = keyset(
@@ -220,12 +222,12 @@ def redemptions_page(request: HttpRequest) -> HttpResponse:
         PAGE_SIZE,
     )
     for r in page.rows:
-        r.actions = selectors.redemption_actions(request.user, r)
+        attach(r, actions=selectors.redemption_actions(request.user, r))
     return render(request, "points/redemptions.html", {"page": page, "balance": _account(me.pk)["balance"]})
 
 
 @login_required
-def shop_page(request: HttpRequest, shop_id: int) -> HttpResponse:
+def shop_page(request: AuthedRequest, shop_id: int) -> HttpResponse:
     """A shop's goods with price, stock and limit; a resident reserves with one tap per goods."""
     shop = gate(selectors.access_shop, request.user, shop_id)
     staff = selectors.manages(request.user, shop.path)
@@ -249,7 +251,7 @@ def shop_page(request: HttpRequest, shop_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def reserve(request: HttpRequest, shop_id: int) -> HttpResponse:
+def reserve(request: AuthedRequest, shop_id: int) -> HttpResponse:
     """预约兑换: the resident reserves goods for themself; the points are taken now, the goods wait."""
     me = _me_or_404(request.user)
     shop = gate(selectors.access_shop, request.user, shop_id)
@@ -282,7 +284,7 @@ def reserve(request: HttpRequest, shop_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def redemption_cancel(request: HttpRequest, redemption_id: int) -> HttpResponse:
+def redemption_cancel(request: AuthedRequest, redemption_id: int) -> HttpResponse:
     """A resident cancels their reservation; shop staff cancel any redemption of their shop with a reason."""
     r = gate(selectors.access_redemption, request.user, redemption_id)
     # Without a usable `next`: the resident back to their redemptions, shop staff to the counter.
@@ -311,7 +313,7 @@ def redemption_cancel(request: HttpRequest, redemption_id: int) -> HttpResponse:
 
 
 @login_required
-def manage_page(request: HttpRequest) -> HttpResponse:
+def manage_page(request: AuthedRequest) -> HttpResponse:
     """Claims waiting for a decision, points awarded or deducted by hand, the shops."""
     paths = _manager_paths_or_404(request.user)
     pending = list(
@@ -321,8 +323,7 @@ def manage_page(request: HttpRequest) -> HttpResponse:
         .order_by("submitted_at", "id")[:100]
     )
     for c in pending:
-        c.would = services.rule_points(c.rule, c.quantity)
-        c.actions = selectors.claim_actions(request.user, c)
+        attach(c, would=services.rule_points(c.rule, c.quantity), actions=selectors.claim_actions(request.user, c))
     q = request.GET.get("q", "").replace("\x00", "").strip()[:30]
     recent = list(
         selectors.entries_for(request.user)
@@ -346,7 +347,7 @@ def manage_page(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def claim_decide(request: HttpRequest, claim_id: int) -> HttpResponse:
+def claim_decide(request: AuthedRequest, claim_id: int) -> HttpResponse:
     _manager_paths_or_404(request.user)
     claim = gate(selectors.access_claim, request.user, claim_id)
     form = bind(request, forms.DecideForm)
@@ -374,7 +375,7 @@ def claim_decide(request: HttpRequest, claim_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def adjust(request: HttpRequest) -> HttpResponse:
+def adjust(request: AuthedRequest) -> HttpResponse:
     """Award or deduct points by hand, with the reason on the record."""
     _manager_paths_or_404(request.user)
     back = reverse("points:manage")
@@ -414,7 +415,7 @@ def adjust(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def counter_page(request: HttpRequest, shop_id: int) -> HttpResponse:
+def counter_page(request: AuthedRequest, shop_id: int) -> HttpResponse:
     """The counter: find the resident, hand over goods for points; reservations to hand over; stock."""
     shop = _shop_staff(request.user, shop_id)
     q = request.GET.get("q", "").replace("\x00", "").strip()[:30]
@@ -424,7 +425,7 @@ def counter_page(request: HttpRequest, shop_id: int) -> HttpResponse:
     reserved = list(in_shop.filter(state=Redemption.State.RESERVED).order_by("pickup_by", "id")[:200])
     recent = list(in_shop.exclude(state=Redemption.State.RESERVED).order_by("-id")[:20])
     for r in (*reserved, *recent):
-        r.actions = selectors.redemption_actions(request.user, r)
+        attach(r, actions=selectors.redemption_actions(request.user, r))
     return render(
         request,
         "points/counter.html",
@@ -444,7 +445,7 @@ def counter_page(request: HttpRequest, shop_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def counter_redeem(request: HttpRequest, shop_id: int) -> HttpResponse:
+def counter_redeem(request: AuthedRequest, shop_id: int) -> HttpResponse:
     shop = _shop_staff(request.user, shop_id)
     counter = reverse("points:counter", args=[shop.pk])
     form = bind(request, forms.CounterRedeemForm)
@@ -486,7 +487,7 @@ def counter_redeem(request: HttpRequest, shop_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def redemption_collect(request: HttpRequest, redemption_id: int) -> HttpResponse:
+def redemption_collect(request: AuthedRequest, redemption_id: int) -> HttpResponse:
     r = gate(selectors.access_redemption, request.user, redemption_id)
     if bind(request, forms.CollectForm) is None:
         return redirect("points:counter", shop_id=r.shop_id)
@@ -501,7 +502,7 @@ def redemption_collect(request: HttpRequest, redemption_id: int) -> HttpResponse
 
 @login_required
 @require_POST
-def goods_add(request: HttpRequest, shop_id: int) -> HttpResponse:
+def goods_add(request: AuthedRequest, shop_id: int) -> HttpResponse:
     shop = _shop_staff(request.user, shop_id)
     form = bind(request, forms.GoodsAddForm)
     if form is None:
@@ -525,7 +526,7 @@ def goods_add(request: HttpRequest, shop_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def goods_stock(request: HttpRequest, goods_id: int) -> HttpResponse:
+def goods_stock(request: AuthedRequest, goods_id: int) -> HttpResponse:
     """A delivery (restock), or with "count" a correction after counting the shelf."""
     g = gate(selectors.access_goods, request.user, goods_id)
     form = bind(request, forms.GoodsStockForm)
@@ -548,7 +549,7 @@ def goods_stock(request: HttpRequest, goods_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def goods_sale(request: HttpRequest, goods_id: int) -> HttpResponse:
+def goods_sale(request: AuthedRequest, goods_id: int) -> HttpResponse:
     """Take goods off sale, or put them back on."""
     g = gate(selectors.access_goods, request.user, goods_id)
     if bind(request, forms.GoodsSaleForm) is not None:
@@ -585,7 +586,7 @@ def _node(request: HttpRequest) -> Node:
 
 
 @login_required
-def ranking_page(request: HttpRequest) -> HttpResponse:
+def ranking_page(request: AuthedRequest) -> HttpResponse:
     """积分排行: who earned most under a place in a period; the good-person nominations of the month."""
     node = _node(request)
     period = _period(request)
@@ -598,7 +599,7 @@ def ranking_page(request: HttpRequest) -> HttpResponse:
         .order_by("state", "id")[:200]
     )
     for n in nominations:
-        n.actions = selectors.nomination_actions(request.user, n)
+        attach(n, actions=selectors.nomination_actions(request.user, n))
     nq = request.GET.get("nq", "").replace("\x00", "").strip()[:30]
     return render(
         request,
@@ -619,7 +620,7 @@ def ranking_page(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def nominate(request: HttpRequest) -> HttpResponse:
+def nominate(request: AuthedRequest) -> HttpResponse:
     back = reverse("points:ranking")
     form = bind(request, forms.NominateForm)
     if form is None:
@@ -652,7 +653,7 @@ def nominate(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def nomination_decide(request: HttpRequest, nomination_id: int, decision: str) -> HttpResponse:
+def nomination_decide(request: AuthedRequest, nomination_id: int, decision: str) -> HttpResponse:
     n = selectors.nominations_for(request.user).filter(pk=nomination_id).select_related("resident").first()
     if n is None or decision not in ("select", "pass"):
         raise Http404
@@ -665,7 +666,7 @@ def nomination_decide(request: HttpRequest, nomination_id: int, decision: str) -
 
 
 @login_required
-def report_page(request: HttpRequest) -> HttpResponse:
+def report_page(request: AuthedRequest) -> HttpResponse:
     """积分统计: points issued, spent, refunded, deducted and expired under a place, and what is held now."""
     user = request.user
     node = _node(request)

@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 from ninja import Field, Query, Router
 from ninja.responses import Status
 
+from accounts.http import AuthedRequest
 from accounts.models import User
 from catalog import selectors as catalog_selectors
 from core.errors import NotFound, ValidationFailed
@@ -140,7 +141,7 @@ def _call(c: Call) -> dict[str, Any]:
         "resolved_at": c.resolved_at,
         "outcome": c.outcome,
         "minutes_spent": c.minutes_spent,
-        "workorder_code": c.workorder.tracking_code if c.workorder_id else None,
+        "workorder_code": c.workorder.tracking_code if c.workorder is not None else None,
         "followup_at": c.followup_at,
         "followed_up_at": c.followed_up_at,
     }
@@ -270,7 +271,7 @@ class FeedIn(QueryIn):
 
 
 @router.get("/sos/profiles", response=Page[ProfileRowOut], summary="People registered for one-key call in your area")
-def profiles(request: HttpRequest, page: Query[PageParams]):
+def profiles(request: AuthedRequest, page: Query[PageParams]):
     qs = selectors.profiles_for(request.user).select_related("resident").order_by("path", "id")
     return paginate(
         qs, page,
@@ -282,7 +283,7 @@ def profiles(request: HttpRequest, page: Query[PageParams]):
 
 
 @router.post("/sos/profiles", response={201: ProfileOut}, summary="Register a resident for one-key call")
-def register(request: HttpRequest, body: RegisterIn):
+def register(request: AuthedRequest, body: RegisterIn):
     resident = residents_for(request.user).filter(pk=body.resident_id).select_related("household").first()
     if resident is None:
         raise NotFound(_("No such resident in your area."), code="resident.not_found")
@@ -294,12 +295,12 @@ def register(request: HttpRequest, body: RegisterIn):
 
 
 @router.get("/sos/profiles/{profile_id}", response=ProfileOut, summary="One registration with its chain and contacts")
-def profile(request: HttpRequest, profile_id: int):
+def profile(request: AuthedRequest, profile_id: int):
     return _profile(request, selectors.access_profile(request.user, profile_id))
 
 
 @router.put("/sos/profiles/{profile_id}/chain", response=ProfileOut, summary="Set the responder chain, in order")
-def set_chain(request: HttpRequest, profile_id: int, body: ChainIn):
+def set_chain(request: AuthedRequest, profile_id: int, body: ChainIn):
     p = selectors.access_profile(request.user, profile_id)
     ids = {r.user_id for r in body.chain if r.user_id}
     users = {u.pk: u for u in User.objects.filter(pk__in=ids, is_active=True)}
@@ -307,13 +308,16 @@ def set_chain(request: HttpRequest, profile_id: int, body: ChainIn):
         raise ValidationFailed(fields={"chain": [_("No such user.")]})
     services.chain_set(
         profile=p, by=request.user,
-        rungs=[{"user": users.get(r.user_id), "name": r.name, "phone": r.phone, "kind": r.kind} for r in body.chain],
+        rungs=[
+            {"user": users.get(r.user_id) if r.user_id else None, "name": r.name, "phone": r.phone, "kind": r.kind}
+            for r in body.chain
+        ],
     )  # fmt: skip
     return _profile(request, selectors.access_profile(request.user, profile_id))
 
 
 @router.put("/sos/profiles/{profile_id}/contacts", response=ProfileOut, summary="Set the family contacts")
-def set_contacts(request: HttpRequest, profile_id: int, body: ContactsIn):
+def set_contacts(request: AuthedRequest, profile_id: int, body: ContactsIn):
     p = selectors.access_profile(request.user, profile_id)
     services.contacts_set(profile=p, by=request.user, contacts=[c.model_dump() for c in body.contacts])
     return _profile(request, selectors.access_profile(request.user, profile_id))
@@ -323,7 +327,7 @@ def set_contacts(request: HttpRequest, profile_id: int, body: ContactsIn):
 
 
 @router.post("/sos/calls", response={201: RaiseOut, 200: RaiseOut}, summary="Raise a one-key call")
-def raise_call(request: HttpRequest, body: RaiseIn):
+def raise_call(request: AuthedRequest, body: RaiseIn):
     """A resident calls for themselves; a call device sends its `device_id`; a hotline operator or staff
     name the resident. Retrying with the same `idempotency_key` (per device, or per user) returns the
     first call with status 200."""
@@ -348,7 +352,7 @@ def raise_call(request: HttpRequest, body: RaiseIn):
 
 
 @router.get("/sos/calls", response=Page[CallOut], summary="Calls you may see, newest first")
-def calls(request: HttpRequest, filters: Query[CallFilter], page: Query[PageParams]):
+def calls(request: AuthedRequest, filters: Query[CallFilter], page: Query[PageParams]):
     qs = selectors.calls_for(request.user).select_related("profile__resident", "responder", "workorder")
     if filters.state:
         qs = qs.filter(state=filters.state)
@@ -360,7 +364,7 @@ def calls(request: HttpRequest, filters: Query[CallFilter], page: Query[PagePara
 
 
 @router.get("/sos/calls/{call_id}", response=CallDetailOut, summary="One call with everything that happened")
-def call(request: HttpRequest, call_id: int):
+def call(request: AuthedRequest, call_id: int):
     return _fresh(request.user, call_id)
 
 
@@ -372,37 +376,37 @@ def _step(request: HttpRequest, call_id: int, fn: Any, **kw: Any) -> dict[str, A
 
 
 @router.post("/sos/calls/{call_id}/acknowledge", response=CallDetailOut, summary="Take the call (接单)")
-def acknowledge(request: HttpRequest, call_id: int):
+def acknowledge(request: AuthedRequest, call_id: int):
     return _step(request, call_id, services.call_acknowledge)
 
 
 @router.post("/sos/calls/{call_id}/depart", response=CallDetailOut, summary="On the way")
-def depart(request: HttpRequest, call_id: int):
+def depart(request: AuthedRequest, call_id: int):
     return _step(request, call_id, services.call_depart)
 
 
 @router.post("/sos/calls/{call_id}/arrive", response=CallDetailOut, summary="Arrived")
-def arrive(request: HttpRequest, call_id: int):
+def arrive(request: AuthedRequest, call_id: int):
     return _step(request, call_id, services.call_arrive)
 
 
 @router.post("/sos/calls/{call_id}/resolve", response=CallDetailOut, summary="Resolved, with what was done")
-def resolve(request: HttpRequest, call_id: int, body: ResolveIn):
+def resolve(request: AuthedRequest, call_id: int, body: ResolveIn):
     return _step(request, call_id, services.call_resolve, outcome=body.outcome, minutes_spent=body.minutes_spent)
 
 
 @router.post("/sos/calls/{call_id}/cancel", response=CallDetailOut, summary="Take back a press, or cancel (staff)")
-def cancel(request: HttpRequest, call_id: int, body: NoteIn):
+def cancel(request: AuthedRequest, call_id: int, body: NoteIn):
     return _step(request, call_id, services.call_cancel, note=body.note)
 
 
 @router.post("/sos/calls/{call_id}/follow-up", response=CallDetailOut, summary="Record the next day's visit")
-def follow_up(request: HttpRequest, call_id: int, body: NoteIn):
+def follow_up(request: AuthedRequest, call_id: int, body: NoteIn):
     return _step(request, call_id, services.call_follow_up, note=body.note)
 
 
 @router.post("/sos/calls/{call_id}/workorder", response=CallDetailOut, summary="Turn a service need into a work order")
-def to_workorder(request: HttpRequest, call_id: int, body: WorkorderIn):
+def to_workorder(request: AuthedRequest, call_id: int, body: WorkorderIn):
     category = catalog_selectors.category_by_code(body.category)
     if category is None:
         raise ValidationFailed(fields={"category": [_("No such category.")]}, code="catalog.unknown_category")
@@ -410,7 +414,7 @@ def to_workorder(request: HttpRequest, call_id: int, body: WorkorderIn):
 
 
 @router.get("/sos/feed", response=list[EventOut], summary="What happened to the calls you may see, after an id")
-def feed(request: HttpRequest, q: Query[FeedIn]):
+def feed(request: AuthedRequest, q: Query[FeedIn]):
     """Up to 200 events after `after`, oldest first: a screen keeps the last id and asks again (the live
     stream sends the same events as they happen)."""
     visible = selectors.calls_for(request.user).values("pk")

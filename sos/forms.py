@@ -8,7 +8,7 @@ from django.utils.translation import gettext_lazy as _
 
 from core.forms import ActionForm, Choice, Integer, Key, Picks, Text
 from sos.models import Call, CareProfile, Responder
-from sos.services import MAX_CHAIN, MAX_CONTACTS
+from sos.services import MAX_CHAIN, MAX_CONTACTS, Rung
 
 
 class RaiseForm(ActionForm):
@@ -77,9 +77,9 @@ class ChainForm(ActionForm):
             self.fields[f"phone_{i}"] = Text(max_length=20, label=_("Phone"))
             self.fields[f"kind_{i}"] = Choice(choices=Responder.Kind.choices)
 
-    def rungs(self) -> list[dict[str, Any]]:
+    def rungs(self) -> list[Rung]:
         d = self.cleaned_data
-        out = []
+        out: list[Rung] = []
         for i in range(MAX_CHAIN):
             user = self.candidates.get(d[f"user_{i}"]) if d[f"user_{i}"] else None
             name, phone = d[f"name_{i}"], d[f"phone_{i}"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db.models import F, Q, QuerySet
 
@@ -12,15 +12,18 @@ from org.access import Term, any_holds, any_q, get_scope, paths_q
 from org.selectors import whole_number
 from sos.models import Call, CallEvent, CareProfile, Responder
 
+if TYPE_CHECKING:
+    from accounts.models import User, Viewer
 
-def area_paths(user: Any) -> tuple[str, ...]:
+
+def area_paths(user: Viewer) -> tuple[str, ...]:
     """The subtrees whose registrations and calls `user` looks after as staff: where their roles see
     people. None for department staff, party members, volunteers and residents."""
     scope = get_scope(user)
     return scope.people_paths if scope.is_staff else ()
 
 
-def looks_after(user: Any, path: str) -> bool:
+def looks_after(user: Viewer, path: str) -> bool:
     """Whether `user` is staff over the grid at `path` (registers, raises for, takes and closes calls)."""
     return user is not None and get_scope(user).covers(area_paths(user), path)
 
@@ -51,7 +54,7 @@ class CallGate:
         return any_holds(self.terms(), row)
 
 
-def call_gate(user: Any) -> CallGate:
+def call_gate(user: User) -> CallGate:
     return CallGate(
         user_id=user.pk,
         profile_ids=frozenset(Responder.objects.filter(user_id=user.pk).values_list("profile_id", flat=True)),
@@ -59,21 +62,21 @@ def call_gate(user: Any) -> CallGate:
     )
 
 
-def calls_for(user: Any) -> QuerySet[Call]:
+def calls_for(user: Viewer) -> QuerySet[Call]:
     if user is None or not user.is_authenticated:
         return Call.objects.none()
     # The caller's own calls are found through their resident record (owner_user_id in memory).
     return Call.objects.alias(owner_user_id=F("profile__resident__user_id")).filter(call_gate(user).q())
 
 
-def access_call(user: Any, call_id: int) -> Call:
+def access_call(user: Viewer, call_id: int) -> Call:
     call = calls_for(user).filter(pk=call_id).select_related("profile__resident", "responder").first()
     if call is None:
         raise NotFound()
     return call
 
 
-def profiles_for(user: Any) -> QuerySet[CareProfile]:
+def profiles_for(user: Viewer) -> QuerySet[CareProfile]:
     if user is None or not user.is_authenticated:
         return CareProfile.objects.none()
     paths = area_paths(user)
@@ -82,7 +85,7 @@ def profiles_for(user: Any) -> QuerySet[CareProfile]:
     return CareProfile.objects.filter(paths_q(paths, "path") | Q(resident__user_id=user.pk))
 
 
-def access_profile(user: Any, profile_id: int) -> CareProfile:
+def access_profile(user: Viewer, profile_id: int) -> CareProfile:
     p = profiles_for(user).filter(pk=profile_id).select_related("resident").first()
     if p is None:
         raise NotFound()
@@ -93,7 +96,7 @@ def timeline(call: Call) -> QuerySet[CallEvent]:
     return CallEvent.objects.filter(call=call).order_by("id")
 
 
-def responder_phone(viewer: Any, rung: Responder, *, field: str, channel: str, path: str = "") -> str:
+def responder_phone(viewer: Viewer, rung: Responder, *, field: str, channel: str, path: str = "") -> str:
     """A rung's number for staff arranging the chain: a member of staff's work phone as it is; anyone
     else's (a party member's own phone, a neighbour's) is personal, shown whole and logged."""
     if rung.user_id is not None and rung.phone == getattr(rung.user, "work_phone", None):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -28,6 +28,9 @@ from sos.models import Call, CallEvent, CareProfile, Contact, Responder
 from sos.selectors import looks_after
 from sos.states import FINAL_STATES, MACHINE, Action, State
 
+if TYPE_CHECKING:
+    from catalog.models import Category
+
 MAX_CHAIN = 8
 MAX_CONTACTS = 5
 
@@ -36,7 +39,7 @@ def setting(name: str) -> Any:
     return settings.GONGZHI["SOS"][name]
 
 
-def _event(call: Call, action: str, by: Any, *, from_state: str = "", to_state: str = "", note: str = "",
+def _event(call: Call, action: str, by: User | None, *, from_state: str = "", to_state: str = "", note: str = "",
            to_users: list[int] | None = None, data: dict[str, Any] | None = None, at: dt.datetime | None = None,
            ) -> CallEvent:  # fmt: skip
     return CallEvent.objects.create(
@@ -49,7 +52,7 @@ def _event(call: Call, action: str, by: Any, *, from_state: str = "", to_state: 
 # --- the care register ------------------------------------------------------------------------------
 
 
-def _check_staff(by: Any, path: str) -> None:
+def _check_staff(by: User, path: str) -> None:
     """Registering people and arranging who answers them is work for staff over their grid."""
     if not looks_after(by, path):
         raise NotFound(_("No such resident in your area."), code="resident.not_found")
@@ -97,7 +100,7 @@ def default_chain(resident: Resident) -> list[dict[str, Any]]:
 
 @transaction.atomic
 def care_register(
-    *, resident: Resident, by: Any, reasons: Sequence[str] = (), needs: str = "", device_id: str = ""
+    *, resident: Resident, by: User, reasons: Sequence[str] = (), needs: str = "", device_id: str = ""
 ) -> CareProfile:
     """Register a resident for one-key call, with the default responder chain."""
     _check_staff(by, resident.path)
@@ -116,8 +119,17 @@ def care_register(
     return profile
 
 
+class Rung(TypedDict, total=False):
+    """One responder of a chain, as chain_set takes it: a login, or a name with a phone (kind: Responder.Kind)."""
+
+    user: User | None
+    name: str
+    phone: str
+    kind: str
+
+
 @transaction.atomic
-def chain_set(*, profile: CareProfile, rungs: list[dict[str, Any]], by: Any) -> list[Responder]:
+def chain_set(*, profile: CareProfile, rungs: list[Rung], by: User) -> list[Responder]:
     """Replace the responder chain, in order. Each rung: a user (who sees the call on their screen) or a
     name with a phone (told by SMS)."""
     _check_staff(by, profile.path)
@@ -129,7 +141,9 @@ def chain_set(*, profile: CareProfile, rungs: list[dict[str, Any]], by: Any) -> 
     profile.chain.all().delete()
     for i, rung in enumerate(rungs):
         user = rung.get("user")
-        phone = rung.get("phone") or (getattr(user, "work_phone", "") if user else "")
+        phone = rung.get("phone") or ""
+        if not phone and user:
+            phone = getattr(user, "work_phone", "")
         if user is None and not phone:
             raise ValidationFailed(fields={"chain": [_("Each responder needs a login or a phone number.")]})
         if phone:
@@ -150,7 +164,7 @@ def chain_set(*, profile: CareProfile, rungs: list[dict[str, Any]], by: Any) -> 
 
 
 @transaction.atomic
-def contacts_set(*, profile: CareProfile, contacts: list[dict[str, str]], by: Any) -> list[Contact]:
+def contacts_set(*, profile: CareProfile, contacts: list[dict[str, str]], by: User) -> list[Contact]:
     _check_staff(by, profile.path)
     if len(contacts) > MAX_CONTACTS:
         raise ValidationFailed(fields={"contacts": [_("At most %(n)d contacts.") % {"n": MAX_CONTACTS}]})
@@ -176,14 +190,14 @@ class Raised:
     created: bool
 
 
-def _may_raise_for(by: Any, profile: CareProfile) -> bool:
+def _may_raise_for(by: User, profile: CareProfile) -> bool:
     if by is None:
         return False
     return profile.resident.user_id == by.pk or looks_after(by, profile.path)
 
 
 def call_raise(
-    *, profile: CareProfile, kind: str, channel: str, by: Any, note: str = "", idempotency_key: str = "",
+    *, profile: CareProfile, kind: str, channel: str, by: User, note: str = "", idempotency_key: str = "",
     device_id: str = "",
 ) -> Raised:  # fmt: skip
     """Raise a call: the first responder is alerted in the same transaction. A retried press with the
@@ -209,7 +223,7 @@ def call_raise(
         return Raised(existing, False)
 
 
-def _raise(profile: CareProfile, kind: str, channel: str, by: Any, note: str, key: str, key_owner: str) -> Call:
+def _raise(profile: CareProfile, kind: str, channel: str, by: User, note: str, key: str, key_owner: str) -> Call:
     t = now()
     call = Call.objects.create(
         profile=profile, resident_id=profile.resident_id, path=profile.path, kind=kind, channel=channel,
@@ -322,6 +336,7 @@ def escalate_one() -> bool:
     if row is None:
         return False
     pk, level, state, due = row
+    assert due is not None  # matched escalate_at <= t
     with transaction.atomic():
         if state != State.RAISED:
             Call.objects.filter(pk=pk, level=level).update(escalate_at=None)
@@ -377,7 +392,7 @@ def _taken(call: Call) -> Conflict:
     )
 
 
-def _move(call: Call, action: str, by: Any, *, note: str = "", **fields: Any) -> CallEvent:
+def _move(call: Call, action: str, by: User, *, note: str = "", **fields: Any) -> CallEvent:
     if action == Action.ACKNOWLEDGE and call.responder_id and not MACHINE.can(action, call.state):
         raise _taken(call)
     t = now()
@@ -397,14 +412,14 @@ def _move(call: Call, action: str, by: Any, *, note: str = "", **fields: Any) ->
     return moved.event
 
 
-def _may_respond(by: Any, call: Call) -> bool:
+def _may_respond(by: User | None, call: Call) -> bool:
     if by is None or by.pk == call.profile.resident.user_id:
         return False
     return looks_after(by, call.path) or Responder.objects.filter(profile_id=call.profile_id, user=by).exists()
 
 
 @transaction.atomic
-def call_acknowledge(*, call: Call, by: Any) -> Call:
+def call_acknowledge(*, call: Call, by: User) -> Call:
     """Take the call: escalation stops, the caller and the others alerted are told who is coming."""
     if not _may_respond(by, call):
         raise PermissionDenied(_("You are not among this resident's responders."))
@@ -430,19 +445,19 @@ def call_acknowledge(*, call: Call, by: Any) -> Call:
     return call
 
 
-def _handles(by: Any, call: Call) -> bool:
+def _handles(by: User | None, call: Call) -> bool:
     """The responder who took the call, or staff over its area."""
     return by is not None and (call.responder_id == by.pk or looks_after(by, call.path))
 
 
-def _check_owner(call: Call, by: Any) -> None:
+def _check_owner(call: Call, by: User | None) -> None:
     if by is None:
         raise PermissionDenied()
     if not _handles(by, call):
         raise PermissionDenied(_("Only the responder who took this call may do that."))
 
 
-def call_actions(user: Any, call: Call) -> list[str]:
+def call_actions(user: User, call: Call) -> list[str]:
     """What `user` may do with the call now: the lifecycle's moves the services would accept from this
     user, then the steps that change no state (a follow-up visit, a work order). Pages show exactly these."""
     is_caller = user.pk in (call.profile.resident.user_id, call.raised_by_id)
@@ -476,14 +491,14 @@ def call_actions(user: Any, call: Call) -> list[str]:
 
 
 @transaction.atomic
-def call_depart(*, call: Call, by: Any) -> Call:
+def call_depart(*, call: Call, by: User) -> Call:
     _check_owner(call, by)
     _move(call, Action.DEPART, by, departed_at=now())
     return call
 
 
 @transaction.atomic
-def call_arrive(*, call: Call, by: Any) -> Call:
+def call_arrive(*, call: Call, by: User) -> Call:
     _check_owner(call, by)
     _move(call, Action.ARRIVE, by, arrived_at=now())
     return call
@@ -496,7 +511,7 @@ def _next_day_at(t: dt.datetime, hhmm: str) -> dt.datetime:
 
 
 @transaction.atomic
-def call_resolve(*, call: Call, by: Any, outcome: str, minutes_spent: int | None = None) -> Call:
+def call_resolve(*, call: Call, by: User, outcome: str, minutes_spent: int | None = None) -> Call:
     _check_owner(call, by)
     outcome = (outcome or "").strip()
     if len(outcome) < 2:
@@ -513,7 +528,7 @@ def call_resolve(*, call: Call, by: Any, outcome: str, minutes_spent: int | None
 
 
 @transaction.atomic
-def call_cancel(*, call: Call, by: Any, note: str = "") -> Call:
+def call_cancel(*, call: Call, by: User, note: str = "") -> Call:
     """The caller takes back a press within CANCEL_SECONDS; staff over the area may cancel a raised
     call at any time (they called back and all is well), saying why."""
     if by is None:
@@ -535,7 +550,7 @@ def call_cancel(*, call: Call, by: Any, note: str = "") -> Call:
 
 
 @transaction.atomic
-def call_follow_up(*, call: Call, by: Any, note: str) -> Call:
+def call_follow_up(*, call: Call, by: User, note: str) -> Call:
     _check_owner(call, by)
     if call.state != State.RESOLVED or call.kind != Call.Kind.EMERGENCY:
         raise Conflict(_("Only a resolved emergency gets a follow-up visit."), code="sos.transition_not_allowed")
@@ -551,7 +566,7 @@ def call_follow_up(*, call: Call, by: Any, note: str) -> Call:
 
 
 @transaction.atomic
-def call_to_workorder(*, call: Call, by: Any, text: str, category: Any) -> Call:
+def call_to_workorder(*, call: Call, by: User, text: str, category: Category) -> Call:
     """A service need that takes more than a visit becomes a work order of the closed loop, owned by
     the resident and filed by the responder (代办)."""
     from workorders.models import Channel, Kind

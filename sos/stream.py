@@ -13,7 +13,7 @@ import asyncio
 import json
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from asgiref.sync import sync_to_async
 from django.core.serializers.json import DjangoJSONEncoder
@@ -24,12 +24,15 @@ from sos.models import Call, CallEvent
 from sos.selectors import CallGate, call_gate
 from sos.states import State
 
+if TYPE_CHECKING:
+    from accounts.models import User
+
 POLL_SECONDS = 0.2
 HEARTBEAT_SECONDS = 15
 BACKLOG_MAX = 200
 
 
-def viewer_for(user: Any) -> CallGate:
+def viewer_for(user: User) -> CallGate:
     """The gate of sos.selectors.calls_for, held in memory for a stream's life (the same predicate)."""
     return call_gate(user)
 
@@ -138,7 +141,7 @@ def _frame(row: dict[str, Any]) -> str:
     return f"id: {row['id']}\nevent: call\ndata: {data}\n\n"
 
 
-async def _authenticate(request: HttpRequest) -> Any:
+async def _authenticate(request: HttpRequest) -> User | None:
     auth = request.headers.get("Authorization", "")
     if auth.startswith("Bearer "):
         from accounts.services import token_authenticate
@@ -148,7 +151,7 @@ async def _authenticate(request: HttpRequest) -> Any:
     return user if user.is_authenticated else None
 
 
-async def events(request: HttpRequest) -> HttpResponse:
+async def events(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
     """GET /sos/stream: text/event-stream of the calls this user may see."""
     user = await _authenticate(request)
     if user is None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
+from collections.abc import Callable
 from statistics import median
 from typing import Any
 
@@ -13,11 +14,12 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Count
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from accounts.http import AuthedRequest
 from accounts.models import RoleAssignment
 from catalog.selectors import category_by_code
 from core.clock import now
@@ -43,7 +45,7 @@ from sos.forms import (
 from sos.models import Call, CareProfile, Responder
 from sos.states import OPEN_STATES, State
 
-STEPS = {
+STEPS: dict[str, Callable[..., Call]] = {
     "acknowledge": services.call_acknowledge,
     "depart": services.call_depart,
     "arrive": services.call_arrive,
@@ -62,7 +64,7 @@ def _is_responder(user: Any) -> bool:
 
 
 @login_required
-def home(request: HttpRequest) -> HttpResponse:
+def home(request: AuthedRequest) -> HttpResponse:
     profile = _own_profile(request.user)
     if profile is None:
         if _is_responder(request.user):
@@ -79,7 +81,7 @@ def home(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def raise_page(request: HttpRequest) -> HttpResponse:
+def raise_page(request: AuthedRequest) -> HttpResponse:
     """The second tap: a pocket press does not call anyone until it is confirmed."""
     profile = _own_profile(request.user)
     if profile is None:
@@ -112,7 +114,7 @@ def _open_calls(user: Any) -> list[Call]:
 
 
 @login_required
-def calls_page(request: HttpRequest) -> HttpResponse:
+def calls_page(request: AuthedRequest) -> HttpResponse:
     if not _is_responder(request.user):
         raise Http404
     recent = list(
@@ -156,11 +158,13 @@ MAP_W, MAP_H = 640, 420
 def _map(user: Any, calls: list[Call]) -> dict[str, Any] | None:
     """Open calls placed at their grid's centre over the grids of the user's area (an SVG drawn here: no
     map tiles, county intranets have no internet)."""
-    grids = list(
-        Node.objects.filter(
+    grids = [
+        (pk, lat, lng)
+        for pk, lat, lng in Node.objects.filter(
             paths_q(selectors.area_paths(user), "path"), level=Level.GRID, lat__isnull=False
         ).values_list("pk", "lat", "lng")[:5000]
-    )
+        if lat is not None and lng is not None
+    ]
     if not grids:
         return None
     lats = [float(g[1]) for g in grids]
@@ -182,7 +186,7 @@ def _map(user: Any, calls: list[Call]) -> dict[str, Any] | None:
 
 
 @login_required
-def board_page(request: HttpRequest) -> HttpResponse:
+def board_page(request: AuthedRequest) -> HttpResponse:
     _staff_or_404(request.user)
     template = "sos/_board.html" if request.GET.get("part") == "list" else "sos/board.html"
     calls = _open_calls(request.user)
@@ -190,7 +194,7 @@ def board_page(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def call_page(request: HttpRequest, call_id: int) -> HttpResponse:
+def call_page(request: AuthedRequest, call_id: int) -> HttpResponse:
     call = gate(selectors.access_call, request.user, call_id)
     mine = call.responder_id == request.user.pk
     return render(
@@ -208,7 +212,7 @@ def call_page(request: HttpRequest, call_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def call_step(request: HttpRequest, call_id: int, step: str) -> HttpResponse:
+def call_step(request: AuthedRequest, call_id: int, step: str) -> HttpResponse:
     fn = STEPS.get(step)
     if fn is None:
         raise Http404
@@ -235,7 +239,7 @@ def _staff_or_404(user: Any) -> None:
 
 
 @login_required
-def profiles_page(request: HttpRequest) -> HttpResponse:
+def profiles_page(request: AuthedRequest) -> HttpResponse:
     """Who is registered in my area; find a resident to register."""
     _staff_or_404(request.user)
     profiles = list(selectors.profiles_for(request.user).select_related("resident").order_by("path", "id")[:500])
@@ -253,7 +257,7 @@ def profiles_page(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def profile_register(request: HttpRequest) -> HttpResponse:
+def profile_register(request: AuthedRequest) -> HttpResponse:
     _staff_or_404(request.user)
     form = bind(request, RegisterForm)
     if form is None:
@@ -271,7 +275,7 @@ def profile_register(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def profile_page(request: HttpRequest, profile_id: int) -> HttpResponse:
+def profile_page(request: AuthedRequest, profile_id: int) -> HttpResponse:
     _staff_or_404(request.user)
     p = gate(selectors.access_profile, request.user, profile_id)
     if request.method == "POST":
@@ -336,7 +340,7 @@ def _chain_candidates(user: Any, p: CareProfile) -> list[Any]:
 
 @login_required
 @require_POST
-def profile_raise(request: HttpRequest, profile_id: int) -> HttpResponse:
+def profile_raise(request: AuthedRequest, profile_id: int) -> HttpResponse:
     """Staff raise a call for someone who telephoned (hotline) or whom they found in need."""
     _staff_or_404(request.user)
     p = gate(selectors.access_profile, request.user, profile_id)
@@ -355,7 +359,7 @@ def profile_raise(request: HttpRequest, profile_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def call_workorder(request: HttpRequest, call_id: int) -> HttpResponse:
+def call_workorder(request: AuthedRequest, call_id: int) -> HttpResponse:
     call = gate(selectors.access_call, request.user, call_id)
     form = bind(request, WorkorderForm)
     if form is not None:

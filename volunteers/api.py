@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
 from ninja import Field, Query, Router
 from ninja.responses import Status
 
+from accounts.http import AuthedRequest
 from core.clock import EARLIEST, LATEST, SHANGHAI, now
 from core.errors import NotFound, ValidationFailed
 from core.schemas import DictSchema, Page, PageParams, QueryIn, StrictIn, paginate
@@ -19,6 +20,11 @@ from org.models import ServicePoint
 from points.models import Rule
 from volunteers import selectors, services
 from volunteers.models import Activity, Participation, Team, TeamMember, Volunteer
+
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
+
+    from volunteers.selectors import Counts, Hours, Members
 
 router = Router(tags=["volunteers"])
 
@@ -83,7 +89,7 @@ class ActivityDetailOut(ActivityOut):
     participations: list[ParticipationOut]
 
 
-def _volunteer(v: Volunteer) -> dict[str, Any]:
+def _volunteer(v: WithAnnotations[Volunteer, Hours]) -> dict[str, Any]:
     return {
         "id": v.pk,
         "resident_id": v.resident_id,
@@ -110,11 +116,13 @@ def _participation(p: Participation) -> dict[str, Any]:
         "checkout_at": p.checkout_at,
         "hours": float(p.hours) if p.hours is not None else None,
         "rating": p.rating,
-        "points": p.claim.points if p.claim_id and p.claim.state == "approved" else None,
+        "points": p.claim.points if p.claim is not None and p.claim.state == "approved" else None,
     }
 
 
-def _activity(request: HttpRequest, a: Activity, led: frozenset[int] | None = None) -> dict[str, Any]:
+def _activity(
+    request: HttpRequest, a: WithAnnotations[Activity, Counts], led: frozenset[int] | None = None
+) -> dict[str, Any]:
     """One activity, read through selectors.with_counts (taken, waiting)."""
     return {
         "id": a.pk,
@@ -130,12 +138,12 @@ def _activity(request: HttpRequest, a: Activity, led: frozenset[int] | None = No
         "waiting": a.waiting,
         "state": a.state,
         "state_label": str(Activity.State(a.state).label),
-        "rule": a.rule.code if a.rule_id else None,
+        "rule": a.rule.code if a.rule is not None else None,
         "organiser": selectors.organises(request.user, a, led),
     }
 
 
-def _detail(request: HttpRequest, a: Activity) -> dict[str, Any]:
+def _detail(request: HttpRequest, a: WithAnnotations[Activity, Counts]) -> dict[str, Any]:
     out = _activity(request, a)
     parts = a.participations.select_related("volunteer__resident", "activity", "claim").order_by("signed_at", "id")
     mine = next((p for p in parts if p.volunteer.resident.user_id == request.user.pk), None)
@@ -151,7 +159,7 @@ def _fresh_team(team_id: int) -> dict[str, Any]:
     return _team(selectors.with_members(Team.objects.filter(pk=team_id)).get())
 
 
-def _team(t: Team) -> dict[str, Any]:
+def _team(t: WithAnnotations[Team, Members]) -> dict[str, Any]:
     """One team, read through selectors.with_members."""
     return {
         "id": t.pk,
@@ -220,7 +228,7 @@ class ActivityFilter(QueryIn):
 
 
 @router.get("/volunteers/me", response=VolunteerOut, summary="My volunteer profile and service hours")
-def me(request: HttpRequest):
+def me(request: AuthedRequest):
     v = (
         selectors.with_hours(Volunteer.objects.filter(resident__user_id=request.user.pk))
         .select_related("resident")
@@ -232,7 +240,7 @@ def me(request: HttpRequest):
 
 
 @router.post("/volunteers", response={201: VolunteerOut}, summary="Register as a volunteer (or register a resident)")
-def join(request: HttpRequest, body: JoinIn):
+def join(request: AuthedRequest, body: JoinIn):
     if body.resident_id:
         resident = residents_for(request.user).filter(pk=body.resident_id).first()
         if resident is None:
@@ -246,13 +254,13 @@ def join(request: HttpRequest, body: JoinIn):
 
 
 @router.get("/volunteers", response=Page[VolunteerOut], summary="Volunteers in your area (staff)")
-def volunteers(request: HttpRequest, page: Query[PageParams]):
+def volunteers(request: AuthedRequest, page: Query[PageParams]):
     qs = selectors.with_hours(selectors.volunteers_for(request.user)).select_related("resident").order_by("path", "id")
     return paginate(qs, page, convert=_volunteer)
 
 
 @router.get("/volunteers/me/participations", response=Page[ParticipationOut], summary="My sign-ups and service")
-def my_participations(request: HttpRequest, page: Query[PageParams]):
+def my_participations(request: AuthedRequest, page: Query[PageParams]):
     qs = (
         Participation.objects.filter(volunteer__resident__user_id=request.user.pk)
         .select_related("activity", "volunteer__resident", "claim")
@@ -262,13 +270,13 @@ def my_participations(request: HttpRequest, page: Query[PageParams]):
 
 
 @router.get("/volunteers/teams", response=list[TeamOut], summary="Volunteer teams near you, or in your area")
-def teams(request: HttpRequest):
+def teams(request: AuthedRequest):
     teams = selectors.with_members(selectors.teams_for(request.user).filter(is_active=True))
     return [_team(t) for t in teams.order_by("path", "id")[:200]]
 
 
 @router.post("/volunteers/teams", response={201: TeamOut}, summary="Set up a team under a village or town")
-def team_create(request: HttpRequest, body: TeamIn):
+def team_create(request: AuthedRequest, body: TeamIn):
     node = access_node(request.user, body.node_id)
     leader = selectors.access_volunteer(request.user, body.leader_volunteer_id) if body.leader_volunteer_id else None
     t = services.team_create(node=node, name=body.name, by=request.user, description=body.description, leader=leader)
@@ -276,7 +284,7 @@ def team_create(request: HttpRequest, body: TeamIn):
 
 
 @router.post("/volunteers/teams/{team_id}/members", response={201: TeamOut}, summary="Join a team, or add a member")
-def team_join(request: HttpRequest, team_id: int, body: MemberIn):
+def team_join(request: AuthedRequest, team_id: int, body: MemberIn):
     team = selectors.access_team(request.user, team_id)
     if body.volunteer_id:
         v = selectors.access_volunteer(request.user, body.volunteer_id)
@@ -287,7 +295,7 @@ def team_join(request: HttpRequest, team_id: int, body: MemberIn):
 
 
 @router.post("/volunteers/teams/{team_id}/leave", response=TeamOut, summary="Leave a team (or remove a member)")
-def team_leave(request: HttpRequest, team_id: int, body: MemberIn):
+def team_leave(request: AuthedRequest, team_id: int, body: MemberIn):
     team = selectors.access_team(request.user, team_id)
     if body.volunteer_id:
         v = selectors.access_volunteer(request.user, body.volunteer_id)
@@ -298,7 +306,7 @@ def team_leave(request: HttpRequest, team_id: int, body: MemberIn):
 
 
 @router.get("/volunteers/activities", response=list[ActivityOut], summary="The week's activities (一周活动预告)")
-def activities(request: HttpRequest, f: Query[ActivityFilter]):
+def activities(request: AuthedRequest, f: Query[ActivityFilter]):
     day = f.start or now().astimezone(SHANGHAI).date()
     start = dt.datetime(day.year, day.month, day.day, tzinfo=SHANGHAI)
     qs = selectors.week_preview(request.user, start).select_related("rule").order_by("starts_at", "id")[:200]
@@ -307,11 +315,14 @@ def activities(request: HttpRequest, f: Query[ActivityFilter]):
 
 
 @router.post("/volunteers/activities", response={201: ActivityDetailOut}, summary="Publish an activity")
-def activity_create(request: HttpRequest, body: ActivityIn):
+def activity_create(request: AuthedRequest, body: ActivityIn):
     team = selectors.access_team(request.user, body.team_id) if body.team_id else None
-    if team is None and body.node_id is None:
+    if team is not None:
+        node = team.node
+    elif body.node_id is not None:
+        node = access_node(request.user, body.node_id)
+    else:
         raise ValidationFailed(fields={"node_id": [_("Give the village or town, or the team.")]})
-    node = team.node if team is not None else access_node(request.user, body.node_id)  # type: ignore[arg-type]
     point = None
     if body.service_point_id:
         point = ServicePoint.objects.filter(pk=body.service_point_id).first()
@@ -339,7 +350,7 @@ def activity_create(request: HttpRequest, body: ActivityIn):
 
 
 @router.get("/volunteers/activities/{activity_id}", response=ActivityDetailOut, summary="One activity")
-def activity(request: HttpRequest, activity_id: int):
+def activity(request: AuthedRequest, activity_id: int):
     return _detail(request, selectors.access_activity(request.user, activity_id))
 
 
@@ -348,28 +359,28 @@ def _who(request: HttpRequest, volunteer_id: int | None) -> Volunteer | None:
 
 
 @router.post("/volunteers/activities/{activity_id}/signup", response={201: ActivityDetailOut}, summary="Sign up")
-def signup(request: HttpRequest, activity_id: int, body: WhoIn):
+def signup(request: AuthedRequest, activity_id: int, body: WhoIn):
     a = selectors.access_activity(request.user, activity_id)
     services.signup(activity=a, by=request.user, volunteer=_who(request, body.volunteer_id))
     return Status(201, _detail(request, selectors.access_activity(request.user, activity_id)))
 
 
 @router.post("/volunteers/activities/{activity_id}/checkin", response=ActivityDetailOut, summary="Check in")
-def checkin(request: HttpRequest, activity_id: int, body: WhoIn):
+def checkin(request: AuthedRequest, activity_id: int, body: WhoIn):
     a = selectors.access_activity(request.user, activity_id)
     services.check_in(activity=a, by=request.user, volunteer=_who(request, body.volunteer_id), code=body.code)
     return _detail(request, selectors.access_activity(request.user, activity_id))
 
 
 @router.post("/volunteers/activities/{activity_id}/cancel", response=ActivityDetailOut, summary="Cancel an activity")
-def activity_cancel(request: HttpRequest, activity_id: int, body: ReasonIn):
+def activity_cancel(request: AuthedRequest, activity_id: int, body: ReasonIn):
     a = selectors.access_activity(request.user, activity_id)
     services.activity_cancel(activity=a, by=request.user, reason=body.reason)
     return _detail(request, selectors.access_activity(request.user, activity_id))
 
 
 @router.post("/volunteers/activities/{activity_id}/finish", response=ActivityDetailOut, summary="Close an activity")
-def activity_finish(request: HttpRequest, activity_id: int):
+def activity_finish(request: AuthedRequest, activity_id: int):
     a = selectors.access_activity(request.user, activity_id)
     services.activity_finish(activity=a, by=request.user)
     return _detail(request, selectors.access_activity(request.user, activity_id))
@@ -384,12 +395,12 @@ def _fresh_part(p: Participation) -> dict[str, Any]:
 
 
 @router.post("/volunteers/participations/{participation_id}/withdraw", response=ParticipationOut, summary="Withdraw")
-def withdraw(request: HttpRequest, participation_id: int):
+def withdraw(request: AuthedRequest, participation_id: int):
     return _fresh_part(services.withdraw(participation=_part(request, participation_id), by=request.user))
 
 
 @router.post("/volunteers/participations/{participation_id}/checkout", response=ParticipationOut, summary="Check out")
-def checkout(request: HttpRequest, participation_id: int, body: CodeIn):
+def checkout(request: AuthedRequest, participation_id: int, body: CodeIn):
     p = services.check_out(participation=_part(request, participation_id), by=request.user, code=body.code)
     return _fresh_part(p)
 
@@ -399,7 +410,7 @@ def checkout(request: HttpRequest, participation_id: int, body: CodeIn):
     response=ParticipationOut,
     summary="Rate a participation (0 = no-show); records the hours and files the points",
 )
-def rate(request: HttpRequest, participation_id: int, body: RateIn):
+def rate(request: AuthedRequest, participation_id: int, body: RateIn):
     p = services.rate(
         participation=_part(request, participation_id), rating=body.rating, hours=body.hours, by=request.user
     )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, TypedDict
 
 from django.conf import settings
 from django.db.models import Count, DecimalField, OuterRef, Q, QuerySet, Subquery, Sum
@@ -23,13 +23,39 @@ from points.selectors import manager_paths, manages
 from volunteers.models import Activity, Participation, Team, TeamMember, Volunteer
 from volunteers.states import ACTIVITY, PARTICIPATION
 
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
+
+    from accounts.models import Viewer
+
+
+class Counts(TypedDict):
+    """What with_counts adds to an activity."""
+
+    taken: int
+    waiting: int
+
+
+class Members(TypedDict):
+    """What with_members adds to a team."""
+
+    members_n: int
+    leader_name: str | None
+
+
+class Hours(TypedDict):
+    """What with_hours adds to a volunteer."""
+
+    hours: Decimal
+
+
 # The states that hold a place (volunteers.services counts places by the same).
 TAKEN = (Participation.State.SIGNED_UP, Participation.State.CHECKED_IN, Participation.State.CHECKED_OUT)
 
 
-def led_team_ids(user: Any) -> frozenset[int]:
+def led_team_ids(user: Viewer) -> frozenset[int]:
     """The teams `user` leads now."""
-    if user is None or not getattr(user, "is_authenticated", False):
+    if user is None or not user.is_authenticated:
         return frozenset()
     return frozenset(
         TeamMember.objects.filter(
@@ -38,7 +64,7 @@ def led_team_ids(user: Any) -> frozenset[int]:
     )
 
 
-def organises(user: Any, activity: Activity, led: frozenset[int] | None = None) -> bool:
+def organises(user: Viewer, activity: Activity, led: frozenset[int] | None = None) -> bool:
     """Staff over the activity's node, whoever published it, or the leader of its team. Pass `led`
     (led_team_ids) when asking about a list of activities: one query instead of one per activity."""
     if user is None or not getattr(user, "is_authenticated", False):
@@ -50,7 +76,7 @@ def organises(user: Any, activity: Activity, led: frozenset[int] | None = None) 
     return activity.team_id in (led if led is not None else led_team_ids(user))
 
 
-def with_counts(qs: QuerySet[Activity]) -> QuerySet[Activity]:
+def with_counts(qs: QuerySet[Activity]) -> QuerySet[WithAnnotations[Activity, Counts]]:
     """Activities with `taken` (places taken) and `waiting` (on the waiting list), in the same query."""
     return qs.annotate(
         taken=Count("participations", filter=Q(participations__state__in=TAKEN)),
@@ -58,7 +84,7 @@ def with_counts(qs: QuerySet[Activity]) -> QuerySet[Activity]:
     )
 
 
-def _public_q(user: Any) -> Q:
+def _public_q(user: Viewer) -> Q:
     """Rows of nodes above the user's own grid and the nodes beside it in their town."""
     own = get_scope(user).own
     if own is None:
@@ -68,8 +94,8 @@ def _public_q(user: Any) -> Q:
     return Q(path__in=prefixes) | paths_q((town,), "path")
 
 
-def activities_for(user: Any) -> QuerySet[Activity]:
-    if user is None or not getattr(user, "is_authenticated", False):
+def activities_for(user: Viewer) -> QuerySet[Activity]:
+    if user is None or not user.is_authenticated:
         return Activity.objects.none()
     q = _public_q(user) | Q(created_by_id=user.pk)
     if paths := manager_paths(user):
@@ -81,14 +107,14 @@ def activities_for(user: Any) -> QuerySet[Activity]:
     return Activity.objects.filter(q)
 
 
-def access_activity(user: Any, activity_id: int) -> Activity:
+def access_activity(user: Viewer, activity_id: int) -> WithAnnotations[Activity, Counts]:
     a = with_counts(activities_for(user)).filter(pk=activity_id).select_related("team", "rule", "node").first()
     if a is None:
         raise NotFound(_("No such activity."), code="volunteers.activity_not_found")
     return a
 
 
-def week_preview(user: Any, start: dt.datetime) -> QuerySet[Activity]:
+def week_preview(user: Viewer, start: dt.datetime) -> QuerySet[WithAnnotations[Activity, Counts]]:
     """一周活动预告: the open activities of the seven days from `start`."""
     return with_counts(
         activities_for(user).filter(
@@ -97,7 +123,7 @@ def week_preview(user: Any, start: dt.datetime) -> QuerySet[Activity]:
     )
 
 
-def teams_for(user: Any) -> QuerySet[Team]:
+def teams_for(user: Viewer) -> QuerySet[Team]:
     if user is None or not getattr(user, "is_authenticated", False):
         return Team.objects.none()
     q = _public_q(user)
@@ -106,7 +132,7 @@ def teams_for(user: Any) -> QuerySet[Team]:
     return Team.objects.filter(q)
 
 
-def with_members(qs: QuerySet[Team]) -> QuerySet[Team]:
+def with_members(qs: QuerySet[Team]) -> QuerySet[WithAnnotations[Team, Members]]:
     """Teams with `members_n` (members now) and `leader_name`, in the same query."""
     leader = TeamMember.objects.filter(team=OuterRef("pk"), role=TeamMember.Role.LEADER, left_at__isnull=True)
     return qs.annotate(
@@ -115,7 +141,7 @@ def with_members(qs: QuerySet[Team]) -> QuerySet[Team]:
     )
 
 
-def with_hours(qs: QuerySet[Volunteer]) -> QuerySet[Volunteer]:
+def with_hours(qs: QuerySet[Volunteer]) -> QuerySet[WithAnnotations[Volunteer, Hours]]:
     """Volunteers with `hours`, their honour record (see hours_of), in the same query."""
     return qs.annotate(
         hours=Coalesce(
@@ -126,14 +152,14 @@ def with_hours(qs: QuerySet[Volunteer]) -> QuerySet[Volunteer]:
     )
 
 
-def access_team(user: Any, team_id: int) -> Team:
+def access_team(user: Viewer, team_id: int) -> Team:
     t = teams_for(user).filter(pk=team_id).first()
     if t is None:
         raise NotFound(_("No such team."), code="volunteers.team_not_found")
     return t
 
 
-def volunteers_for(user: Any) -> QuerySet[Volunteer]:
+def volunteers_for(user: Viewer) -> QuerySet[Volunteer]:
     if user is None or not getattr(user, "is_authenticated", False):
         return Volunteer.objects.none()
     q = Q(resident__user_id=user.pk)
@@ -142,14 +168,14 @@ def volunteers_for(user: Any) -> QuerySet[Volunteer]:
     return Volunteer.objects.filter(q)
 
 
-def access_volunteer(user: Any, volunteer_id: int) -> Volunteer:
+def access_volunteer(user: Viewer, volunteer_id: int) -> Volunteer:
     v = volunteers_for(user).filter(pk=volunteer_id).select_related("resident").first()
     if v is None:
         raise NotFound(_("No such volunteer."), code="volunteers.volunteer_not_found")
     return v
 
 
-def access_participation(user: Any, participation_id: int) -> Participation:
+def access_participation(user: Viewer, participation_id: int) -> Participation:
     p = (
         Participation.objects.filter(pk=participation_id)
         .select_related("activity", "volunteer__resident", "activity__rule")
@@ -171,7 +197,7 @@ CHECKIN_LATE = dt.timedelta(days=1)  # an organiser may still check someone in a
 
 
 def participation_actions(
-    user: Any, p: Participation, *, organiser: bool | None = None, at: dt.datetime | None = None
+    user: Viewer, p: Participation, *, organiser: bool | None = None, at: dt.datetime | None = None
 ) -> list[str]:
     """What `user` may do with the sign-up `p` now, as volunteers.services decides it:
 
@@ -211,7 +237,7 @@ def participation_actions(
     return PARTICIPATION.allowed(p, may)
 
 
-def activity_actions(user: Any, activity: Activity, *, organiser: bool | None = None) -> list[str]:
+def activity_actions(user: Viewer, activity: Activity, *, organiser: bool | None = None) -> list[str]:
     """What `user` may do with `activity` now (activity_cancel, activity_finish): its organisers cancel or
     close it while it is open. `organiser` as for participation_actions."""
     org = organises(user, activity) if organiser is None else organiser

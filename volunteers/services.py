@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -22,6 +22,9 @@ from points.models import Rule
 from volunteers.models import Activity, Participation, Team, TeamMember, Volunteer
 from volunteers.selectors import TAKEN, organises
 from volunteers.states import ACTIVITY, PARTICIPATION
+
+if TYPE_CHECKING:
+    from accounts.models import User
 
 MAX_SKILLS = 10
 MAX_CAPACITY = 500
@@ -47,7 +50,7 @@ def _tell(resident_user_id: int | None, text: str) -> None:
 
 
 def volunteer_join(
-    *, resident: Resident, by: Any, skills: list[str] | None = None, availability: str = ""
+    *, resident: Resident, by: User, skills: list[str] | None = None, availability: str = ""
 ) -> Volunteer:
     """A resident registers as a volunteer (themself, or village staff for them); joining again updates."""
     own = resident.user_id is not None and resident.user_id == getattr(by, "pk", None)
@@ -72,7 +75,7 @@ def volunteer_join(
     return v
 
 
-def team_create(*, node: Node, name: str, by: Any, description: str = "", leader: Volunteer | None = None) -> Team:
+def team_create(*, node: Node, name: str, by: User, description: str = "", leader: Volunteer | None = None) -> Team:
     if not points.manages(by, node.path) or node.level > Level.VILLAGE:
         raise NotFound(_("No such village or town in your area."), code="node.not_found")
     name = _text(name, "name", max_len=60)
@@ -85,16 +88,16 @@ def team_create(*, node: Node, name: str, by: Any, description: str = "", leader
     return team
 
 
-def _team_leader(team: Team, user: Any) -> bool:
+def _team_leader(team: Team, user: User) -> bool:
     return TeamMember.objects.filter(
         team=team,
-        volunteer__resident__user_id=getattr(user, "pk", None),
+        volunteer__resident__user_id=user.pk,
         role=TeamMember.Role.LEADER,
         left_at__isnull=True,
     ).exists()
 
 
-def team_add(*, team: Team, volunteer: Volunteer, by: Any, role: str = TeamMember.Role.MEMBER) -> TeamMember:
+def team_add(*, team: Team, volunteer: Volunteer, by: User, role: str = TeamMember.Role.MEMBER) -> TeamMember:
     """Join a team: the volunteer themself, the team's leader or staff over the team's node."""
     own = volunteer.resident.user_id == getattr(by, "pk", None)
     if not own and not _team_leader(team, by) and not points.manages(by, team.path):
@@ -110,7 +113,7 @@ def team_add(*, team: Team, volunteer: Volunteer, by: Any, role: str = TeamMembe
         raise Conflict(_("Already a member of this team."), code="volunteers.already_member") from exc
 
 
-def team_leave(*, team: Team, volunteer: Volunteer, by: Any) -> None:
+def team_leave(*, team: Team, volunteer: Volunteer, by: User) -> None:
     own = volunteer.resident.user_id == getattr(by, "pk", None)
     if not own and not _team_leader(team, by) and not points.manages(by, team.path):
         raise NotFound(_("No such team."), code="volunteers.team_not_found")
@@ -129,7 +132,7 @@ def activity_publish(
     starts_at: dt.datetime,
     ends_at: dt.datetime,
     capacity: int,
-    by: Any,
+    by: User,
     description: str = "",
     team: Team | None = None,
     service_point: ServicePoint | None = None,
@@ -197,12 +200,12 @@ def activity_publish(
     )
 
 
-def _check_organiser(activity: Activity, by: Any) -> None:
+def _check_organiser(activity: Activity, by: User) -> None:
     if not organises(by, activity):
         raise NotFound(_("No such activity."), code="volunteers.activity_not_found")
 
 
-def activity_cancel(*, activity: Activity, by: Any, reason: str) -> Activity:
+def activity_cancel(*, activity: Activity, by: User, reason: str) -> Activity:
     _check_organiser(activity, by)
     reason = _text(reason, "reason", max_len=200)
     with transaction.atomic():
@@ -218,18 +221,14 @@ def activity_cancel(*, activity: Activity, by: Any, reason: str) -> Activity:
     return activity
 
 
-def _volunteer_of(by: Any) -> Volunteer:
-    v = (
-        Volunteer.objects.filter(resident__user_id=getattr(by, "pk", None), is_active=True)
-        .select_related("resident")
-        .first()
-    )
+def _volunteer_of(by: User) -> Volunteer:
+    v = Volunteer.objects.filter(resident__user_id=by.pk, is_active=True).select_related("resident").first()
     if v is None:
         raise Conflict(_("Register as a volunteer first."), code="volunteers.not_volunteer")
     return v
 
 
-def signup(*, activity: Activity, by: Any, volunteer: Volunteer | None = None) -> Participation:
+def signup(*, activity: Activity, by: User, volunteer: Volunteer | None = None) -> Participation:
     """Sign up (the volunteer, or the organiser for them). Past capacity, onto the waiting list, in order.
 
     The count of places and the new row are one decision: the activity row is locked while it is made,
@@ -265,7 +264,7 @@ def _town_path(path: str) -> str:
     return "/" + "/".join(parts[: max(1, len(parts) - 1)]) + "/"
 
 
-def withdraw(*, participation: Participation, by: Any) -> Participation:
+def withdraw(*, participation: Participation, by: User) -> Participation:
     """Withdraw before check-in; the first on the waiting list moves up and is told."""
     if participation.volunteer.resident.user_id != getattr(by, "pk", None):
         _check_organiser(participation.activity, by)
@@ -302,7 +301,7 @@ def _code_ok(code: str, activity: Activity) -> bool:
     return bool(code) and secrets.compare_digest(code.encode(), activity.checkin_code.encode())
 
 
-def check_in(*, activity: Activity, by: Any, volunteer: Volunteer | None = None, code: str = "") -> Participation:
+def check_in(*, activity: Activity, by: User, volunteer: Volunteer | None = None, code: str = "") -> Participation:
     """Check in: the organiser for a volunteer, or the volunteer themself with the code shown at the
     place (its QR code), from a little before the start until the end. Twice is refused (409)."""
     at = now()
@@ -342,7 +341,7 @@ def check_in(*, activity: Activity, by: Any, volunteer: Volunteer | None = None,
     return p
 
 
-def check_out(*, participation: Participation, by: Any, code: str = "") -> Participation:
+def check_out(*, participation: Participation, by: User, code: str = "") -> Participation:
     own = participation.volunteer.resident.user_id == getattr(by, "pk", None)
     activity = participation.activity
     if own and not organises(by, activity):
@@ -366,7 +365,7 @@ def _hours(p: Participation) -> Decimal:
     return (hours * 2).quantize(Decimal(1), rounding=ROUND_HALF_UP) / 2
 
 
-def rate(*, participation: Participation, rating: int, by: Any, hours: Any = None) -> Participation:
+def rate(*, participation: Participation, rating: int, by: User, hours: Any = None) -> Participation:
     """The organiser rates a participation 0–5. Zero is a no-show: no hours, no points. Otherwise the hours
     (counted, or as the organiser corrects them) go on the honour record for good, and the points claim
     under the activity's rule is filed (decided at once where the rule needs no approval)."""
@@ -430,7 +429,7 @@ def rate(*, participation: Participation, rating: int, by: Any, hours: Any = Non
     return participation
 
 
-def activity_finish(*, activity: Activity, by: Any) -> Activity:
+def activity_finish(*, activity: Activity, by: User) -> Activity:
     _check_organiser(activity, by)
     with transaction.atomic():
         ACTIVITY.move(activity, "finish")

@@ -22,8 +22,10 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
+from accounts.http import AuthedRequest
 from core.clock import EARLIEST, LATEST, SHANGHAI, now
 from core.errors import ValidationFailed
+from core.extra import attach
 from core.forms import bind
 from core.pages import attempt, back_to, error_text, gate
 from org.access import access_node, own_resident, paths_q
@@ -74,7 +76,7 @@ def _local(value: str, field: str) -> dt.datetime:
 
 
 @login_required
-def home(request: HttpRequest) -> HttpResponse:
+def home(request: AuthedRequest) -> HttpResponse:
     """一周活动预告 with sign-up, my hours of service, my sign-ups; joining; check-in with the code."""
     user = request.user
     me = own_resident(user)
@@ -109,10 +111,10 @@ def home(request: HttpRequest) -> HttpResponse:
         hours = selectors.hours_of(volunteer)
     led = selectors.led_team_ids(user) if mine else frozenset()
     for a in acts:
-        a.mine = mine.get(a.pk)
-        a.left = max(0, a.capacity - a.taken)
-        if a.mine is not None:
-            a.mine.actions = selectors.participation_actions(user, a.mine, organiser=selectors.organises(user, a, led))
+        p = mine.get(a.pk)
+        if p is not None:
+            attach(p, actions=selectors.participation_actions(user, p, organiser=selectors.organises(user, a, led)))
+        attach(a, mine=p, left=max(0, a.capacity - a.taken))
     return render(
         request,
         "volunteers/home.html",
@@ -133,7 +135,7 @@ def home(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def join(request: HttpRequest) -> HttpResponse:
+def join(request: AuthedRequest) -> HttpResponse:
     me = own_resident(request.user)
     if me is None:
         raise Http404
@@ -159,7 +161,7 @@ def join(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def checkin_by_code(request: HttpRequest) -> HttpResponse:
+def checkin_by_code(request: AuthedRequest) -> HttpResponse:
     """Check in with the code shown at the place: it names the activity among my sign-ups."""
     me = own_resident(request.user)
     if me is None:
@@ -183,7 +185,7 @@ def checkin_by_code(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def activity_page(request: HttpRequest, activity_id: int) -> HttpResponse:
+def activity_page(request: AuthedRequest, activity_id: int) -> HttpResponse:
     """One activity: to a volunteer, sign-up and check-in; to its organisers, the check-in code to put
     up at the place, the participants with check-in, check-out and rating, and closing it."""
     user = request.user
@@ -221,7 +223,7 @@ def activity_page(request: HttpRequest, activity_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def signup(request: HttpRequest, activity_id: int) -> HttpResponse:
+def signup(request: AuthedRequest, activity_id: int) -> HttpResponse:
     a = gate(selectors.access_activity, request.user, activity_id)
     default = reverse("volunteers:activity", args=[a.pk])
     form = bind(request, forms.SignupForm)
@@ -238,7 +240,7 @@ def signup(request: HttpRequest, activity_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def checkin(request: HttpRequest, activity_id: int) -> HttpResponse:
+def checkin(request: AuthedRequest, activity_id: int) -> HttpResponse:
     """The organiser checks a participant in; a volunteer checks themself in with the code."""
     a = gate(selectors.access_activity, request.user, activity_id)
     default = reverse("volunteers:activity", args=[a.pk])
@@ -260,7 +262,7 @@ def checkin(request: HttpRequest, activity_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def withdraw(request: HttpRequest, participation_id: int) -> HttpResponse:
+def withdraw(request: AuthedRequest, participation_id: int) -> HttpResponse:
     p = gate(selectors.access_participation, request.user, participation_id)
     default = reverse("volunteers:activity", args=[p.activity_id])
     form = bind(request, forms.WithdrawForm)
@@ -273,7 +275,7 @@ def withdraw(request: HttpRequest, participation_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def checkout(request: HttpRequest, participation_id: int) -> HttpResponse:
+def checkout(request: AuthedRequest, participation_id: int) -> HttpResponse:
     p = gate(selectors.access_participation, request.user, participation_id)
     default = reverse("volunteers:activity", args=[p.activity_id])
     form = bind(request, forms.CheckoutForm)
@@ -288,7 +290,7 @@ def checkout(request: HttpRequest, participation_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def rate(request: HttpRequest, participation_id: int) -> HttpResponse:
+def rate(request: AuthedRequest, participation_id: int) -> HttpResponse:
     """The organiser's rating fixes the hours of the honour record and files the points claim."""
     p = gate(selectors.access_participation, request.user, participation_id)
     form = bind(request, forms.RateForm)
@@ -313,7 +315,7 @@ def rate(request: HttpRequest, participation_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def activity_cancel(request: HttpRequest, activity_id: int) -> HttpResponse:
+def activity_cancel(request: AuthedRequest, activity_id: int) -> HttpResponse:
     a = gate(selectors.access_activity, request.user, activity_id)
     form = bind(request, forms.ActivityCancelForm)
     if form is None:
@@ -326,7 +328,7 @@ def activity_cancel(request: HttpRequest, activity_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def activity_finish(request: HttpRequest, activity_id: int) -> HttpResponse:
+def activity_finish(request: AuthedRequest, activity_id: int) -> HttpResponse:
     a = gate(selectors.access_activity, request.user, activity_id)
     if bind(request, forms.ActivityFinishForm) is None:
         return redirect("volunteers:activity", activity_id=a.pk)
@@ -371,7 +373,7 @@ def _publish(request: HttpRequest, form: forms.PublishForm) -> Activity | None:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def manage_page(request: HttpRequest) -> HttpResponse:
+def manage_page(request: AuthedRequest) -> HttpResponse:
     """Activities I organise and the form to publish one; the teams of my area and the form to set one up."""
     user = request.user
     paths, led = _organiser_or_404(user)
@@ -405,8 +407,12 @@ def manage_page(request: HttpRequest) -> HttpResponse:
         .select_related("node")
         .order_by("path", "id")[:300]
     )
+    my_teams = []
     for t in teams:
-        t.mine = t.pk in led or manages(user, t.path)
+        is_mine = t.pk in led or manages(user, t.path)
+        attach(t, mine=is_mine)
+        if is_mine:
+            my_teams.append(t)
     volunteers = (
         list(selectors.volunteers_for(user).filter(is_active=True).select_related("resident").order_by("path")[:300])
         if paths
@@ -419,7 +425,7 @@ def manage_page(request: HttpRequest) -> HttpResponse:
             "activities": acts,
             "nodes": nodes,
             "teams": teams,
-            "my_teams": [t for t in teams if t.mine],
+            "my_teams": my_teams,
             "volunteers": volunteers,
             "values": values,
             "staff": bool(paths),
@@ -430,7 +436,7 @@ def manage_page(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def team_create(request: HttpRequest) -> HttpResponse:
+def team_create(request: AuthedRequest) -> HttpResponse:
     _organiser_or_404(request.user)
     form = bind(request, forms.TeamForm)
     if form is None:

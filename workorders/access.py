@@ -22,15 +22,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db.models import Q, QuerySet
 
 from core.errors import NotFound, PermissionDenied
+from core.extra import attach
 from org.access import Scope, Term, any_holds, any_q, get_scope
 from org.models import Node
 from org.policy import Cap
 from workorders.models import Assignment, WorkOrder
+
+if TYPE_CHECKING:
+    from accounts.models import Viewer
 
 
 @dataclass
@@ -104,7 +108,9 @@ class WorkScope:
     def sees_row(self, row: Any) -> bool | None:
         """`orders_q` asked of an order held in memory: True or False, or None when only the database can
         tell (a department's assignments)."""
-        if self.sees_everything or any_holds(self.terms(), row):
+        # (Not `sees_everything`: it asks the database for the roots, and the terms already cover them —
+        # this runs on every intake.)
+        if any_holds(self.terms(), row):
             return True
         return None if self.department_ids else False
 
@@ -135,23 +141,23 @@ class WorkScope:
         return self.is_staff or self.is_owner(order) or order.submitted_by_id == getattr(self.user, "pk", None)
 
 
-def work_scope(user: Any) -> WorkScope:
+def work_scope(user: Viewer | None) -> WorkScope:
     cached = getattr(user, "_gongzhi_work_scope", None)
     if cached is not None:
         return cached
     ws = WorkScope(user=user, scope=get_scope(user))
     if user is not None and getattr(user, "is_authenticated", False):
-        user._gongzhi_work_scope = ws
+        attach(user, _gongzhi_work_scope=ws)
     return ws
 
 
-def orders_for(user: Any) -> QuerySet[WorkOrder]:
+def orders_for(user: Viewer) -> QuerySet[WorkOrder]:
     if user is None or not user.is_authenticated:
         return WorkOrder.objects.none()
     return WorkOrder.objects.filter(work_scope(user).orders_q())
 
 
-def _may(user: Any, order: WorkOrder, need: str) -> bool:
+def _may(user: Viewer, order: WorkOrder, need: str) -> bool:
     ws = work_scope(user)
     return {
         "view": lambda: True,
@@ -165,7 +171,7 @@ def _may(user: Any, order: WorkOrder, need: str) -> bool:
     }[need]()
 
 
-def access_order(user: Any, order_id: int, *, need: str = "view") -> WorkOrder:
+def access_order(user: Viewer, order_id: int, *, need: str = "view") -> WorkOrder:
     """The order if `user` may see it (else 404) and do `need` with it (else 403).
 
     need: view · dispatch · handle · supervise · rate · withdraw · note
@@ -178,7 +184,7 @@ def access_order(user: Any, order_id: int, *, need: str = "view") -> WorkOrder:
     return order
 
 
-def access_orders(user: Any, order_ids: list[int], *, need: str = "view") -> list[WorkOrder]:
+def access_orders(user: Viewer, order_ids: list[int], *, need: str = "view") -> list[WorkOrder]:
     """access_order for several ids in one query (bulk dispatch), in the order given, without repeats.
     Any one missing or out of scope: 404; any one not allowed: 403."""
     ids = list(dict.fromkeys(order_ids))

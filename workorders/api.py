@@ -14,6 +14,7 @@ from ninja import Field, File, Form, Query, Router
 from ninja.files import UploadedFile
 from ninja.responses import Status
 
+from accounts.http import AuthedRequest
 from catalog import selectors as catalog_selectors
 from catalog.models import Category, ServiceItem, Urgency
 from core.errors import NotFound, PermissionDenied, ValidationFailed
@@ -81,7 +82,9 @@ def _row(o: WorkOrder) -> dict[str, Any]:
         "category_name": o.category.name,
         "grid_id": o.grid_id,
         "grid_name": o.grid.name,
-        "unit": o.department.name if o.department_id else (o.unit_node.name if o.unit_node_id else None),
+        "unit": o.department.name
+        if o.department is not None
+        else (o.unit_node.name if o.unit_node is not None else None),
         "created_at": o.created_at,
         "respond_by": o.respond_by,
         "due_at": o.due_at,
@@ -149,7 +152,7 @@ def _detail(request: HttpRequest, o: WorkOrder, *, fresh: bool = False) -> dict[
     out = _row(o)
     out.update(
         text=o.text,
-        item_code=o.item.code if o.item_id else None,
+        item_code=o.item.code if o.item is not None else None,
         form_data=o.form_data,
         address=o.address,
         lat=o.lat,
@@ -159,12 +162,12 @@ def _detail(request: HttpRequest, o: WorkOrder, *, fresh: bool = False) -> dict[
         anonymous=o.anonymous,
         reply=o.reply,
         close_reason=o.close_reason,
-        primary_code=o.primary.tracking_code if o.primary_id else None,
+        primary_code=o.primary.tracking_code if o.primary is not None else None,
         suggested_unit=(
             o.suggested_department.name
-            if o.suggested_department_id
+            if o.suggested_department is not None
             else o.suggested_node.name
-            if o.suggested_node_id
+            if o.suggested_node is not None
             else None
         )
         if staff
@@ -274,7 +277,7 @@ def _similar(o: WorkOrder, user: Any) -> list[dict[str, Any]]:
 
 
 @router.post("/workorders", response={201: SubmitOut, 200: SubmitOut}, summary="Submit an appeal or service order")
-def submit(request: HttpRequest, body: SubmitIn):
+def submit(request: AuthedRequest, body: SubmitIn):
     """A retried request with the same `idempotency_key` (or `Idempotency-Key` header) returns the
     first order with status 200 instead of making another."""
     key = body.idempotency_key or request.headers.get("Idempotency-Key", "")[:64]
@@ -337,7 +340,7 @@ class OrderFilter(QueryIn):
 
 
 @router.get("/workorders", response=Page[OrderRowOut], summary="Work orders in your scope, newest first")
-def order_list(request: HttpRequest, filters: Query[OrderFilter], page: Query[PageParams]):
+def order_list(request: AuthedRequest, filters: Query[OrderFilter], page: Query[PageParams]):
     node_path = None
     if filters.node:
         node = Node.objects.filter(pk=filters.node).only("path").first()
@@ -361,7 +364,7 @@ def order_list(request: HttpRequest, filters: Query[OrderFilter], page: Query[Pa
 
 
 @router.get("/workorders/{order_id}", response=OrderOut, summary="One order with its timeline")
-def order_detail(request: HttpRequest, order_id: int):
+def order_detail(request: AuthedRequest, order_id: int):
     return _detail(request, access_order(request.user, order_id))
 
 
@@ -469,7 +472,7 @@ def _step(request: HttpRequest, order_id: int, need: str, fn: Any, **kw: Any) ->
 
 
 @router.post("/workorders/dispatch-bulk", response=list[OrderRowOut], summary="Dispatch several orders at once")
-def dispatch_bulk(request: HttpRequest, body: BulkIn):
+def dispatch_bulk(request: AuthedRequest, body: BulkIn):
     with transaction.atomic():
         orders = access_orders(request.user, body.ids, need="dispatch")
         done = services.workorder_dispatch_bulk(orders=orders, by=request.user, to=_unit(body.to) if body.to else None)
@@ -477,7 +480,7 @@ def dispatch_bulk(request: HttpRequest, body: BulkIn):
 
 
 @router.post("/workorders/{order_id}/dispatch", response=OrderOut, summary="Dispatch (派单) to a unit")
-def dispatch(request: HttpRequest, order_id: int, body: DispatchIn):
+def dispatch(request: AuthedRequest, order_id: int, body: DispatchIn):
     return _step(
         request,
         order_id,
@@ -490,53 +493,53 @@ def dispatch(request: HttpRequest, order_id: int, body: DispatchIn):
 
 
 @router.post("/workorders/{order_id}/reassign", response=OrderOut, summary="Reassign to another unit")
-def reassign(request: HttpRequest, order_id: int, body: TransferIn):
+def reassign(request: AuthedRequest, order_id: int, body: TransferIn):
     return _step(request, order_id, "dispatch", services.workorder_reassign, to=_unit(body.to), note=body.note)
 
 
 @router.post("/workorders/{order_id}/transfer", response=OrderOut, summary="Transfer to the right unit (handler)")
-def transfer(request: HttpRequest, order_id: int, body: TransferIn):
+def transfer(request: AuthedRequest, order_id: int, body: TransferIn):
     return _step(request, order_id, "handle", services.workorder_transfer, to=_unit(body.to), note=body.note)
 
 
 @router.post("/workorders/{order_id}/accept", response=OrderOut, summary="Sign for (签收)")
-def accept(request: HttpRequest, order_id: int):
+def accept(request: AuthedRequest, order_id: int):
     return _step(request, order_id, "handle", services.workorder_accept)
 
 
 @router.post("/workorders/{order_id}/return", response=OrderOut, summary="Return (退单) to the dispatcher")
-def return_(request: HttpRequest, order_id: int, body: ReturnIn):
+def return_(request: AuthedRequest, order_id: int, body: ReturnIn):
     suggest = _unit(body.suggest) if body.suggest else None
     return _step(request, order_id, "handle", services.workorder_return, reason=body.reason, suggest=suggest)
 
 
 @router.post("/workorders/{order_id}/start", response=OrderOut, summary="Start work")
-def start(request: HttpRequest, order_id: int, body: StepIn):
+def start(request: AuthedRequest, order_id: int, body: StepIn):
     return _step(request, order_id, "handle", services.workorder_start, note=body.note)
 
 
 @router.post("/workorders/{order_id}/suspend", response=OrderOut, summary="Suspend while waiting for the resident")
-def suspend(request: HttpRequest, order_id: int, body: ReasonIn):
+def suspend(request: AuthedRequest, order_id: int, body: ReasonIn):
     return _step(request, order_id, "handle", services.workorder_suspend, reason=body.reason)
 
 
 @router.post("/workorders/{order_id}/resume", response=OrderOut, summary="Resume work")
-def resume(request: HttpRequest, order_id: int, body: StepIn):
+def resume(request: AuthedRequest, order_id: int, body: StepIn):
     return _step(request, order_id, "handle", services.workorder_resume, note=body.note)
 
 
 @router.post("/workorders/{order_id}/resolve", response=OrderOut, summary="Resolve (办结) with a reply")
-def resolve(request: HttpRequest, order_id: int, body: ReplyIn):
+def resolve(request: AuthedRequest, order_id: int, body: ReplyIn):
     return _step(request, order_id, "handle", services.workorder_resolve, reply=body.reply)
 
 
 @router.post("/workorders/{order_id}/answer", response=OrderOut, summary="Answer directly (dispatcher)")
-def answer(request: HttpRequest, order_id: int, body: ReplyIn):
+def answer(request: AuthedRequest, order_id: int, body: ReplyIn):
     return _step(request, order_id, "dispatch", services.workorder_answer, reply=body.reply)
 
 
 @router.post("/workorders/{order_id}/rate", response=OrderOut, summary="Rate (好差评), once per round")
-def rate(request: HttpRequest, order_id: int, body: RateIn):
+def rate(request: AuthedRequest, order_id: int, body: RateIn):
     return _step(
         request,
         order_id,
@@ -549,7 +552,7 @@ def rate(request: HttpRequest, order_id: int, body: RateIn):
 
 
 @router.post("/workorders/{order_id}/callback", response=OrderOut, summary="Record a callback or spot check")
-def callback(request: HttpRequest, order_id: int, body: CallbackIn):
+def callback(request: AuthedRequest, order_id: int, body: CallbackIn):
     return _step(
         request,
         order_id,
@@ -564,22 +567,22 @@ def callback(request: HttpRequest, order_id: int, body: CallbackIn):
 
 
 @router.post("/workorders/{order_id}/reopen", response=OrderOut, summary="Reopen (重办)")
-def reopen(request: HttpRequest, order_id: int, body: ReasonIn):
+def reopen(request: AuthedRequest, order_id: int, body: ReasonIn):
     return _step(request, order_id, "dispatch", services.workorder_reopen, reason=body.reason)
 
 
 @router.post("/workorders/{order_id}/rule-unreasonable", response=OrderOut, summary="Rule unreasonable (甄别)")
-def rule_unreasonable(request: HttpRequest, order_id: int, body: ReasonIn):
+def rule_unreasonable(request: AuthedRequest, order_id: int, body: ReasonIn):
     return _step(request, order_id, "dispatch", services.workorder_rule_unreasonable, reason=body.reason)
 
 
 @router.post("/workorders/{order_id}/close", response=OrderOut, summary="Close")
-def close(request: HttpRequest, order_id: int, body: StepIn):
+def close(request: AuthedRequest, order_id: int, body: StepIn):
     return _step(request, order_id, "dispatch", services.workorder_close, note=body.note)
 
 
 @router.post("/workorders/{order_id}/duplicate", response=OrderOut, summary="Link as a duplicate of another order")
-def duplicate(request: HttpRequest, order_id: int, body: DuplicateIn):
+def duplicate(request: AuthedRequest, order_id: int, body: DuplicateIn):
     with transaction.atomic():
         order = access_order(request.user, order_id, need="dispatch")
         primary = access_order(request.user, body.primary_id)
@@ -588,12 +591,12 @@ def duplicate(request: HttpRequest, order_id: int, body: DuplicateIn):
 
 
 @router.post("/workorders/{order_id}/cancel", response=OrderOut, summary="Withdraw (before dispatch)")
-def cancel(request: HttpRequest, order_id: int, body: StepIn):
+def cancel(request: AuthedRequest, order_id: int, body: StepIn):
     return _step(request, order_id, "withdraw", services.workorder_cancel, reason=body.note)
 
 
 @router.post("/workorders/{order_id}/extensions", response={201: ExtensionOut}, summary="Ask for more time (延期)")
-def extension_request(request: HttpRequest, order_id: int, body: ExtensionIn):
+def extension_request(request: AuthedRequest, order_id: int, body: ExtensionIn):
     with transaction.atomic():
         order = access_order(request.user, order_id, need="handle")
         ext = services.extension_request(order=order, by=request.user, days=body.days, reason=body.reason)
@@ -601,7 +604,7 @@ def extension_request(request: HttpRequest, order_id: int, body: ExtensionIn):
 
 
 @router.post("/workorders/{order_id}/extensions/{extension_id}/decide", response=OrderOut, summary="Approve or refuse")
-def extension_decide(request: HttpRequest, order_id: int, extension_id: int, body: DecideIn):
+def extension_decide(request: AuthedRequest, order_id: int, extension_id: int, body: DecideIn):
     with transaction.atomic():
         order = access_order(request.user, order_id, need="dispatch")
         ext = Extension.objects.filter(pk=extension_id, order=order).first()
@@ -612,17 +615,17 @@ def extension_decide(request: HttpRequest, order_id: int, extension_id: int, bod
 
 
 @router.post("/workorders/{order_id}/supervise", response=OrderOut, summary="Urge (催办) or supervise (督办)")
-def supervise(request: HttpRequest, order_id: int, body: SuperviseIn):
+def supervise(request: AuthedRequest, order_id: int, body: SuperviseIn):
     return _step(request, order_id, "supervise", services.workorder_supervise, level=body.level, note=body.note)
 
 
 @router.post("/workorders/{order_id}/notes", response=OrderOut, summary="Add a note to the timeline")
-def note(request: HttpRequest, order_id: int, body: NoteIn):
+def note(request: AuthedRequest, order_id: int, body: NoteIn):
     return _step(request, order_id, "note", services.workorder_note, note=body.note, public=body.public)
 
 
 @router.post("/workorders/{order_id}/photos", response={201: PhotoOut}, summary="Add a photo (JPEG/PNG/WebP/GIF)")
-def photo_upload(request: HttpRequest, order_id: int, photo: File[UploadedFile], stage: Form[str] = "report"):
+def photo_upload(request: AuthedRequest, order_id: int, photo: File[UploadedFile], stage: Form[str] = "report"):
     order = access_order(request.user, order_id)
     ws = work_scope(request.user)
     if stage not in Photo.Stage.values:
@@ -640,7 +643,7 @@ def photo_upload(request: HttpRequest, order_id: int, photo: File[UploadedFile],
 
 
 @router.get("/workorders/{order_id}/similar", response=list[SimilarOut], summary="Open orders that look the same")
-def similar(request: HttpRequest, order_id: int):
+def similar(request: AuthedRequest, order_id: int):
     o = access_order(request.user, order_id, need="note")
     return _similar(o, request.user)
 
@@ -674,7 +677,7 @@ def track(request: HttpRequest, code: str):
     o = WorkOrder.objects.select_related("category", "primary").filter(tracking_code=code).first()
     if o is None:
         raise NotFound()
-    shown = o.primary if o.primary_id else o  # a duplicate's reporter follows the primary
+    shown = o.primary or o  # a duplicate's reporter follows the primary
     events = selectors.timeline(shown, public=True)
     return {
         "tracking_code": o.tracking_code,
@@ -684,7 +687,7 @@ def track(request: HttpRequest, code: str):
         "created_at": o.created_at,
         "due_at": shown.due_at,
         "reply": shown.reply,
-        "primary_code": o.primary.tracking_code if o.primary_id else None,
+        "primary_code": o.primary.tracking_code if o.primary is not None else None,
         "events": [
             {
                 "action": e.action,

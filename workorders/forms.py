@@ -4,6 +4,7 @@ drawn again with its messages and the input kept, and nothing changes."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from django.utils.translation import gettext_lazy as _
@@ -162,7 +163,7 @@ class SubmitForm(ActionForm):
     cat = Text(max_length=20)
     rq = Text(max_length=30)
 
-    def __init__(self, *args: Any, item_fields: list[dict[str, Any]] = (), **kw: Any) -> None:  # type: ignore[assignment]
+    def __init__(self, *args: Any, item_fields: Sequence[dict[str, Any]] = (), **kw: Any) -> None:
         super().__init__(*args, **kw)
         for f in item_fields:
             self.fields[f"f_{f['name']}"] = Text(max_length=1000, label=f.get("label", f["name"]))

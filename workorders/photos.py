@@ -48,8 +48,8 @@ def photo_prepare(data: bytes) -> tuple[bytes, int, int]:
             fields={"photo": [_("This file is not a photo we can read (JPEG, PNG, WebP or GIF).")]},
         )
     try:
-        with Image.open(io.BytesIO(data)) as img:
-            img = ImageOps.exif_transpose(img)
+        with Image.open(io.BytesIO(data)) as opened:
+            img = ImageOps.exif_transpose(opened)
             img = img.convert("RGB")
             side = setting("PHOTO_MAX_SIDE")
             img.thumbnail((side, side))

@@ -7,7 +7,7 @@ import math
 from dataclasses import dataclass
 from decimal import Decimal
 from types import SimpleNamespace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import connection
 from django.db.models import F, Max, Q, QuerySet
@@ -27,10 +27,13 @@ from workorders.states import (
     DISPATCH_QUEUE,
     FINAL_STATES,
     HANDLING_STATES,
+    MACHINE,
     OPEN_STATES,
     State,
-    actions_from,
 )
+
+if TYPE_CHECKING:
+    from accounts.models import Viewer
 
 
 @dataclass
@@ -91,7 +94,7 @@ def _category_filter(qs: QuerySet[WorkOrder], category: Category) -> QuerySet[Wo
     return qs.filter(category_id__in=ids)
 
 
-def order_list(*, user: Any, f: QueueFilter) -> QuerySet[WorkOrder]:
+def order_list(*, user: Viewer, f: QueueFilter) -> QuerySet[WorkOrder]:
     qs = orders_for(user)
     ws = work_scope(user)
     if f.mine:
@@ -134,7 +137,7 @@ def order_list(*, user: Any, f: QueueFilter) -> QuerySet[WorkOrder]:
     return qs.select_related("category", "department", "unit_node", "grid").order_by("-id")
 
 
-def local_open_orders(*, user: Any, f: QueueFilter) -> QuerySet[WorkOrder]:
+def local_open_orders(*, user: Viewer, f: QueueFilter) -> QuerySet[WorkOrder]:
     """Open orders located in the grids, villages or towns a local handler looks after (网格员: my grid's
     work), whoever handles them."""
     paths = work_scope(user).handler_paths
@@ -174,13 +177,13 @@ def public_actor(event: Event, order: WorkOrder) -> str:
     return str(unit or _("Handling unit"))
 
 
-def reporter_name(order: WorkOrder, *, viewer: Any) -> str:
+def reporter_name(order: WorkOrder, *, viewer: Viewer) -> str:
     if work_scope(viewer).sees_person(order):
         return order.contact_name
     return "" if order.anonymous else mask_name(order.contact_name)
 
 
-def reporter_phone(order: WorkOrder, *, viewer: Any, channel: str, path: str = "") -> str:
+def reporter_phone(order: WorkOrder, *, viewer: Viewer, channel: str, path: str = "") -> str:
     """The number to call the reporter back on: whole for the reporter themself and whoever typed it in,
     for staff who see phones where the order is and for its dispatchers — each such read by someone else
     logged as the owner's (or, for a hotline caller not on the register, as the order's caller's)."""
@@ -254,7 +257,7 @@ def similar_open_orders(
         category.pk, connection.ops.adapt_datetimefield_value(since), *states, exclude_id or 0,
     ]  # fmt: skip
     near = lat is not None and lng is not None
-    if near:
+    if lat is not None and lng is not None:  # near
         dlat = Decimal(radius_km / 111.0)
         dlng = Decimal(radius_km / (111.0 * max(0.1, math.cos(math.radians(float(lat))))))
         where += ["lat >= %s", "lat <= %s", "lng >= %s", "lng <= %s"]
@@ -279,7 +282,7 @@ def similar_open_orders(
         row = SimilarOrder(
             pk, code, title, state, _aware(created), category, path, unit_path, owner_user_id, submitted_by_id
         )
-        if not near:
+        if lat is None or lng is None:  # not near
             out.append((row, None))
             continue
         d = distance_km(float(lat), float(lng), float(olat), float(olng))
@@ -290,7 +293,7 @@ def similar_open_orders(
     return out[:10]
 
 
-def visible_among(user: Any, rows: list[SimilarOrder]) -> set[int]:
+def visible_among(user: Viewer, rows: list[SimilarOrder]) -> set[int]:
     """The ids among `rows` that `user` may see: access.WorkScope's gate asked of the rows in hand (this
     runs on every intake); only a department's assignments need the database."""
     ws = work_scope(user)
@@ -304,7 +307,7 @@ def visible_among(user: Any, rows: list[SimilarOrder]) -> set[int]:
     return visible
 
 
-def similar_for(*, user: Any, order: WorkOrder) -> list[tuple[SimilarOrder, float | None, bool]]:
+def similar_for(*, user: Viewer, order: WorkOrder) -> list[tuple[SimilarOrder, float | None, bool]]:
     """similar_open_orders of `order` as `user` may learn of them: each with whether the user may see
     that order. Only then are its title and tracking code theirs to read; otherwise they learn that the
     problem is already being handled (near the edge of their area, staff's radius crosses into orders of
@@ -324,23 +327,23 @@ DISPATCH_ACTIONS = frozenset(
 HANDLE_ACTIONS = frozenset({"accept", "return", "transfer", "start", "suspend", "resume", "resolve"})
 
 
-def available_actions(user: Any, order: WorkOrder) -> list[str]:
+def available_actions(user: Viewer, order: WorkOrder) -> list[str]:
     """The state changes this user may make to the order now — the buttons a client should show."""
     ws = work_scope(user)
-    out = []
-    for a in sorted(set(actions_from(order.state))):
-        if (
+
+    def may(a: str) -> bool:
+        return (
             (a in DISPATCH_ACTIONS and ws.can_dispatch(order))
             or (a in HANDLE_ACTIONS and ws.is_main_handler(order))
             or (a == "rate" and ws.is_owner(order))
             or (a == "cancel" and (ws.is_owner(order) or order.submitted_by_id == getattr(user, "pk", None)))
             or (a == "callback" and ws.can_supervise(order))
-        ):
-            out.append(a)
-    return out
+        )
+
+    return sorted(MACHINE.allowed(order, may))
 
 
-def page_actions(user: Any, order: WorkOrder, *, pending: Extension | None) -> set[str]:
+def page_actions(user: Viewer, order: WorkOrder, *, pending: Extension | None) -> set[str]:
     """available_actions plus the steps that change no state (extension, urging, notes, photos, spot
     checks), for the forms of the order page. `pending` is the order's waiting extension request."""
     ws = work_scope(user)

@@ -115,13 +115,5 @@ EXTENSION: Machine = register(
 )
 
 
-def allowed(action: str, from_state: str, to_state: str) -> bool:
-    return MACHINE.can(action, from_state, to_state)
-
-
-def actions_from(state: str) -> list[str]:
-    return MACHINE.actions_from(state)
-
-
 def all_states() -> frozenset[str]:
     return frozenset(State.values)

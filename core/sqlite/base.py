@@ -22,14 +22,16 @@ from __future__ import annotations
 
 import fcntl
 import os
+import sqlite3
 import threading
+from typing import Any
 
 from django.db import OperationalError
 from django.db.backends.sqlite3 import base
 
 _WRITE_LOCK = threading.Lock()
 _POOL_LOCK = threading.Lock()
-_POOL: dict[str, list] = {}  # database file → idle connections
+_POOL: dict[str, list[sqlite3.Connection]] = {}  # database file → idle connections
 POOL_SIZE = 8
 _LOCK_FILES: dict[str, int] = {}  # database file → this process's descriptor of its lock file
 
@@ -56,7 +58,7 @@ class DatabaseWrapper(base.DatabaseWrapper):
                 # that only one thread of this process waits here.
                 self._lock_fd = _lock_file(str(self.settings_dict["NAME"]))
                 fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
-            super()._start_transaction_under_autocommit()
+            super()._start_transaction_under_autocommit()  # type: ignore[misc]  # Django's private hook; django-stubs does not declare it
         except BaseException:
             self._release_write_lock()
             raise
@@ -73,17 +75,17 @@ class DatabaseWrapper(base.DatabaseWrapper):
 
     def _commit(self) -> None:
         try:
-            super()._commit()
+            super()._commit()  # type: ignore[misc]  # Django's private hook; django-stubs does not declare it
         finally:
             self._release_write_lock()
 
     def _rollback(self) -> None:
         try:
-            super()._rollback()
+            super()._rollback()  # type: ignore[misc]  # Django's private hook; django-stubs does not declare it
         finally:
             self._release_write_lock()
 
-    def get_new_connection(self, conn_params):  # type: ignore[no-untyped-def]
+    def get_new_connection(self, conn_params: dict[str, Any]) -> sqlite3.Connection:
         with _POOL_LOCK:
             idle = _POOL.get(str(conn_params["database"]))
             if idle:
@@ -100,6 +102,6 @@ class DatabaseWrapper(base.DatabaseWrapper):
                     if len(idle) < POOL_SIZE:
                         idle.append(conn)
                         return
-            super()._close()
+            super()._close()  # type: ignore[misc]  # Django's private hook; django-stubs does not declare it
         finally:
             self._release_write_lock()

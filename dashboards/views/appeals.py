@@ -12,6 +12,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from accounts.http import AuthedRequest
 from core.forms import bind
 from core.pages import attempt, to_int
 from dashboards import indicators, services
@@ -40,7 +41,7 @@ def _find_order(request: HttpRequest, value: str) -> WorkOrder | None:
 
 
 @login_required
-def exemptions_page(request: HttpRequest) -> HttpResponse:
+def exemptions_page(request: AuthedRequest) -> HttpResponse:
     """Appeals to leave an order out of the rates: the handling unit files one, the leaders decide."""
     ds = scope_or_404(request.user)
     values = {"order": request.GET.get("order", "")[:20], "reason": ""}
@@ -91,7 +92,7 @@ def exemptions_page(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def exemption_decide(request: HttpRequest, exemption_id: int) -> HttpResponse:
+def exemption_decide(request: AuthedRequest, exemption_id: int) -> HttpResponse:
     ds = assessor_or_404(request.user)
     e = Exemption.objects.select_related("order").filter(pk=exemption_id).first()
     if e is None or not ds.assesses(e.order.path):

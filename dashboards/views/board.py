@@ -6,12 +6,13 @@ import datetime as dt
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 
+from accounts.http import AuthedRequest
 from core.clock import today
 from core.pages import gate, to_int
 from dashboards import board, selectors
@@ -22,7 +23,7 @@ ALL_GRIDS = 200  # up to this many grids the board lists them all, quiet ones to
 
 
 @login_required
-def board_page(request: HttpRequest) -> HttpResponse:
+def board_page(request: AuthedRequest) -> HttpResponse:
     """综合指挥平台: what is happening now under the user's node (or ?node=), refreshed by itself."""
     ds = scope_or_404(request.user)
     node_id = to_int(request.GET.get("node"))

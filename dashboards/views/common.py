@@ -142,7 +142,13 @@ def range_context(request: HttpRequest, start: dt.date, end: dt.date, **keep: An
          "current": (q["start"], q["end"]) == (start, end)}
         for q in _quick_ranges()
     ]  # fmt: skip
-    return {"start": start, "end": end, "quick": quick, "keep": keep, "query": urlencode({"start": start, "end": end})}
+    return {
+        "start": start,
+        "end": end,
+        "quick": quick,
+        "keep": keep,
+        "query": urlencode({"start": start.isoformat(), "end": end.isoformat()}),
+    }
 
 
 @functools.cache

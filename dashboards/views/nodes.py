@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 
+from accounts.http import AuthedRequest
 from core.pages import gate
 from dashboards import board, excel, indicators, selectors
 from dashboards.excel import Table
@@ -44,13 +45,17 @@ def _node_table(request: HttpRequest, node: Node, start: dt.date, end: dt.date) 
     table = Table(UNIT_COLUMNS)
     empty = empty_numbers()
     for k in kids:
-        link = reverse("dashboards:node", args=[k.pk]) + "?" + urlencode({"start": start, "end": end})
+        link = (
+            reverse("dashboards:node", args=[k.pk])
+            + "?"
+            + urlencode({"start": start.isoformat(), "end": end.isoformat()})
+        )
         table.add(unit_row(k.name, below.get(k.pk, empty)), link)
     return kids, table
 
 
 @login_required
-def node_page(request: HttpRequest, node_id: int) -> HttpResponse:
+def node_page(request: AuthedRequest, node_id: int) -> HttpResponse:
     """A node's indicators over a range, its children's (each a link one level down), and its volumes."""
     ds = scope_or_404(request.user)
     node = gate(selectors.access_node, request.user, node_id)
@@ -101,11 +106,12 @@ def _chart_rate(x: float | None) -> float | None:
 
 
 def _ranking_group_below(node: Node) -> str:
-    return {Level.COUNTY: "town", Level.TOWN: "village", Level.VILLAGE: "grid"}.get(node.level, "")
+    below: dict[int, str] = {Level.COUNTY: "town", Level.TOWN: "village", Level.VILLAGE: "grid"}
+    return below.get(node.level, "")
 
 
 @login_required
-def node_xlsx(request: HttpRequest, node_id: int) -> HttpResponse:
+def node_xlsx(request: AuthedRequest, node_id: int) -> HttpResponse:
     scope_or_404(request.user)
     node = gate(selectors.access_node, request.user, node_id)
     start, end = date_range(request, say=False)
@@ -125,7 +131,7 @@ def node_xlsx(request: HttpRequest, node_id: int) -> HttpResponse:
 
 
 @login_required
-def department_page(request: HttpRequest, department_id: int) -> HttpResponse:
+def department_page(request: AuthedRequest, department_id: int) -> HttpResponse:
     """A department's own numbers and volumes, and where it stands among the departments."""
     scope_or_404(request.user)
     d = gate(selectors.access_department, request.user, department_id)

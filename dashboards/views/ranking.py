@@ -13,6 +13,7 @@ from django.urls import reverse
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 
+from accounts.http import AuthedRequest
 from core.pages import gate, to_int
 from dashboards import excel, indicators, selectors
 from dashboards.excel import Table
@@ -38,7 +39,7 @@ def ranking_table(
     data = selectors.ranking_rows(request.user, group, start, end, node_id)
     full = group != "department" or bool(ds.department_paths)
     table = Table(RANKING_COLUMNS if full else RANKING_COLUMNS_SHORT)
-    query = urlencode({"start": start, "end": end})
+    query = urlencode({"start": start.isoformat(), "end": end.isoformat()})
     for r in data["rows"]:
         if group == "department":
             link = (
@@ -94,7 +95,7 @@ def _ranking_params(request: HttpRequest, *, strict: bool = False) -> tuple[str,
 
 
 @login_required
-def ranking_page(request: HttpRequest) -> HttpResponse:
+def ranking_page(request: AuthedRequest) -> HttpResponse:
     """Units of one kind ranked by the weighted three rates over a range."""
     group, groups, node_id = _ranking_params(request)
     start, end = date_range(request)
@@ -120,7 +121,7 @@ def ranking_page(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def ranking_xlsx(request: HttpRequest) -> HttpResponse:
+def ranking_xlsx(request: AuthedRequest) -> HttpResponse:
     group, _groups, node_id = _ranking_params(request, strict=True)
     start, end = date_range(request, say=False)
     table, data = gate(ranking_table, request, group, start, end, node_id)

@@ -9,7 +9,7 @@ from typing import Any
 from django.utils import formats
 from django.utils.translation import gettext_lazy
 
-from accounts.models import RoleAssignment
+from accounts.models import RoleAssignment, User
 from core.clock import now
 from core.errors import NotFound
 from core.fastinsert import insert
@@ -32,14 +32,14 @@ TRACKING_LENGTH = 10
 RESIDENT_CHANNELS = frozenset({Channel.WEB, Channel.MOBILE, Channel.API})
 
 
-def _label(user: Any) -> str:
+def _label(user: User | None) -> str:
     return str(user) if user is not None else str(gettext_lazy("system"))
 
 
 def _unit_label(order: WorkOrder) -> str:
-    if order.department_id:
+    if order.department is not None:
         return order.department.name
-    if order.unit_node_id:
+    if order.unit_node is not None:
         return order.unit_node.name
     return ""
 
@@ -58,7 +58,7 @@ def _fmt(t: dt.datetime | None) -> str:
 def _event(
     order: WorkOrder,
     action: str,
-    by: Any,
+    by: User | None,
     *,
     from_state: str = "",
     to_state: str = "",
@@ -144,7 +144,7 @@ def _move(
     order: WorkOrder,
     action: str,
     to_state: str,
-    by: Any,
+    by: User | None,
     *,
     note: str = "",
     public: bool = True,

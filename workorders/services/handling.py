@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
 from django.utils.translation import gettext as _
@@ -38,6 +38,9 @@ from workorders.states import (
     State,
 )
 
+if TYPE_CHECKING:
+    from accounts.models import User
+
 # --- dispatch and handling ----------------------------------------------------------------------
 
 
@@ -54,7 +57,7 @@ class Unit:
 
     @property
     def label(self) -> str:
-        return self.department.name if self.department else self.node.name  # type: ignore[union-attr]
+        return self.department.name if self.department else self.node.name  # type: ignore[union-attr]  # one of them: __post_init__
 
 
 def _set_main(order: WorkOrder, unit: Unit, t: dt.datetime) -> dict[str, Any]:
@@ -80,7 +83,7 @@ def _add_assist(order: WorkOrder, units: list[Unit], t: dt.datetime) -> None:
 
 @transaction.atomic
 def workorder_dispatch(
-    *, order: WorkOrder, to: Unit, by: Any, assist: list[Unit] | None = None, note: str = ""
+    *, order: WorkOrder, to: Unit, by: User, assist: list[Unit] | None = None, note: str = ""
 ) -> WorkOrder:
     order = _locked(order)
     t = now()
@@ -117,7 +120,7 @@ def workorder_dispatch(
 
 
 @transaction.atomic
-def workorder_dispatch_bulk(*, orders: list[WorkOrder], by: Any, to: Unit | None = None) -> list[WorkOrder]:
+def workorder_dispatch_bulk(*, orders: list[WorkOrder], by: User, to: Unit | None = None) -> list[WorkOrder]:
     """Dispatch several orders at once: to one unit, or each to its suggested unit when `to` is None."""
     done = []
     for order in orders:
@@ -134,7 +137,7 @@ def workorder_dispatch_bulk(*, orders: list[WorkOrder], by: Any, to: Unit | None
 
 
 @transaction.atomic
-def workorder_reassign(*, order: WorkOrder, to: Unit, by: Any, note: str = "") -> WorkOrder:
+def workorder_reassign(*, order: WorkOrder, to: Unit, by: User, note: str = "") -> WorkOrder:
     order = _locked(order)
     t = now()
     fields = _set_main(order, to, t)
@@ -152,7 +155,7 @@ def workorder_reassign(*, order: WorkOrder, to: Unit, by: Any, note: str = "") -
 
 
 @transaction.atomic
-def workorder_transfer(*, order: WorkOrder, to: Unit, by: Any, note: str) -> WorkOrder:
+def workorder_transfer(*, order: WorkOrder, to: Unit, by: User, note: str) -> WorkOrder:
     order = _locked(order)
     if not note.strip():
         raise ValidationFailed(fields={"note": [_("Please say why it belongs elsewhere.")]})
@@ -169,7 +172,7 @@ def workorder_transfer(*, order: WorkOrder, to: Unit, by: Any, note: str) -> Wor
 
 
 @transaction.atomic
-def workorder_accept(*, order: WorkOrder, by: Any) -> WorkOrder:
+def workorder_accept(*, order: WorkOrder, by: User) -> WorkOrder:
     t = now()
     late = bool(order.respond_by and t > order.respond_by) or order.respond_overdue
     _move(
@@ -179,7 +182,7 @@ def workorder_accept(*, order: WorkOrder, by: Any) -> WorkOrder:
 
 
 @transaction.atomic
-def workorder_return(*, order: WorkOrder, by: Any, reason: str, suggest: Unit | None = None) -> WorkOrder:
+def workorder_return(*, order: WorkOrder, by: User, reason: str, suggest: Unit | None = None) -> WorkOrder:
     if not reason.strip():
         raise ValidationFailed(fields={"reason": [_("Please give the reason for returning it.")]})
     order = _locked(order)
@@ -209,13 +212,13 @@ def workorder_return(*, order: WorkOrder, by: Any, reason: str, suggest: Unit | 
 
 
 @transaction.atomic
-def workorder_start(*, order: WorkOrder, by: Any, note: str = "") -> WorkOrder:
+def workorder_start(*, order: WorkOrder, by: User, note: str = "") -> WorkOrder:
     _move(order, Action.START, State.IN_PROGRESS, by, note=note)
     return order
 
 
 @transaction.atomic
-def workorder_suspend(*, order: WorkOrder, by: Any, reason: str) -> WorkOrder:
+def workorder_suspend(*, order: WorkOrder, by: User, reason: str) -> WorkOrder:
     if not reason.strip():
         raise ValidationFailed(fields={"reason": [_("Please say what you are waiting for.")]})
     _move(order, Action.SUSPEND, State.SUSPENDED, by, note=reason, suspended_at=now())
@@ -235,13 +238,13 @@ def _resume_fields(order: WorkOrder, t: dt.datetime) -> dict[str, Any]:
 
 
 @transaction.atomic
-def workorder_resume(*, order: WorkOrder, by: Any, note: str = "") -> WorkOrder:
+def workorder_resume(*, order: WorkOrder, by: User, note: str = "") -> WorkOrder:
     order = _locked(order)
     _move(order, Action.RESUME, State.IN_PROGRESS, by, note=note, **_resume_fields(order, now()))
     return order
 
 
-def _close_duplicates(order: WorkOrder, by: Any, t: dt.datetime) -> None:
+def _close_duplicates(order: WorkOrder, by: User | None, t: dt.datetime) -> None:
     for dup in WorkOrder.objects.select_for_update().filter(primary=order, state=State.DUPLICATE):
         dup.department = order.department
         _move(
@@ -260,7 +263,7 @@ def _close_duplicates(order: WorkOrder, by: Any, t: dt.datetime) -> None:
 
 
 @transaction.atomic
-def workorder_resolve(*, order: WorkOrder, by: Any, reply: str) -> WorkOrder:
+def workorder_resolve(*, order: WorkOrder, by: User, reply: str) -> WorkOrder:
     reply = (reply or "").strip()
     if len(reply) < 2:
         raise ValidationFailed(fields={"reply": [_("Please write the reply to the resident.")]})
@@ -283,7 +286,7 @@ def workorder_resolve(*, order: WorkOrder, by: Any, reply: str) -> WorkOrder:
 
 
 @transaction.atomic
-def workorder_answer(*, order: WorkOrder, by: Any, reply: str) -> WorkOrder:
+def workorder_answer(*, order: WorkOrder, by: User, reply: str) -> WorkOrder:
     """The dispatcher answers at once (a consultation, 直接答复): no unit needed."""
     reply = (reply or "").strip()
     if len(reply) < 2:
@@ -308,7 +311,7 @@ def _reopen_fields(order: WorkOrder) -> dict[str, Any]:
 
 
 @transaction.atomic
-def workorder_rate(*, order: WorkOrder, by: Any, solved: bool, satisfaction: int, comment: str = "") -> Rating:
+def workorder_rate(*, order: WorkOrder, by: User, solved: bool, satisfaction: int, comment: str = "") -> Rating:
     order = _locked(order)
     if Rating.objects.filter(order=order, round=order.round).exists():
         raise Conflict(_("You have already rated this order."), code="workorder.already_rated")
@@ -344,7 +347,7 @@ def workorder_rate(*, order: WorkOrder, by: Any, solved: bool, satisfaction: int
 def workorder_callback(
     *,
     order: WorkOrder,
-    by: Any,
+    by: User,
     kind: str = Callback.Kind.CALLBACK,
     reached: bool,
     solved: bool | None = None,
@@ -394,7 +397,7 @@ def workorder_callback(
 
 
 @transaction.atomic
-def workorder_reopen(*, order: WorkOrder, by: Any, reason: str) -> WorkOrder:
+def workorder_reopen(*, order: WorkOrder, by: User, reason: str) -> WorkOrder:
     if not reason.strip():
         raise ValidationFailed(fields={"reason": [_("Please give the reason for reopening it.")]})
     order = _locked(order)
@@ -418,7 +421,7 @@ def workorder_reopen(*, order: WorkOrder, by: Any, reason: str) -> WorkOrder:
 
 
 @transaction.atomic
-def workorder_rule_unreasonable(*, order: WorkOrder, by: Any, reason: str) -> WorkOrder:
+def workorder_rule_unreasonable(*, order: WorkOrder, by: User, reason: str) -> WorkOrder:
     """甄别: the dispatcher rules a bad rating or demand unreasonable; assessment leaves it out."""
     if not reason.strip():
         raise ValidationFailed(fields={"reason": [_("Please give the reason for the ruling.")]})
@@ -441,7 +444,7 @@ def workorder_rule_unreasonable(*, order: WorkOrder, by: Any, reason: str) -> Wo
 
 
 @transaction.atomic
-def workorder_close(*, order: WorkOrder, by: Any, note: str = "") -> WorkOrder:
+def workorder_close(*, order: WorkOrder, by: User, note: str = "") -> WorkOrder:
     order = _locked(order)
     if order.callback_required and order.state in (State.RESOLVED, State.RATED):
         raise Conflict(_("This order needs a callback before it closes."), code="workorder.callback_required")
@@ -461,9 +464,9 @@ def close_on_time(order: WorkOrder) -> None:
 
 
 @transaction.atomic
-def workorder_mark_duplicate(*, order: WorkOrder, primary: WorkOrder, by: Any) -> WorkOrder:
-    while primary.primary_id is not None:
-        primary = primary.primary  # type: ignore[assignment]
+def workorder_mark_duplicate(*, order: WorkOrder, primary: WorkOrder, by: User) -> WorkOrder:
+    while primary.primary is not None:
+        primary = primary.primary
     if primary.pk == order.pk:
         raise ValidationFailed(fields={"primary": [_("An order cannot duplicate itself.")]})
     # Both rows under lock, in id order (two dispatchers linking two orders to each other must not
@@ -513,7 +516,7 @@ def workorder_mark_duplicate(*, order: WorkOrder, primary: WorkOrder, by: Any) -
 
 
 @transaction.atomic
-def workorder_cancel(*, order: WorkOrder, by: Any, reason: str = "") -> WorkOrder:
+def workorder_cancel(*, order: WorkOrder, by: User, reason: str = "") -> WorkOrder:
     order = _locked(order)
     # Other residents' appeals linked to this one wait for it to close; withdrawn, it never would,
     # and theirs would be stranded as duplicates of a cancelled order.

@@ -7,7 +7,7 @@ import datetime as dt
 import secrets
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
@@ -16,6 +16,7 @@ from catalog import services as catalog
 from catalog.models import Category, ServiceItem, Urgency
 from core.clock import now
 from core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from core.extra import attach
 from core.fastinsert import insert
 from core.geo import PointIndex
 from core.memo import memo
@@ -32,6 +33,9 @@ from workorders.services.common import RESIDENT_CHANNELS, TRACKING_ALPHABET, TRA
 from workorders.states import (
     State,
 )
+
+if TYPE_CHECKING:
+    from accounts.models import User
 
 # --- intake -----------------------------------------------------------------------------------
 
@@ -71,7 +75,7 @@ class Submitted:
 
 def workorder_submit(
     *,
-    by: Any,
+    by: User | None,
     kind: str,
     category: Category | None,
     text: str,
@@ -131,7 +135,7 @@ def workorder_submit(
 
 def _submit(
     *,
-    by: Any,
+    by: User | None,
     kind: str,
     category: Category | None,
     text: str,
@@ -174,12 +178,13 @@ def _submit(
         errors["category"] = [_("This category is no longer in use.")]
     if errors:
         raise ValidationFailed(fields=errors)
+    assert category is not None  # every way to none at all was refused just above
     cleaned_form = catalog.clean_form_data(item, form_data)
 
     ws = work_scope(by)
     scope = ws.scope
     proxying = owner is not None and owner.pk != scope.own_resident_id
-    if proxying:
+    if owner is not None and proxying:
         if not ws.proxy_paths and not scope.linked_household_ids:
             raise PermissionDenied(_("Only staff and party members may file an appeal for someone else."))
         if not residents_for(by).filter(pk=owner.pk).exists():
@@ -262,7 +267,7 @@ def _submit(
     raise Conflict(_("Please try again."), code="workorder.code_collision")
 
 
-def _insert_order(order: WorkOrder, *, by: Any, at: dt.datetime, proxying: bool) -> WorkOrder:
+def _insert_order(order: WorkOrder, *, by: User | None, at: dt.datetime, proxying: bool) -> WorkOrder:
     insert(order)
     event = _event(
         order,
@@ -273,7 +278,7 @@ def _insert_order(order: WorkOrder, *, by: Any, at: dt.datetime, proxying: bool)
         at=at,
         data={"channel": order.channel, "proxy": proxying},
     )
-    order.fresh_events = [event]  # the whole timeline of a new order: the answer needs no query for it
+    attach(order, fresh_events=[event])  # the whole timeline of a new order: the answer needs no query for it
     if proxying:
         notify_owner(
             order,

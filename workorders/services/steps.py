@@ -3,7 +3,7 @@ supervising (催办/督办), notes."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from django.db import transaction
 from django.utils.translation import gettext as _
@@ -23,11 +23,14 @@ from workorders.states import (
     State,
 )
 
+if TYPE_CHECKING:
+    from accounts.models import User
+
 # --- non-transition steps -----------------------------------------------------------------------
 
 
 @transaction.atomic
-def extension_request(*, order: WorkOrder, by: Any, days: int, reason: str) -> Extension:
+def extension_request(*, order: WorkOrder, by: User, days: int, reason: str) -> Extension:
     order = _locked(order)
     if order.state not in HANDLING_STATES - {State.DISPATCHED} and order.state != State.SUSPENDED:
         raise Conflict(_("Sign for the order before asking for more time."), code="workorder.transition_not_allowed")
@@ -49,7 +52,7 @@ def extension_request(*, order: WorkOrder, by: Any, days: int, reason: str) -> E
 
 
 @transaction.atomic
-def extension_decide(*, extension: Extension, by: Any, approve: bool, note: str = "") -> Extension:
+def extension_decide(*, extension: Extension, by: User, approve: bool, note: str = "") -> Extension:
     ext = Extension.objects.select_for_update().get(pk=extension.pk)
     EXTENSION.check(ext, "approve" if approve else "refuse")
     order = _locked(ext.order)
@@ -97,7 +100,7 @@ def extension_decide(*, extension: Extension, by: Any, approve: bool, note: str 
 
 
 @transaction.atomic
-def workorder_exclude(*, order: WorkOrder, by: Any, note: str) -> WorkOrder:
+def workorder_exclude(*, order: WorkOrder, by: User, note: str) -> WorkOrder:
     """Leave the order out of the assessment rates (甄别, on an approved appeal); its log says why. The
     order's state does not change: what it counts for does."""
     t = now()
@@ -108,7 +111,7 @@ def workorder_exclude(*, order: WorkOrder, by: Any, note: str) -> WorkOrder:
 
 
 @transaction.atomic
-def workorder_supervise(*, order: WorkOrder, by: Any, level: str, note: str = "") -> Event:
+def workorder_supervise(*, order: WorkOrder, by: User, level: str, note: str = "") -> Event:
     """催办 (urge) or 督办 (formal supervision) of work in hand."""
     if level not in ("urge", "supervise"):
         raise ValidationFailed(fields={"level": [_("Choose urge or supervise.")]})
@@ -125,7 +128,7 @@ def workorder_supervise(*, order: WorkOrder, by: Any, level: str, note: str = ""
 
 
 @transaction.atomic
-def workorder_note(*, order: WorkOrder, by: Any, note: str, public: bool = False) -> Event:
+def workorder_note(*, order: WorkOrder, by: User, note: str, public: bool = False) -> Event:
     note = (note or "").strip()
     if not note:
         raise ValidationFailed(fields={"note": [_("The note is empty.")]})

@@ -67,7 +67,7 @@ EVENT_LABELS: dict[str, Any] = {
 def _partial(request: HttpRequest) -> bool:
     """An htmx request swaps a fragment; a history restore (or no htmx) needs the whole page."""
     htmx = getattr(request, "htmx", None)
-    return bool(htmx) and not htmx.history_restore_request
+    return htmx is not None and bool(htmx) and not htmx.history_restore_request
 
 
 def _vary(response: HttpResponse) -> HttpResponse:
@@ -211,7 +211,8 @@ def _prepared_photo(request: HttpRequest) -> ContentFile | None:
     upload = request.FILES.get("photo")
     if upload is None:
         return None
-    photos.check_size(upload.size)
+    if upload.size is not None:  # the size the client declared: refuse early; the bytes read decide
+        photos.check_size(upload.size)
     data = upload.read(setting("PHOTO_MAX_BYTES") + 1)
     photos.check_size(len(data))
     jpeg, _width, _height = photos.photo_prepare(data)
@@ -226,6 +227,8 @@ def _can_proxy(user: Any) -> bool:
 def _latlng(lat_s: str, lng_s: str) -> tuple[Decimal | None, Decimal | None]:
     if not lat_s and not lng_s:
         return None, None
+    lat: Decimal | None
+    lng: Decimal | None
     try:
         lat = Decimal(lat_s).quantize(Decimal("0.000001"))
         lng = Decimal(lng_s).quantize(Decimal("0.000001"))

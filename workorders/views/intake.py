@@ -7,11 +7,12 @@ from typing import Any
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied as PageForbidden
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
+from accounts.http import AuthedRequest
 from catalog import selectors as catalog_selectors
 from catalog.models import Category, ServiceItem
 from core.errors import ApiError, ValidationFailed
@@ -45,7 +46,7 @@ from workorders.views.common import (
 
 
 def _create(
-    request: HttpRequest,
+    request: AuthedRequest,
     d: dict[str, Any],
     *,
     kind: str,
@@ -112,7 +113,7 @@ def _create(
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def submit_page(request: HttpRequest) -> HttpResponse:
+def submit_page(request: AuthedRequest) -> HttpResponse:
     """Three taps: a category tile, a second-level tile, then describe and send (step 3 is the receipt)."""
     errors: list[str] = []
     status = 200
@@ -235,7 +236,7 @@ def submit_page(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def resident_search(request: HttpRequest) -> HttpResponse:
+def resident_search(request: AuthedRequest) -> HttpResponse:
     """The 代办 resident picker's results (an htmx fragment; without JS the submit page lists them)."""
     if not _can_proxy(request.user):
         raise PageForbidden
@@ -247,7 +248,7 @@ def resident_search(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def submitted_page(request: HttpRequest, order_id: int) -> HttpResponse:
+def submitted_page(request: AuthedRequest, order_id: int) -> HttpResponse:
     order = _gate(access_order, request.user, order_id)
     staff = work_scope(request.user).is_staff
     similar = [
@@ -266,7 +267,7 @@ def submitted_page(request: HttpRequest, order_id: int) -> HttpResponse:
 
 
 @login_required
-def mine_page(request: HttpRequest) -> HttpResponse:
+def mine_page(request: AuthedRequest) -> HttpResponse:
     errors: list[str] = []
     qs = selectors.order_list(user=request.user, f=selectors.QueueFilter(mine=True))
     page = _keyset(request, qs, errors, size=20)

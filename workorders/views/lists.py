@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_POST
 
+from accounts.http import AuthedRequest
 from catalog.models import Category
 from core.errors import ApiError
 from core.pages import gate as _gate
@@ -97,7 +98,7 @@ def _list_qs(qs: Any) -> Any:
 
 
 @login_required
-def console_page(request: HttpRequest) -> HttpResponse:
+def console_page(request: AuthedRequest) -> HttpResponse:
     ws = work_scope(request.user)
     if not (ws.dispatch_paths or ws.supervise_paths):
         raise PageForbidden
@@ -128,7 +129,7 @@ def console_page(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def dispatch_bulk(request: HttpRequest) -> HttpResponse:
+def dispatch_bulk(request: AuthedRequest) -> HttpResponse:
     """Dispatch the ticked orders, each to its suggested unit or all to one chosen unit — all or none."""
     ws = work_scope(request.user)
     if not ws.dispatch_paths:
@@ -167,7 +168,7 @@ QUEUE_TABS = (
 
 
 @login_required
-def queue_page(request: HttpRequest) -> HttpResponse:
+def queue_page(request: AuthedRequest) -> HttpResponse:
     """A handler's queue (签收, 办结 … from each order's page) and a grid worker's open work in their grid."""
     ws = work_scope(request.user)
     tabs = []
@@ -200,7 +201,7 @@ def queue_page(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def callbacks_page(request: HttpRequest) -> HttpResponse:
+def callbacks_page(request: AuthedRequest) -> HttpResponse:
     ws = work_scope(request.user)
     if not ws.supervise_paths:
         raise PageForbidden

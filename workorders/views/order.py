@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
+from accounts.http import AuthedRequest
 from core.errors import ApiError, PermissionDenied, ValidationFailed
 from core.forms import ActionForm
 from core.pages import gate as _gate
@@ -75,7 +76,7 @@ def _detail_context(request: HttpRequest, order: WorkOrder) -> dict[str, Any]:
     pending = selectors.pending_extension(order) if staff else None
     actions = selectors.page_actions(user, order, pending=pending)
     phone = selectors.reporter_phone(order, viewer=user, channel="page", path=request.path)
-    labels = {f["name"]: f.get("label", f["name"]) for f in (order.item.form_fields if order.item_id else [])}
+    labels = {f["name"]: f.get("label", f["name"]) for f in (order.item.form_fields if order.item is not None else [])}
     ctx: dict[str, Any] = {
         "order": order,
         "state_label": State(order.state).label,
@@ -137,12 +138,12 @@ def _render_order(
 
 
 @login_required
-def order_page(request: HttpRequest, order_id: int) -> HttpResponse:
+def order_page(request: AuthedRequest, order_id: int) -> HttpResponse:
     return _render_order(request, _gate(access_order, request.user, order_id))
 
 
 @login_required
-def order_photo(request: HttpRequest, order_id: int, photo_id: int) -> HttpResponse:
+def order_photo(request: AuthedRequest, order_id: int, photo_id: int) -> FileResponse:
     """Photos are served only to those who may see the order (they can show people and homes)."""
     order = _gate(access_order, request.user, order_id)
     photo = Photo.objects.filter(order=order, pk=photo_id).first()
@@ -160,49 +161,49 @@ def order_photo(request: HttpRequest, order_id: int, photo_id: int) -> HttpRespo
 # --- the steps: one POST view, one small function per step ------------------------------------------
 
 
-def _step_dispatch(request: HttpRequest, order: WorkOrder, d: dict[str, Any]) -> None:
+def _step_dispatch(request: AuthedRequest, order: WorkOrder, d: dict[str, Any]) -> None:
     assist = [_unit(v, field="assist") for v in d["assist"]]
     services.workorder_dispatch(order=order, to=_unit(d["to"]), assist=assist, note=d["note"], by=request.user)
 
 
-def _step_reassign(request: HttpRequest, order: WorkOrder, d: dict[str, Any]) -> None:
+def _step_reassign(request: AuthedRequest, order: WorkOrder, d: dict[str, Any]) -> None:
     services.workorder_reassign(order=order, to=_unit(d["to"]), note=d["note"], by=request.user)
 
 
-def _step_transfer(request: HttpRequest, order: WorkOrder, d: dict[str, Any]) -> None:
+def _step_transfer(request: AuthedRequest, order: WorkOrder, d: dict[str, Any]) -> None:
     services.workorder_transfer(order=order, to=_unit(d["to"]), note=d["note"], by=request.user)
 
 
-def _step_accept(request: HttpRequest, order: WorkOrder, d: dict[str, Any]) -> None:
+def _step_accept(request: AuthedRequest, order: WorkOrder, d: dict[str, Any]) -> None:
     services.workorder_accept(order=order, by=request.user)
 
 
-def _step_return(request: HttpRequest, order: WorkOrder, d: dict[str, Any]) -> None:
+def _step_return(request: AuthedRequest, order: WorkOrder, d: dict[str, Any]) -> None:
     suggest = _unit(d["suggest"], field="suggest") if d["suggest"] else None
     services.workorder_return(order=order, by=request.user, reason=d["reason"], suggest=suggest)
 
 
-def _step_start(request: HttpRequest, order: WorkOrder, d: dict[str, Any]) -> None:
+def _step_start(request: AuthedRequest, order: WorkOrder, d: dict[str, Any]) -> None:
     services.workorder_start(order=order, by=request.user, note=d["note"])
 
 
-def _step_suspend(request: HttpRequest, order: WorkOrder, d: dict[str, Any]) -> None:
+def _step_suspend(request: AuthedRequest, order: WorkOrder, d: dict[str, Any]) -> None:
     services.workorder_suspend(order=order, by=request.user, reason=d["reason"])
 
 
-def _step_resume(request: HttpRequest, order: WorkOrder, d: dict[str, Any]) -> None:
+def _step_resume(request: AuthedRequest, order: WorkOrder, d: dict[str, Any]) -> None:
     services.workorder_resume(order=order, by=request.user, note=d["note"])
 
 
-def _step_resolve(request: HttpRequest, order: WorkOrder, d: dict[str, Any]) -> None:
+def _step_resolve(request: AuthedRequest, order: WorkOrder, d: dict[str, Any]) -> None:
     services.workorder_resolve(order=order, by=request.user, reply=d["reply"])
 
 
-def _step_answer(request: HttpRequest, order: WorkOrder, d: dict[str, Any]) -> None:
+def _step_answer(request: AuthedRequest, order: WorkOrder, d: dict[str, Any]) -> None:
     services.workorder_answer(order=order, by=request.user, reply=d["reply"])
 
 
-def _step_rate(request: HttpRequest, order: WorkOrder, d: dict[str, Any]) -> None:
+def _step_rate(request: AuthedRequest, order: WorkOrder, d: dict[str, Any]) -> None:
     services.workorder_rate(
         order=order,
         by=request.user,
@@ -212,7 +213,7 @@ def _step_rate(request: HttpRequest, order: WorkOrder, d: dict[str, Any]) -> Non
     )
 
 
-def _step_callback(request: HttpRequest, order: WorkOrder, d: dict[str, Any]) -> None:
+def _step_callback(request: AuthedRequest, order: WorkOrder, d: dict[str, Any]) -> None:
     services.workorder_callback(
         order=order,
         by=request.user,
@@ -224,19 +225,19 @@ def _step_callback(request: HttpRequest, order: WorkOrder, d: dict[str, Any]) ->
     )
 
 
-def _step_reopen(request: HttpRequest, order: WorkOrder, d: dict[str, Any]) -> None:
+def _step_reopen(request: AuthedRequest, order: WorkOrder, d: dict[str, Any]) -> None:
     services.workorder_reopen(order=order, by=request.user, reason=d["reason"])
 
 
-def _step_rule_unreasonable(request: HttpRequest, order: WorkOrder, d: dict[str, Any]) -> None:
+def _step_rule_unreasonable(request: AuthedRequest, order: WorkOrder, d: dict[str, Any]) -> None:
     services.workorder_rule_unreasonable(order=order, by=request.user, reason=d["reason"])
 
 
-def _step_close(request: HttpRequest, order: WorkOrder, d: dict[str, Any]) -> None:
+def _step_close(request: AuthedRequest, order: WorkOrder, d: dict[str, Any]) -> None:
     services.workorder_close(order=order, by=request.user, note=d["note"])
 
 
-def _step_mark_duplicate(request: HttpRequest, order: WorkOrder, d: dict[str, Any]) -> None:
+def _step_mark_duplicate(request: AuthedRequest, order: WorkOrder, d: dict[str, Any]) -> None:
     ref = d["primary"]
     mine = orders_for(request.user)
     primary = mine.filter(tracking_code=ref.upper()).first() if ref else None
@@ -250,30 +251,30 @@ def _step_mark_duplicate(request: HttpRequest, order: WorkOrder, d: dict[str, An
     services.workorder_mark_duplicate(order=order, primary=primary, by=request.user)
 
 
-def _step_cancel(request: HttpRequest, order: WorkOrder, d: dict[str, Any]) -> None:
+def _step_cancel(request: AuthedRequest, order: WorkOrder, d: dict[str, Any]) -> None:
     services.workorder_cancel(order=order, by=request.user, reason=d["reason"])
 
 
-def _step_extension_request(request: HttpRequest, order: WorkOrder, d: dict[str, Any]) -> None:
+def _step_extension_request(request: AuthedRequest, order: WorkOrder, d: dict[str, Any]) -> None:
     services.extension_request(order=order, by=request.user, days=d["days"], reason=d["reason"])
 
 
-def _step_extension_decide(request: HttpRequest, order: WorkOrder, d: dict[str, Any]) -> None:
+def _step_extension_decide(request: AuthedRequest, order: WorkOrder, d: dict[str, Any]) -> None:
     ext = Extension.objects.filter(pk=d["extension"], order=order).first()
     if ext is None:
         raise ValidationFailed(fields={"extension": [_("No such extension request.")]})
     services.extension_decide(extension=ext, by=request.user, approve=d["approve"] == "1", note=d["note"])
 
 
-def _step_supervise(request: HttpRequest, order: WorkOrder, d: dict[str, Any]) -> None:
+def _step_supervise(request: AuthedRequest, order: WorkOrder, d: dict[str, Any]) -> None:
     services.workorder_supervise(order=order, by=request.user, level=d["level"], note=d["note"])
 
 
-def _step_note(request: HttpRequest, order: WorkOrder, d: dict[str, Any]) -> None:
+def _step_note(request: AuthedRequest, order: WorkOrder, d: dict[str, Any]) -> None:
     services.workorder_note(order=order, by=request.user, note=d["note"], public=d["public"])
 
 
-def _step_photo(request: HttpRequest, order: WorkOrder, d: dict[str, Any]) -> None:
+def _step_photo(request: AuthedRequest, order: WorkOrder, d: dict[str, Any]) -> None:
     """Checks only: order_step stores the photo (a resident's photo of the problem, on their own order)."""
     # Who may add one is order_step's access check ("withdraw": the owner or whoever filed it).
     if order.state in FINAL_STATES:
@@ -292,7 +293,7 @@ def _cleaned(form: ActionForm) -> dict[str, Any]:
 @dataclass(frozen=True)
 class Step:
     need: str  # access_order's need: view · dispatch · handle · supervise · rate · note
-    run: Callable[[HttpRequest, WorkOrder, dict[str, Any]], None]
+    run: Callable[[AuthedRequest, WorkOrder, dict[str, Any]], None]
     done: Any  # the success message
     photo: str = ""  # the stage an uploaded photo is stored as, for steps that take one
 
@@ -332,7 +333,7 @@ STEPS: dict[str, Step] = {
 
 @login_required
 @require_POST
-def order_step(request: HttpRequest, order_id: int, step: str) -> HttpResponse:
+def order_step(request: AuthedRequest, order_id: int, step: str) -> HttpResponse:
     """POST one step: the service decides; success redirects back (htmx: the refreshed order fragment),
     an error re-renders the order with the message and the input kept."""
     spec = STEPS.get(step)

@@ -40,7 +40,7 @@ def track_order_page(request: HttpRequest, code: str) -> HttpResponse:
             {"error": _("No appeal has this tracking code."), "code": code},
             status=404,
         )
-    shown = o.primary if o.primary_id else o  # a duplicate's reporter follows the primary, as in the API
+    shown = o.primary or o  # a duplicate's reporter follows the primary, as in the API
     events = _events(shown, staff=False, owner=False)
     response = render(
         request,

@@ -1,4 +1,6 @@
-from django.core.management.base import BaseCommand, CommandError
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from dashboards import rollups
 
@@ -9,10 +11,10 @@ class Command(BaseCommand):
         "waiting). Exits non-zero on any difference; --rebuild throws the tallies away and counts again."
     )
 
-    def add_arguments(self, parser):  # type: ignore[no-untyped-def]
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--rebuild", action="store_true")
 
-    def handle(self, *args, **opts):  # type: ignore[no-untyped-def]
+    def handle(self, *args: Any, **opts: Any) -> None:
         if opts["rebuild"]:
             self.stdout.write(f"rebuilt from {rollups.rebuild()} orders")
         diffs = rollups.differences()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
@@ -74,7 +75,7 @@ class Command(BaseCommand):
 
     def handle(
         self,
-        *args,
+        *args: Any,
         scale: str,
         seed: int,
         if_empty: bool,
@@ -82,7 +83,7 @@ class Command(BaseCommand):
         orders: int | None,
         calls: int | None = None,
         points: int | None = None,
-        **options,
+        **options: Any,
     ) -> None:
         nodes = Node.objects.count()
         if nodes:

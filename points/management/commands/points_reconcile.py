@@ -1,3 +1,5 @@
+from typing import Any
+
 from django.core.management.base import BaseCommand, CommandError
 
 from points.reconcile import reconcile
@@ -9,7 +11,7 @@ class Command(BaseCommand):
         "their unexpired lots) and that all balances add up to zero. Exits 1 on any difference."
     )
 
-    def handle(self, *args, **opts):  # type: ignore[no-untyped-def]
+    def handle(self, *args: Any, **opts: Any) -> None:
         n, diffs, total = reconcile()
         for d in diffs:
             self.stdout.write(f"account {d.account_id} {d.label}: cached {d.cached}, ledger {d.ledger}, lots {d.lots}")

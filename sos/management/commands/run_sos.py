@@ -1,4 +1,6 @@
-from django.core.management.base import BaseCommand
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandParser
 
 from core.worker import Loop
 from sos.services import handle_one
@@ -10,10 +12,10 @@ class Command(BaseCommand):
         "remind responders of follow-up visits. Runs until SIGTERM; --once to work off what is due and exit."
     )
 
-    def add_arguments(self, parser):  # type: ignore[no-untyped-def]
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--once", action="store_true")
         parser.add_argument("--idle-sleep", type=float, default=0.2, help="seconds between looks when idle")
 
-    def handle(self, *args, **opts):  # type: ignore[no-untyped-def]
+    def handle(self, *args: Any, **opts: Any) -> None:
         n = Loop("run_sos", handle_one, idle_sleep=opts["idle_sleep"]).run(once=opts["once"])
         self.stdout.write(f"handled {n}")
