@@ -19,6 +19,7 @@ from typing import Any, TypeVar, cast
 from django import forms
 from django.contrib import messages
 from django.http import HttpRequest
+from django.utils.translation import gettext
 
 from core import validation as v
 
@@ -148,7 +149,7 @@ class ActionForm(forms.Form):
             label = str(field.label) if field is not None and field.label else ""
             for e in errors:
                 parts.append(f"{label}: {e}" if label else str(e))
-        return "；".join(parts)
+        return gettext("; ").join(parts)
 
 
 def bind(request: HttpRequest, form_class: type[F], *, data: Any = None, **kw: Any) -> F | None:

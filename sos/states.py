@@ -58,7 +58,3 @@ MACHINE: Machine = register(
 
 OPEN_STATES = frozenset({State.RAISED, State.ACKNOWLEDGED, State.ON_THE_WAY, State.ARRIVED})
 FINAL_STATES = frozenset({State.RESOLVED, State.CANCELLED})
-
-
-def target(action: str, state: str) -> str | None:
-    return MACHINE.target(action, state)
