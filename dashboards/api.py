@@ -53,7 +53,7 @@ class UnitOut(DictSchema):
     counters: dict[str, int]
 
 
-class NodeOut(NumbersOut):
+class DashboardNodeOut(NumbersOut):
     children: list[UnitOut]
 
 
@@ -87,7 +87,7 @@ def definitions(request: AuthedRequest):
     ]
 
 
-@router.get("/dashboard/nodes/{node_id}", response=NodeOut, summary="Indicators of a node and its children")
+@router.get("/dashboard/nodes/{node_id}", response=DashboardNodeOut, summary="Indicators of a node and its children")
 def node_numbers(request: AuthedRequest, node_id: int, r: Query[RangeIn]):
     node = selectors.access_node(request.user, node_id)
     start, end = selectors.period(r.start, r.end)
@@ -175,7 +175,7 @@ class ExemptionIn(StrictIn):
     reason: str = Field(..., min_length=1, max_length=1000)
 
 
-class DecideIn(StrictIn):
+class ExemptionDecideIn(StrictIn):
     approve: bool
     note: str = Field("", max_length=500)
 
@@ -222,7 +222,7 @@ def exemption_list(request: AuthedRequest, status: Literal["", "pending", "appro
 
 
 @router.post("/dashboard/exemptions/{exemption_id}/decide", response=ExemptionOut, summary="Approve or refuse")
-def exemption_decide(request: AuthedRequest, exemption_id: int, body: DecideIn):
+def exemption_decide(request: AuthedRequest, exemption_id: int, body: ExemptionDecideIn):
     e = Exemption.objects.select_related("order").filter(pk=exemption_id).first()
     if e is None or not selectors.dash_scope(request.user).assesses(e.order.path):
         raise NotFound()

@@ -305,7 +305,7 @@ class AwardIn(StrictIn):
     idempotency_key: str = KEY
 
 
-class ReasonIn(StrictIn):
+class EntryReasonIn(StrictIn):
     reason: str = Field(..., min_length=1, max_length=200)
 
 
@@ -317,7 +317,7 @@ class ClaimIn(StrictIn):
     idempotency_key: str = KEY
 
 
-class DecideIn(StrictIn):
+class PointsDecideIn(StrictIn):
     note: str = Field("", max_length=200)
 
 
@@ -443,7 +443,7 @@ def deduct(request: AuthedRequest, body: AwardIn):
 @router.post(
     "/points/entries/{entry_id}/reverse", response={201: WriteOut}, summary="Reverse a wrong award or deduction"
 )
-def reverse(request: AuthedRequest, entry_id: int, body: ReasonIn):
+def reverse(request: AuthedRequest, entry_id: int, body: EntryReasonIn):
     e = selectors.entries_for(request.user).filter(pk=entry_id).select_related("resident").first()
     if e is None:
         raise NotFound(_("No such entry."), code="points.entry_not_found")
@@ -480,7 +480,7 @@ def claims(request: AuthedRequest, f: Query[StateIn], page: Query[PageParams]):
 
 
 @router.post("/points/claims/{claim_id}/approve", response=ClaimOut, summary="Approve a claim: the points are awarded")
-def claim_approve(request: AuthedRequest, claim_id: int, body: DecideIn):
+def claim_approve(request: AuthedRequest, claim_id: int, body: PointsDecideIn):
     c = services.claim_decide(
         claim=selectors.access_claim(request.user, claim_id), approve=True, by=request.user, note=body.note
     )
@@ -488,7 +488,7 @@ def claim_approve(request: AuthedRequest, claim_id: int, body: DecideIn):
 
 
 @router.post("/points/claims/{claim_id}/reject", response=ClaimOut, summary="Reject a claim, with the reason")
-def claim_reject(request: AuthedRequest, claim_id: int, body: DecideIn):
+def claim_reject(request: AuthedRequest, claim_id: int, body: PointsDecideIn):
     c = services.claim_decide(
         claim=selectors.access_claim(request.user, claim_id), approve=False, by=request.user, note=body.note
     )
@@ -583,7 +583,7 @@ def collect(request: AuthedRequest, redemption_id: int):
 @router.post(
     "/points/redemptions/{redemption_id}/cancel", response=RedemptionOut, summary="Cancel: points and stock back"
 )
-def cancel(request: AuthedRequest, redemption_id: int, body: DecideIn):
+def cancel(request: AuthedRequest, redemption_id: int, body: PointsDecideIn):
     r = services.redemption_cancel(
         redemption=selectors.access_redemption(request.user, redemption_id), by=request.user, reason=body.note
     )

@@ -68,7 +68,7 @@ class ProfileRowOut(DictSchema):
     is_active: bool
 
 
-class EventOut(DictSchema):
+class CallEventOut(DictSchema):
     id: int
     call_id: int
     action: str
@@ -109,7 +109,7 @@ class CallOut(DictSchema):
 
 
 class CallDetailOut(CallOut):
-    events: list[EventOut]
+    events: list[CallEventOut]
     actions: list[str]  # what the caller of this endpoint may do with the call now
 
 
@@ -248,7 +248,7 @@ class ResolveIn(StrictIn):
     minutes_spent: int | None = Field(None, ge=0, le=1440)
 
 
-class NoteIn(StrictIn):
+class CallNoteIn(StrictIn):
     note: str = Field("", max_length=500)
 
 
@@ -396,12 +396,12 @@ def resolve(request: AuthedRequest, call_id: int, body: ResolveIn):
 
 
 @router.post("/sos/calls/{call_id}/cancel", response=CallDetailOut, summary="Take back a press, or cancel (staff)")
-def cancel(request: AuthedRequest, call_id: int, body: NoteIn):
+def cancel(request: AuthedRequest, call_id: int, body: CallNoteIn):
     return _step(request, call_id, services.call_cancel, note=body.note)
 
 
 @router.post("/sos/calls/{call_id}/follow-up", response=CallDetailOut, summary="Record the next day's visit")
-def follow_up(request: AuthedRequest, call_id: int, body: NoteIn):
+def follow_up(request: AuthedRequest, call_id: int, body: CallNoteIn):
     return _step(request, call_id, services.call_follow_up, note=body.note)
 
 
@@ -413,7 +413,7 @@ def to_workorder(request: AuthedRequest, call_id: int, body: WorkorderIn):
     return _step(request, call_id, services.call_to_workorder, text=body.text, category=category)
 
 
-@router.get("/sos/feed", response=list[EventOut], summary="What happened to the calls you may see, after an id")
+@router.get("/sos/feed", response=list[CallEventOut], summary="What happened to the calls you may see, after an id")
 def feed(request: AuthedRequest, q: Query[FeedIn]):
     """Up to 200 events after `after`, oldest first: a screen keeps the last id and asks again (the live
     stream sends the same events as they happen)."""

@@ -211,12 +211,12 @@ class CodeIn(StrictIn):
     code: str = Field("", max_length=12)
 
 
-class RateIn(StrictIn):
+class ParticipationRateIn(StrictIn):
     rating: int = Field(..., ge=0, le=5, description="0: did not come (no hours, no points)")
     hours: Decimal | None = Field(None, ge=0, le=24, description="Correct the counted hours")
 
 
-class ReasonIn(StrictIn):
+class ActivityReasonIn(StrictIn):
     reason: str = Field(..., min_length=1, max_length=200)
 
 
@@ -373,7 +373,7 @@ def checkin(request: AuthedRequest, activity_id: int, body: WhoIn):
 
 
 @router.post("/volunteers/activities/{activity_id}/cancel", response=ActivityDetailOut, summary="Cancel an activity")
-def activity_cancel(request: AuthedRequest, activity_id: int, body: ReasonIn):
+def activity_cancel(request: AuthedRequest, activity_id: int, body: ActivityReasonIn):
     a = selectors.access_activity(request.user, activity_id)
     services.activity_cancel(activity=a, by=request.user, reason=body.reason)
     return _detail(request, selectors.access_activity(request.user, activity_id))
@@ -410,7 +410,7 @@ def checkout(request: AuthedRequest, participation_id: int, body: CodeIn):
     response=ParticipationOut,
     summary="Rate a participation (0 = no-show); records the hours and files the points",
 )
-def rate(request: AuthedRequest, participation_id: int, body: RateIn):
+def rate(request: AuthedRequest, participation_id: int, body: ParticipationRateIn):
     p = services.rate(
         participation=_part(request, participation_id), rating=body.rating, hours=body.hours, by=request.user
     )
