@@ -37,14 +37,12 @@ run: venv
 	@echo "  Gongzhi is starting on http://$(HOST):$(PORT)/"
 	@echo "  Demo logins (password gongzhi-demo): admin leader dispatcher dept town village grid party volunteer resident"
 	@echo "  API docs: http://$(HOST):$(PORT)/api/v1/docs"
-	@echo "  Workers: run_deadlines (time limits, 催办/督办, closing unrated orders), run_outbox (SMS), run_sos (one-key call escalation), run_points (points expiry, lapsed reservations) and run_rollups (dashboard tallies) run alongside"
+	@echo "  Workers: run_deadlines (time limits, 催办/督办, closing unrated orders), run_outbox (SMS), run_sos (one-key call escalation), run_points (points expiry, lapsed reservations) and run_rollups (dashboard tallies) run alongside; one that dies is restarted"
+	@echo "  Health: http://$(HOST):$(PORT)/health"
 	@echo ""
-	@# The workers live and die with the server: Ctrl-C stops them all.
-	$(BIN)/python manage.py run_deadlines & D=$$!; $(BIN)/python manage.py run_outbox & O=$$!; \
-	$(BIN)/python manage.py run_sos & S=$$!; $(BIN)/python manage.py run_points & P=$$!; \
-	$(BIN)/python manage.py run_rollups & R=$$!; \
-	trap 'kill $$D $$O $$S $$P $$R 2>/dev/null' EXIT INT TERM; \
-	$(BIN)/uvicorn gongzhi.asgi:application --host $(HOST) --port $(PORT) --workers 1
+	@# `serve` starts the server (uvicorn, not trusting X-Forwarded-For: see core/management/commands/serve.py)
+	@# and the workers as its children, restarts a worker that dies, and stops them all on Ctrl-C.
+	$(BIN)/python manage.py serve --host $(HOST) --port $(PORT)
 
 test: venv
 	@$(MAKE) --no-print-directory lint

@@ -61,6 +61,19 @@ def _fast_password_hashing(settings):
 
 
 @pytest.fixture(autouse=True)
+def _rate_limits(request, settings):
+    """Counters start at zero in every test, and the limits are far away unless a test asks for them
+    (`@pytest.mark.ratelimit`): tests file dozens of orders a second from one address, as no person does."""
+    from django.core.cache import cache
+
+    cache.clear()
+    if request.node.get_closest_marker("ratelimit") is None:
+        settings.GONGZHI = {**settings.GONGZHI, "RATE_LIMIT_FACTOR": 1000}
+    yield
+    cache.clear()
+
+
+@pytest.fixture(autouse=True)
 def _fresh_memory_copies():
     """Each test rolls the database back under the server's in-memory copies (core.memo): start afresh."""
     from core.memo import forget_all

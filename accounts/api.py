@@ -78,12 +78,12 @@ class TokenLoginIn(StrictIn):
     username: str = Field(..., min_length=1, max_length=150)
     password: str = Field(..., min_length=1, max_length=256)
     name: str = Field("api", min_length=1, max_length=60)
-    expires_in_days: int | None = Field(None, ge=1, le=366)
+    expires_in_days: int | None = Field(None, ge=1, le=366, description="Default: GONGZHI TOKEN_DEFAULT_DAYS (90)")
 
 
 class TokenIn(StrictIn):
     name: str = Field(..., min_length=1, max_length=60)
-    expires_in_days: int | None = Field(None, ge=1, le=366)
+    expires_in_days: int | None = Field(None, ge=1, le=366, description="Default: GONGZHI TOKEN_DEFAULT_DAYS (90)")
 
 
 class TokenOut(Schema):

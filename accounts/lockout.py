@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
 
+from core import ratelimit
 from core.errors import error_body
 
 
@@ -19,15 +19,5 @@ def lockout_response(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpRes
 
 
 def client_ip(request: HttpRequest) -> str:
-    """The client's address: REMOTE_ADDR, or the entry our own proxies appended to X-Forwarded-For.
-
-    Only the last TRUSTED_PROXY_COUNT hops are ours; anything further left was written by the client
-    and is not believed.
-    """
-
-    count = settings.TRUSTED_PROXY_COUNT
-    if count > 0:
-        hops = [h.strip() for h in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if h.strip()]
-        if len(hops) >= count:
-            return hops[-count]
-    return request.META.get("REMOTE_ADDR", "")
+    """django-axes asks here (AXES_CLIENT_IP_CALLABLE); the rate limits ask the same function."""
+    return ratelimit.client_ip(request)

@@ -76,7 +76,11 @@ def role_revoke(*, assignment: RoleAssignment) -> None:
 
 @transaction.atomic
 def token_create(*, user: User, name: str, expires_at: dt.datetime | None = None) -> tuple[ApiToken, str]:
-    """Create a token and return it with the raw secret, which is never stored nor shown again."""
+    """Create a token and return it with the raw secret, which is never stored nor shown again. Every token
+    expires: without `expires_at`, after GONGZHI["TOKEN_DEFAULT_DAYS"] days (a forgotten token on a lost
+    phone must not work for ever)."""
+    if expires_at is None:
+        expires_at = clock.now() + dt.timedelta(days=settings.GONGZHI["TOKEN_DEFAULT_DAYS"])
     active = ApiToken.objects.select_for_update().filter(user=user, revoked_at__isnull=True)
     if active.count() >= settings.GONGZHI["TOKEN_MAX_PER_USER"]:
         raise Conflict(_("You have too many active API tokens. Revoke one first."), code="token.too_many")

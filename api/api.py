@@ -17,6 +17,7 @@ from ninja.security import APIKeyCookie, HttpBearer
 
 from accounts.services import token_authenticate
 from core.errors import ApiError, error_body
+from core.ratelimit import RateLimited
 from core.validation import api_message
 
 
@@ -31,9 +32,17 @@ class TokenAuth(HttpBearer):
 
 
 class SessionAuth(APIKeyCookie):
-    """Django's session for pages that call the API; CSRF is checked on unsafe methods."""
+    """Django's session for pages that call the API; CSRF is checked on unsafe methods.
+
+    Only for a logged-in session: without one there is nothing to forge, and a client whose token is
+    missing, expired or revoked must hear 401 (log in again), not a CSRF failure (403)."""
 
     param_name = settings.SESSION_COOKIE_NAME
+
+    def __call__(self, request: HttpRequest) -> Any:
+        if not request.user.is_authenticated:
+            return None
+        return super().__call__(request)
 
     def authenticate(self, request: HttpRequest, key: str | None) -> Any:
         if request.user.is_authenticated:
@@ -47,11 +56,64 @@ def _no_constants(name: str) -> None:
 
 
 class StrictJSONParser(Parser):
+    """JSON as RFC 8259 says it travels: UTF-8 (json.loads would guess UTF-16 and UTF-32 from bytes, and a
+    byte-order mark is refused), without NaN or Infinity."""
+
     def parse_body(self, request: HttpRequest) -> Any:
-        return json.loads(request.body, parse_constant=_no_constants)
+        try:
+            text = request.body.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise json.JSONDecodeError("JSON must be UTF-8", "", exc.start) from exc
+        return json.loads(text, parse_constant=_no_constants)
 
 
-api = NinjaAPI(
+# The statuses any operation may answer in the one error shape, with what each means (the OpenAPI document
+# lists them on every operation, so clients and the contract test know them).
+ERROR_STATUSES = {
+    "400": "Malformed request (not UTF-8 JSON, a NUL character, an unreadable body): `malformed_request`",
+    "401": "Missing, expired or revoked credentials: `auth.required`, `auth.invalid_token`",
+    "403": "Not allowed for your role: `permission_denied`, `csrf_failed`",
+    "404": "Missing, or outside your part of the tree (the two look alike): `not_found`",
+    "405": "Method not allowed: `method_not_allowed`",
+    "409": "Conflicts with the current state (a move already made, a key reused): `conflict` and others",
+    "413": "Request too large: `request_too_large`",
+    "414": "Address too long: `uri_too_long`",
+    "422": "Some fields are not valid: `validation_error`, with `fields`",
+    "429": "Too many requests (see Retry-After): `rate_limited`, `auth.locked_out`",
+}
+ERROR_SCHEMA = {
+    "title": "Error",
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message", "fields"],
+            "properties": {
+                "code": {"type": "string"},
+                "message": {"type": "string"},
+                "fields": {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "string"}}},
+            },
+        }
+    },
+}
+
+
+class GongzhiAPI(NinjaAPI):
+    def get_openapi_schema(self, *, path_prefix: str | None = None, path_params: dict[str, Any] | None = None) -> Any:
+        """ninja's document, with the error answers every operation may give."""
+        schema = super().get_openapi_schema(path_prefix=path_prefix, path_params=path_params)
+        schema.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
+        content = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+        for operations in schema.get("paths", {}).values():
+            for operation in operations.values():
+                responses = operation.setdefault("responses", {})
+                for status, description in ERROR_STATUSES.items():
+                    responses.setdefault(status, {"description": description, "content": content})
+        return schema
+
+
+api = GongzhiAPI(
     parser=StrictJSONParser(),
     title="Gongzhi API",
     version="1",
@@ -75,7 +137,10 @@ def error_response(
 
 @api.exception_handler(ApiError)
 def _api_error(request: HttpRequest, exc: ApiError) -> HttpResponse:
-    return error_response(request, exc.status, exc.code, str(exc.message), exc.fields)
+    response = error_response(request, exc.status, exc.code, str(exc.message), exc.fields)
+    if isinstance(exc, RateLimited):
+        response["Retry-After"] = str(exc.retry_after)
+    return response
 
 
 def _field_name(loc: list | tuple) -> str:
@@ -131,6 +196,7 @@ def _register_routers() -> None:
     from accounts.api import router as accounts_router
     from catalog.api import router as catalog_router
     from dashboards.api import router as dashboards_router
+    from notify.api import router as notify_router
     from org.api import router as org_router
     from points.api import router as points_router
     from sos.api import router as sos_router
@@ -144,6 +210,7 @@ def _register_routers() -> None:
     api.add_router("", sos_router)
     api.add_router("", points_router)
     api.add_router("", volunteers_router)
+    api.add_router("", notify_router)
     api.add_router("", dashboards_router)
 
 

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from core.models import CalendarDay, PersonalDataAccess
+from core.models import CalendarDay, PersonalDataAccess, WorkerBeat
 
 
 class SuperuserWritesMixin:
@@ -72,3 +72,21 @@ class CalendarDayAdmin(SuperuserWritesMixin, admin.ModelAdmin):
 
     def has_view_permission(self, request, obj=None):
         return request.user.is_staff
+
+
+@admin.register(WorkerBeat)
+class WorkerBeatAdmin(SuperuserReadOnlyMixin, admin.ModelAdmin):
+    """The workers' heartbeats, written only by the workers themselves (core.worker)."""
+
+    list_display = ["name", "last_beat", "started_at", "stopped_at", "host", "pid", "last_error_at"]
+    readonly_fields = [
+        "name",
+        "pid",
+        "host",
+        "interval",
+        "started_at",
+        "last_beat",
+        "stopped_at",
+        "last_error",
+        "last_error_at",
+    ]

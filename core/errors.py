@@ -12,8 +12,13 @@ from django.utils.translation import gettext_lazy as _
 
 
 def error_body(code: str, message: Any, fields: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The one error shape of every API answer that is not a success."""
-    return {"error": {"code": code, "message": str(message), "fields": fields or {}}}
+    """The one error shape of every API answer that is not a success: `fields` maps a field to a list of
+    sentences (a service that gives one sentence gets a list of one)."""
+    listed = {
+        str(name): [str(m) for m in (said if isinstance(said, (list, tuple)) else [said])]
+        for name, said in (fields or {}).items()
+    }
+    return {"error": {"code": code, "message": str(message), "fields": listed}}
 
 
 class ApiError(Exception):

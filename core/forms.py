@@ -44,11 +44,20 @@ def _messages(field: forms.Field, **extra: Any) -> dict[str, Any]:
 
 
 class Text(forms.CharField):
-    """A line or a text: stripped, NUL refused, over-long refused (never cut), in the API's words."""
+    """A text: stripped, NUL refused, over-long refused (never cut), in the API's words; invisible control
+    characters removed and line ends made LF (core.validation's rule). `line=True`: a title or a name,
+    every run of white space one space."""
 
-    def __init__(self, *, max_length: int, required: bool = False, **kw: Any) -> None:
+    def __init__(self, *, max_length: int, required: bool = False, line: bool = False, **kw: Any) -> None:
         super().__init__(max_length=max_length, required=required, **kw)
+        self.line = line
         self.error_messages.update(_messages(self))
+
+    def to_python(self, value: Any) -> str | None:
+        text = super().to_python(value)
+        if not text or v.has_nul(text):
+            return text  # the NUL is refused by the field's validator, with its message
+        return v.one_line(text) if self.line else v.clean_text(text)
 
 
 class Integer(forms.IntegerField):

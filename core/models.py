@@ -77,3 +77,30 @@ class Generation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name}={self.value}"
+
+
+class WorkerBeat(models.Model):
+    """The last sign of life of each worker command (run_deadlines, run_sos, …), written by its loop
+    (core.worker) at most every WORKER_HEARTBEAT_SECONDS; read by /health and the workers table
+    (core.health). One row per command name: several processes of one command share it, and the row
+    says that someone is doing that work."""
+
+    name = models.CharField(_("worker"), max_length=60, unique=True)
+    pid = models.PositiveIntegerField(_("process id"))
+    host = models.CharField(_("host"), max_length=100)
+    # Seconds between the beats it promised: the longer of the heartbeat period and its idle sleep.
+    interval = models.FloatField(_("beat interval (s)"))
+    started_at = models.DateTimeField(_("started"))
+    last_beat = models.DateTimeField(_("last beat"))
+    # Set when it stopped cleanly (SIGTERM, Ctrl-C); cleared by the next beat.
+    stopped_at = models.DateTimeField(_("stopped"), null=True, blank=True)
+    last_error = models.CharField(_("last error"), max_length=300, blank=True)
+    last_error_at = models.DateTimeField(_("last error at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("worker heartbeat")
+        verbose_name_plural = _("worker heartbeats")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.last_beat:%Y-%m-%d %H:%M:%S}"

@@ -12,6 +12,7 @@ from typing import Any
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
+from django.utils.http import url_has_allowed_host_and_scheme
 
 from core.errors import ApiError, NotFound
 from core.forms import NextForm
@@ -69,8 +70,9 @@ def back(request: HttpRequest, prefix: str, default: str) -> HttpResponse:
 
 
 def back_to(nxt: str, prefix: str, default: str) -> HttpResponse:
-    """Back to `nxt` (a form's `next`, already read by the form) if it is one of ours under `prefix`."""
-    if nxt.startswith(prefix) and "//" not in nxt:
+    """Back to `nxt` (a form's `next`, already read by the form) if it is one of ours under `prefix`. Never
+    another site: not "//evil.example", nor "/\\evil.example", which browsers read the same way."""
+    if nxt.startswith(prefix) and "//" not in nxt and "\\" not in nxt and url_has_allowed_host_and_scheme(nxt, None):
         return redirect(nxt)
     return redirect(default)
 

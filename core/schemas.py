@@ -2,24 +2,44 @@
 
 from __future__ import annotations
 
-from typing import Any, Generic, TypeVar
+from types import UnionType
+from typing import Any, Generic, TypeVar, Union, get_args, get_origin
 
 from django.conf import settings
 from django.db.models import QuerySet
 from ninja import Field, Schema
 from ninja.schema import DjangoGetter
 from pydantic import ConfigDict, ModelWrapValidatorHandler, ValidationInfo, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
-from core.validation import NUL, has_nul
+from core.validation import NUL, clean_text, has_nul
 
 T = TypeVar("T")
 
 
 def _no_nul(value: Any) -> Any:
-    """Every text field of an input body: a NUL byte is refused with the forms' own message."""
-    if has_nul(value):
-        raise ValueError(str(NUL))
+    """Every text field of an input body: a NUL byte is refused with the forms' own message (the API's
+    middleware refuses it sooner, as a malformed request), and invisible controls are removed
+    (core.validation's rule)."""
+    if isinstance(value, str):
+        if has_nul(value):
+            raise ValueError(str(NUL))
+        return clean_text(value)
     return value
+
+
+# Per input schema, the JSON type each field must have exactly (bool, int or None: any), worked out once.
+_EXACT: dict[type, dict[str, type | None]] = {}
+
+
+def _exact_type(annotation: Any) -> type | None:
+    """bool or int where a field is one (or one or None), else None."""
+    if annotation in (bool, int):
+        return annotation
+    args = [a for a in get_args(annotation) if a is not type(None)]
+    if get_origin(annotation) in (Union, UnionType) and len(args) == 1 and args[0] in (bool, int):
+        return args[0]
+    return None
 
 
 class DictSchema(Schema):
@@ -48,11 +68,35 @@ class StrictIn(DictSchema):
 
     _no_nul = field_validator("*", mode="after")(_no_nul)
 
+    @field_validator("*", mode="before")
+    @classmethod
+    def _json_types(cls, value: Any, info: ValidationInfo) -> Any:
+        """JSON has booleans and numbers of its own: "yes" or 1 where a boolean belongs, "5" or true where a
+        whole number does, is a client's mistake to be told, not a guess to be made (pydantic's lax mode
+        takes them)."""
+        try:
+            want = _EXACT[cls][info.field_name or ""]
+        except KeyError:
+            _EXACT[cls] = {name: _exact_type(f.annotation) for name, f in cls.model_fields.items()}
+            want = _EXACT[cls].get(info.field_name or "")
+        if want is bool and type(value) is not bool and value is not None:
+            raise PydanticCustomError("bool_type", "Input should be a valid boolean")
+        # JSON Schema's "integer" takes 5.0 (the document says integer); a string or a boolean it does not.
+        if (
+            want is int
+            and value is not None
+            and not (type(value) is int or (type(value) is float and value.is_integer()))
+        ):
+            raise PydanticCustomError("int_type", "Input should be a valid integer")
+        return value
+
 
 class QueryIn(Schema):
     """Query-string filters: surrounding spaces are not part of a search."""
 
     model_config = ConfigDict(str_strip_whitespace=True)
+
+    _clean = field_validator("*", mode="after")(_no_nul)
 
 
 class PageParams(Schema):

@@ -1,23 +1,47 @@
-"""The shape of every worker command (run_deadlines, run_outbox, run_sos): call `handle_one()` until it
-finds nothing, sleep a little, repeat; stop cleanly between steps on SIGTERM or SIGINT.
+"""The shape of every worker command (run_deadlines, run_outbox, run_sos, run_points, run_rollups): call
+`handle_one()` until it finds nothing, sleep a little, repeat; stop cleanly between steps on SIGTERM or
+SIGINT.
 
 Work lives in database rows with deadline columns, claimed by compare-and-set, so a worker holds no
 state worth losing: kill it at any point and the next one picks up where it stopped.
+
+A running worker beats: at most every WORKER_HEARTBEAT_SECONDS (and at least every idle sleep) it writes
+the time into its core.WorkerBeat row, so /health and the admin see one that hangs or died (core.health),
+and `manage.py serve` restarts it. `--once` runs (cron, tests) do not beat: nothing waits for them.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
+import os
 import signal
+import socket
 import time
 from collections.abc import Callable
 
-from django.db import close_old_connections
+from django.conf import settings
+from django.db import connections
+
+from core import clock
+from core.models import WorkerBeat
 
 log = logging.getLogger("gongzhi.worker")
 
 # --once gives up after this many failed steps in a row (the database is down, not one bad row).
 MAX_FAILURES_IN_A_ROW = 10
+
+
+def heartbeat_seconds() -> float:
+    return float(getattr(settings, "WORKER_HEARTBEAT_SECONDS", 5.0))
+
+
+def close_old_connections() -> None:
+    """Django's close_old_connections, but never a connection inside a transaction: a worker is in none
+    between steps, and a loop run inside one (a test's) would have its transaction broken under it."""
+    for conn in connections.all(initialized_only=True):
+        if not conn.in_atomic_block:
+            conn.close_if_unusable_or_obsolete()
 
 
 class Loop:
@@ -26,6 +50,11 @@ class Loop:
         self.handle_one = handle_one
         self.idle_sleep = idle_sleep
         self.stopping = False
+        self.beats = True
+        # The longest a healthy worker goes without beating, give or take one step.
+        self.interval = max(heartbeat_seconds(), idle_sleep)
+        self._last_beat: dt.datetime | None = None  # None: this process has not beaten yet
+        self._error: tuple[str, dt.datetime] | None = None  # a failed step not yet written down
 
     def _stop(self, signum: int, frame: object) -> None:
         log.info("%s: stopping after the current step (signal %s)", self.name, signum)
@@ -33,21 +62,35 @@ class Loop:
 
     def run(self, *, once: bool = False) -> int:
         previous = {sig: signal.signal(sig, self._stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+        self.beats = not once
         try:
             return self._loop(once=once)
         finally:
+            if self.beats:
+                self._stopped()
             # Give the signals back: run from a test or embedded in another program, the worker kept
             # Ctrl-C for a loop that had already ended, and nothing could be interrupted any more.
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
 
+    def tick(self) -> bool:
+        """One step, then a heartbeat if one is due; never sleeps. Raises what the step raised."""
+        close_old_connections()
+        try:
+            worked = self.handle_one()
+        except Exception as exc:
+            self._error = (f"{type(exc).__name__}: {exc}"[:300], clock.now())
+            self.beat()
+            raise
+        self.beat()
+        return worked
+
     def _loop(self, *, once: bool) -> int:
         done = 0
         failures = 0  # in a row
         while not self.stopping:
-            close_old_connections()
             try:
-                worked = self.handle_one()
+                worked = self.tick()
                 failures = 0
             except Exception:
                 # One bad row must not stop the county's deadlines; the row stays due and is logged.
@@ -70,3 +113,40 @@ class Loop:
                 time.sleep(0.1)
                 slept += 0.1
         return done
+
+    def beat(self) -> None:
+        """Write the heartbeat if the last one is WORKER_HEARTBEAT_SECONDS old. A beat that cannot be
+        written (the database is down) is logged and skipped: the worker goes on, and shows as late."""
+        if not self.beats:
+            return
+        now = clock.now()
+        if self._last_beat is not None and (now - self._last_beat).total_seconds() < heartbeat_seconds():
+            return
+        try:
+            self._write(now)
+        except Exception:
+            log.warning("%s: heartbeat not written", self.name, exc_info=True)
+            return
+        self._last_beat = now
+        self._error = None
+
+    def _write(self, now: dt.datetime) -> None:
+        fields: dict[str, object] = {
+            "pid": os.getpid(),
+            "host": socket.gethostname()[:100],
+            "interval": self.interval,
+            "last_beat": now,
+            "stopped_at": None,
+        }
+        if self._error is not None:
+            fields["last_error"], fields["last_error_at"] = self._error
+        if self._last_beat is not None and WorkerBeat.objects.filter(name=self.name).update(**fields):
+            return
+        # This process's first beat (or its row was deleted): it started now.
+        WorkerBeat.objects.update_or_create(name=self.name, defaults={**fields, "started_at": now})
+
+    def _stopped(self) -> None:
+        try:
+            WorkerBeat.objects.filter(name=self.name, pid=os.getpid()).update(stopped_at=clock.now())
+        except Exception:
+            log.warning("%s: could not record the stop", self.name, exc_info=True)

@@ -1,6 +1,8 @@
 """The assessment in the admin, for looking: schemes are versioned (a change is a new version, made
-through the API or the assessment page), results change only by a logged recompute, tallies only through
-the worker."""
+through the API), special items are added on the assessment page or over the API, results change only by
+a logged recompute, tallies only through the worker. Nobody writes here, superusers included: every write
+goes through dashboards.services, which lets only an assessment's owner write its scheme and special
+items (see its docstring)."""
 
 from django.contrib import admin
 
@@ -15,7 +17,7 @@ class SchemeAdmin(_ReadOnly, admin.ModelAdmin):
 
 @admin.register(SpecialItem)
 class SpecialItemAdmin(_ReadOnly, admin.ModelAdmin):
-    list_display = ("month", "group", "node", "department", "points", "reason", "by", "at")
+    list_display = ("month", "group", "area", "node", "department", "points", "reason", "by", "at")
 
 
 @admin.register(Exemption)

@@ -321,14 +321,22 @@ def result_compute(request: AuthedRequest, month: str, group: str, body: Compute
     return result_dict(r)
 
 
+class PublishIn(QueryIn):
+    confirm_zero: bool = Field(
+        False, description="Publish although a unit's special items add up to 0 (else 409 dashboard.special_zero)"
+    )
+
+
 @router.post("/dashboard/assessment/{month}/{group}/publish", response=ResultOut, summary="Publish (freeze)")
-def result_publish(request: AuthedRequest, month: str, group: str):
+def result_publish(request: AuthedRequest, month: str, group: str, p: Query[PublishIn]):
+    """409 `dashboard.stale` while special items changed after the scores were computed (compute again),
+    409 `dashboard.special_zero` while a unit's items add up to 0, unless `confirm_zero`."""
     _assessor(request)
     root = services.assessment_root(request.user)
     r = Result.objects.filter(node=root, month=_month(month), group=_group(group)).first()
     if r is None:
         raise NotFound()
-    return result_dict(services.result_publish(by=request.user, result=r))
+    return result_dict(services.result_publish(by=request.user, result=r, confirm_zero=p.confirm_zero))
 
 
 @router.post("/dashboard/assessment/{month}/{group}/specials", response={201: dict[str, Any]}, summary="专项")

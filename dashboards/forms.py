@@ -10,14 +10,17 @@ from django import forms
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, pgettext_lazy
 
-from core.forms import ActionForm, Text
+from core.forms import ActionForm, Flag, Text
 from core.pages import to_int
 
 DECISIONS = ("approve", "refuse")
 
 
 class PublishForm(ActionForm):
-    """Publishing posts nothing but its CSRF token; a NUL byte in anything posted is refused all the same."""
+    """Publishing posts its CSRF token, and the box that says special items adding up to 0 are meant; a
+    NUL byte in anything posted is refused all the same."""
+
+    confirm_zero = Flag()
 
 
 class ComputeForm(ActionForm):

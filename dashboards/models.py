@@ -173,14 +173,25 @@ class Exemption(models.Model):
         APPROVED = "approved", _("approved")
         REFUSED = "refused", _("refused")
 
-    order = models.ForeignKey("workorders.WorkOrder", on_delete=models.CASCADE, related_name="exemptions")
-    department = models.ForeignKey(Department, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    order = models.ForeignKey(
+        "workorders.WorkOrder", on_delete=models.CASCADE, related_name="exemptions", verbose_name=_("work order")
+    )
+    department = models.ForeignKey(
+        Department, null=True, blank=True, on_delete=models.PROTECT, related_name="+", verbose_name=_("department")
+    )
     reason = models.TextField(_("reason"), max_length=1000)
     status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.PENDING)
-    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("requested by")
+    )
     requested_at = models.DateTimeField(_("requested"))
     decided_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("decided by"),
     )
     decided_at = models.DateTimeField(_("decided"), null=True, blank=True)
     decision_note = models.CharField(_("decision note"), max_length=500, blank=True)
@@ -221,7 +232,12 @@ class Scheme(models.Model):
     )
     note = models.CharField(_("note"), max_length=300, blank=True)
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("created by"),
     )
     created_at = models.DateTimeField(_("created"))
 
@@ -235,24 +251,37 @@ class Scheme(models.Model):
 
 
 class SpecialItem(models.Model):
-    """专项: a bonus or penalty for one unit in one month, with its reason."""
+    """专项: a bonus or penalty for one unit in one month, with its reason.
 
+    An item belongs to one assessment — the area assessed (`area`, as `Result.node`), the month and the
+    group — and counts in that assessment's result only: a town's leader scoring the town's villages
+    adds nothing to the county's ranking of the same villages."""
+
+    # The area whose assessment the item belongs to (Result.node of that assessment).
+    area = models.ForeignKey(Node, on_delete=models.PROTECT, related_name="+", verbose_name=_("area assessed"))
     month = models.DateField(_("month"))
     group = models.CharField(_("group"), max_length=10, choices=Group.choices)
-    node = models.ForeignKey(Node, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
-    department = models.ForeignKey(Department, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    node = models.ForeignKey(
+        Node, null=True, blank=True, on_delete=models.PROTECT, related_name="+", verbose_name=_("node")
+    )
+    department = models.ForeignKey(
+        Department, null=True, blank=True, on_delete=models.PROTECT, related_name="+", verbose_name=_("department")
+    )
     points = models.DecimalField(_("points"), max_digits=6, decimal_places=2)
     reason = models.CharField(_("reason"), max_length=300)
-    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    at = models.DateTimeField()
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("by"))
+    at = models.DateTimeField(_("at"))
 
     class Meta:
+        verbose_name = _("special item")
+        verbose_name_plural = _("special items")
         ordering = ["id"]
         constraints = [
             models.CheckConstraint(
                 condition=Q(node__isnull=True) ^ Q(department__isnull=True), name="special_one_unit"
             ),
         ]
+        indexes = [models.Index(fields=["area", "month", "group"], name="special_assessment")]
 
     def __str__(self) -> str:
         return f"{self.month:%Y-%m} {self.points} {self.reason}"
@@ -262,17 +291,24 @@ class Result(models.Model):
     """A month's scores for one group of units: computed, then published (frozen)."""
 
     # The area assessed: the assessor's node (a county's villages, or only one town's).
-    node = models.ForeignKey(Node, on_delete=models.PROTECT, related_name="+")
+    node = models.ForeignKey(Node, on_delete=models.PROTECT, related_name="+", verbose_name=_("area assessed"))
     month = models.DateField(_("month"))
     group = models.CharField(_("group"), max_length=10, choices=Group.choices)
-    scheme = models.ForeignKey(Scheme, on_delete=models.PROTECT, related_name="+")
-    computed_at = models.DateTimeField()
-    published_at = models.DateTimeField(null=True, blank=True)
+    scheme = models.ForeignKey(Scheme, on_delete=models.PROTECT, related_name="+", verbose_name=_("assessment scheme"))
+    computed_at = models.DateTimeField(_("time computed"))
+    published_at = models.DateTimeField(_("time published"), null=True, blank=True)
     published_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("published by"),
     )
 
     class Meta:
+        verbose_name = _("assessment result")
+        verbose_name_plural = _("assessment results")
         constraints = [models.UniqueConstraint(fields=["node", "month", "group"], name="one_result_per_area_month")]
 
     def __str__(self) -> str:
@@ -301,13 +337,19 @@ class ResultRow(models.Model):
 class ResultLog(models.Model):
     """Who computed, published or recomputed a month's result, and why."""
 
-    result = models.ForeignKey(Result, on_delete=models.CASCADE, related_name="log")
-    action = models.CharField(max_length=12)
-    by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+")
-    at = models.DateTimeField()
-    reason = models.CharField(max_length=300, blank=True)
+    result = models.ForeignKey(
+        Result, on_delete=models.CASCADE, related_name="log", verbose_name=_("assessment result")
+    )
+    action = models.CharField(_("action"), max_length=12)
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+", verbose_name=_("by")
+    )
+    at = models.DateTimeField(_("at"))
+    reason = models.CharField(_("reason"), max_length=300, blank=True)
 
     class Meta:
+        verbose_name = _("assessment log entry")
+        verbose_name_plural = _("assessment log entries")
         ordering = ["id"]
 
     def __str__(self) -> str:

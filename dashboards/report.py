@@ -1,14 +1,47 @@
 """A month's result as people read it: ranks, month-on-month change, the red and black lists (the
-workbook is excel.py)."""
+workbook is excel.py).
+
+The top list (红榜) and the bottom list (黑榜) scale with the group ranked: each names `LIST_SHARE` (10 %)
+of the units, rounded half up, at least one — one of each among 10 villages, 10 of each among 100. A tie
+at a list's edge comes in whole (the lists never split equal scores), and a list always names fewer than
+half of the group: a tie that would take it to half or more stays off, for a list naming most of the
+group singles nobody out (everyone equal: no lists; a group of one or two: none). So no unit is ever on
+both lists, and never is everyone on one."""
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
-from decimal import Decimal
+from collections.abc import Sequence
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from dashboards.models import Result, ResultRow
-from dashboards.services import LISTED
+
+LIST_SHARE = Decimal("0.10")  # the share of a group each list names (see the module's docstring)
+
+
+def list_size(n: int) -> int:
+    """How many units each list names in a group of `n`, before ties: LIST_SHARE of it, at least one."""
+    return max(1, int((n * LIST_SHARE).quantize(Decimal(1), rounding=ROUND_HALF_UP)))
+
+
+def lists(scores: Sequence[Decimal]) -> list[str]:
+    """ "red", "black" or "" for each score, in the order given (see the module's docstring)."""
+    n = len(scores)
+    size = list_size(n)
+    ordered = sorted(scores)
+    out = []
+    for s in scores:
+        below = bisect.bisect_left(ordered, s)  # units scoring less
+        above = n - bisect.bisect_right(ordered, s)  # units scoring more
+        if above < size and 2 * (n - below) < n:
+            out.append("red")
+        elif below < size and 2 * (n - above) < n:
+            out.append("black")
+        else:
+            out.append("")
+    return out
 
 
 def _previous(result: Result) -> dict[tuple[int | None, int | None], ResultRow]:
@@ -23,20 +56,10 @@ def _previous(result: Result) -> dict[tuple[int | None, int | None], ResultRow]:
 def result_rows(result: Result) -> list[dict[str, Any]]:
     rows = list(result.rows.all())
     before = _previous(result)
-    n = len(rows)
-    red_floor = min((r.score for r in rows if r.rank <= LISTED), default=None)
+    marks = lists([r.score for r in rows])
     out = []
-    for r in rows:
+    for r, listed in zip(rows, marks, strict=True):
         p = before.get((r.node_id, r.department_id))
-        # The top five and the bottom five, ties included; with ten units or fewer, only a unit clear of
-        # the other list is named on one.
-        listed = (
-            "red"
-            if r.rank <= LISTED
-            else "black"
-            if r.rank > max(n - LISTED, LISTED) and red_floor is not None and r.score < red_floor
-            else ""
-        )
         out.append(
             {
                 "rank": r.rank,

@@ -1,10 +1,23 @@
 """Changes to the assessment: appeals against an order's place in the rates (甄别申诉), schemes,
-special items, and a month's result — computed, published (frozen), and recomputed only on purpose."""
+special items, and a month's result — computed, published (frozen), and recomputed only on purpose.
+
+Who writes an assessment (the API and the pages come through here; the admin only looks):
+- An assessment is one group of units (villages, towns or departments) under one area node, scored for
+  one month: `Result.node` and `SpecialItem.area` name the area. It is owned by whoever holds
+  `Cap.ASSESS` over the area's node (org.policy.may): the area's own command centre, and those whose
+  role is held over a subtree that contains it. Holding it there means every unit the assessment ranks
+  lies in the writer's subtree, so a town's leader writes the town's assessment — the town's villages,
+  its special items — and never the county's, which ranks villages outside the town.
+- A scheme version applies to every assessment of its months (`scheme_for` takes no area), so it is
+  owned by whoever holds `Cap.ASSESS` over every root of the tree.
+- An area the writer does not see at all answers like a missing one (NotFound, 404); one they see but
+  do not own, and the scheme, answer PermissionDenied (403). A refusal changes nothing.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
 from django.db import IntegrityError, transaction
@@ -17,6 +30,7 @@ from dashboards.models import Exemption, Group, Result, ResultLog, ResultRow, Sc
 from dashboards.selectors import dash_scope
 from dashboards.states import EXEMPTION
 from org.models import Department, Level, Node
+from org.policy import Cap, may
 from workorders.models import WorkOrder
 
 if TYPE_CHECKING:
@@ -24,7 +38,7 @@ if TYPE_CHECKING:
 
 DEFAULT_WEIGHTS = {"response": 30, "resolution": 35, "satisfaction": 35}
 RATE_KEYS = frozenset(i.key for i in indicators.INDICATORS if i.kind == "rate")
-LISTED = 5  # red list and black list: the top and bottom five
+CENT = Decimal("0.01")
 
 
 def month_start(d: dt.date) -> dt.date:
@@ -97,12 +111,22 @@ def scheme_for(month: dt.date) -> Scheme:
     return s
 
 
+def owns_every_assessment(by: User) -> bool:
+    """Whether `by` holds the assessment over every root of the tree: the owner of the schemes."""
+    roots = Node.objects.filter(parent__isnull=True).values_list("path", flat=True)
+    return all(may(by, Cap.ASSESS, p) for p in roots) and bool(dash_scope(by).assess_paths)
+
+
 @transaction.atomic
 def scheme_create(
     *, by: User, name: str, weights: dict[str, Any], basic_weight: Decimal, valid_from: dt.date, note: str = ""
 ) -> Scheme:
     if not dash_scope(by).assess_paths:
         raise PermissionDenied()
+    if not owns_every_assessment(by):
+        raise PermissionDenied(
+            _("The scheme applies to every assessment: only those who assess the whole area may change it.")
+        )
     errors: dict[str, list[str]] = {}
     clean: dict[str, int] = {}
     for k, v in (weights or {}).items():
@@ -173,18 +197,56 @@ def assessment_root(by: User) -> Node:
 _root = assessment_root
 
 
+def owned_area(by: User, area: Node | None = None) -> Node:
+    """The area of the assessment `by` writes: `area` if they own its assessment (they hold the
+    assessment over it), else refused — NotFound if they cannot see it at all, PermissionDenied if they
+    can; without one, their own (assessment_root)."""
+    if area is None:
+        return assessment_root(by)
+    if may(by, Cap.ASSESS, area.path):
+        return area
+    if dash_scope(by).sees_node(area):
+        raise PermissionDenied(
+            _("The assessment of %(area)s is not yours to change: it belongs to those who assess %(area)s.")
+            % {"area": area.name}
+        )
+    raise NotFound()
+
+
 def _check_group(group: str) -> None:
     if group not in Group.values:
         raise ValidationFailed(fields={"group": [_("Unknown group.")]})
 
 
+def _points(value: Decimal | str | int) -> Decimal:
+    """A special item's points as they will be listed and published: a number from -100 to 100 with at
+    most two decimals (never rounded here, so the page lists what was typed), and not 0 — an item of no
+    points would be published as +0.00 against a reason that says otherwise."""
+    try:
+        points = Decimal(value)
+    except (InvalidOperation, TypeError, ValueError):
+        points = Decimal("NaN")
+    if not points.is_finite():
+        raise ValidationFailed(fields={"points": [_("Points: a number from -100 to 100, e.g. 2 or -1.5.")]})
+    if not Decimal(-100) <= points <= Decimal(100):
+        raise ValidationFailed(fields={"points": [_("Between -100 and 100.")]})
+    if points != points.quantize(CENT):
+        raise ValidationFailed(fields={"points": [_("Points: at most two decimals, e.g. -1.25.")]})
+    if points == 0:
+        zero = _("Points: an item of 0 points changes nothing; give a bonus (e.g. 2) or a penalty (e.g. -2).")
+        raise ValidationFailed(fields={"points": [zero]})
+    return points.quantize(CENT)
+
+
 @transaction.atomic
 def special_add(
     *, by: User, month: dt.date, group: str, node: Node | None = None, department: Department | None = None,
-    points: Decimal, reason: str,
+    points: Decimal, reason: str, area: Node | None = None,
 ) -> SpecialItem:  # fmt: skip
+    """专项 for one unit in the assessment of `area` (by default the assessor's own): only its owner
+    writes it (see the module's docstring), and it counts in that assessment's result only."""
     _check_group(group)
-    root = _root(by)
+    root = owned_area(by, area)
     if (node is None) == (department is None):
         raise ValidationFailed(fields={"unit": [_("Choose one unit.")]})
     levels: dict[str, Level] = {Group.TOWN: Level.TOWN, Group.VILLAGE: Level.VILLAGE}
@@ -200,16 +262,55 @@ def special_add(
         raise NotFound()
     if not (reason or "").strip():
         raise ValidationFailed(fields={"reason": [_("Please give the reason.")]})
-    points = Decimal(points)
-    if not Decimal(-100) <= points <= Decimal(100):
-        raise ValidationFailed(fields={"points": [_("Between -100 and 100.")]})
+    points = _points(points)
     month = month_start(month)
-    if Result.objects.filter(node=root, month=month, group=group, published_at__isnull=False).exists():
+    # Locked as publishing locks it: an item lands before the check of a publication, or is refused.
+    current = Result.objects.select_for_update().filter(node=root, month=month, group=group).first()
+    if current is not None and current.published_at is not None:
         raise Conflict(_("This month is published; recompute it to change it."), code="dashboard.published")
     return SpecialItem.objects.create(
-        month=month, group=group, node=node, department=department, points=points, reason=reason.strip()[:300],
-        by=by, at=now(),
+        area=root, month=month, group=group, node=node, department=department, points=points,
+        reason=reason.strip()[:300], by=by, at=now(),
     )  # fmt: skip
+
+
+Key = tuple[int | None, int | None]  # (node id, department id): one unit
+
+
+def special_totals(*, area: Node | int, month: dt.date, group: str) -> dict[Key, tuple[Decimal, int]]:
+    """Each unit's special points in one assessment, and how many items make them: what the result
+    counts and the page lists."""
+    out: dict[Key, tuple[Decimal, int]] = {}
+    for node_id, dept_id, points in SpecialItem.objects.filter(area=area, month=month, group=group).values_list(
+        "node_id", "department_id", "points"
+    ):
+        total, n = out.get((node_id, dept_id), (Decimal(0), 0))
+        out[(node_id, dept_id)] = (total + points, n + 1)
+    return out
+
+
+def publish_problems(result: Result) -> tuple[list[str], list[str]]:
+    """What publishing `result` now would get wrong, as the units' names: (stale, zero). Stale: units
+    whose special items changed after the scores were computed — publishing would freeze other points
+    than the page lists. Zero: units with special items that add up to 0 — published as 0.00."""
+    totals = special_totals(area=result.node_id, month=result.month, group=result.group)
+    stale: list[str] = []
+    zero: list[str] = []
+    for row in result.rows.all():
+        total, n = totals.get((row.node_id, row.department_id), (Decimal(0), 0))
+        if row.special != _q2(total):
+            stale.append(row.name)
+        elif n and _q2(total) == 0:
+            zero.append(row.name)
+    return stale, zero
+
+
+def names(units: list[str]) -> str:
+    """Units' names as one list in a sentence ("东村、西村" in Chinese)."""
+    out = units[0] if units else ""
+    for name in units[1:]:
+        out = _("%(list)s, %(name)s") % {"list": out, "name": name}
+    return out
 
 
 def _fill(result: Result) -> None:
@@ -227,10 +328,8 @@ def _fill(result: Result) -> None:
         nums = indicators.for_units(
             level=level, start=m, end=month_end(m), paths=(root.path,), basic_weight=scheme.basic_weight
         )
-    specials: dict[tuple[int | None, int | None], Decimal] = {}
-    for s in SpecialItem.objects.filter(month=m, group=result.group):
-        key = (s.node_id, s.department_id)
-        specials[key] = specials.get(key, Decimal(0)) + s.points
+    # The assessment's own items only: a town's items stay out of the county's result (and back).
+    specials = {k: total for k, (total, _n) in special_totals(area=root, month=m, group=result.group).items()}
     empty = indicators.Numbers(
         {c: 0 for c in indicators.COUNTERS}, indicators.rates({c: 0 for c in indicators.COUNTERS})
     )
@@ -302,13 +401,36 @@ def result_compute(*, by: User, month: dt.date, group: str, reason: str = "") ->
 
 
 @transaction.atomic
-def result_publish(*, by: User, result: Result) -> Result:
+def result_publish(*, by: User, result: Result, confirm_zero: bool = False) -> Result:
+    """Freeze the result as computed — refused while special items changed after it was computed (it
+    would publish other points than the page lists), and, unless `confirm_zero`, while a unit's items
+    add up to 0 (published as 0.00: say it is meant)."""
     root = _root(by)
     r = Result.objects.select_for_update().filter(pk=result.pk, node=root).first()
     if r is None:
         raise NotFound()
     if r.published_at is not None:
         raise Conflict(_("This month is already published."), code="dashboard.published")
+    # special_add locks the same row: no item slips in between this check and the publication.
+    stale, zero = publish_problems(r)
+    if stale:
+        raise Conflict(
+            _(
+                "The special items of %(units)s changed after the scores were computed: compute again, check "
+                "the scores, then publish."
+            )
+            % {"units": names(stale)},
+            code="dashboard.stale",
+        )
+    if zero and not confirm_zero:
+        raise Conflict(
+            _(
+                "The special items of %(units)s add up to 0: they would be published as 0.00. Publish anyway "
+                "only if that is meant."
+            )
+            % {"units": names(zero)},
+            code="dashboard.special_zero",
+        )
     r.published_at = now()
     r.published_by = by
     r.save(update_fields=["published_at", "published_by"])

@@ -79,6 +79,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "core.middleware.ContentSecurityPolicyMiddleware",
     "core.middleware.ApiErrorShapeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -87,6 +88,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "core.ratelimit.RateLimitMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",  # request.htmx: pages answer htmx requests with a fragment
@@ -117,6 +119,7 @@ TEMPLATES = [
                 "gongzhi.context.site",
                 "dashboards.context.nav",
                 "org.context.nav",
+                "notify.context.inbox",
             ],
         },
     },
@@ -231,6 +234,14 @@ STORAGES = {
 MEDIA_ROOT = VAR_DIR / "media"
 MEDIA_URL = "/media/"
 
+# Content-Security-Policy of every answer (core.middleware.ContentSecurityPolicyMiddleware); "" sends none.
+CONTENT_SECURITY_POLICY = os.environ.get(
+    "CONTENT_SECURITY_POLICY",
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; font-src 'self'; "
+    "connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'",
+)
+CONTENT_SECURITY_POLICY_DOCS = CONTENT_SECURITY_POLICY.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'")
+
 # Request bodies: anything larger is refused with 413 before a view sees it.
 DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("DATA_UPLOAD_MAX_MEMORY_SIZE", 1024 * 1024))
 
@@ -239,6 +250,30 @@ GONGZHI: dict[str, Any] = {
     "API_PAGE_SIZE_MAX": 100,
     "API_PAGE_MAX": 10_000,
     "TOKEN_MAX_PER_USER": 20,
+    # An API token made without an expiry date expires after this many days.
+    "TOKEN_DEFAULT_DAYS": int(os.environ.get("GONGZHI_TOKEN_DEFAULT_DAYS", "90")),
+    # Rate limits (core.ratelimit): (how many, per how many seconds) for each action and whom it counts.
+    # `user`/`staff` are counted in the services, `address`/`username` before the view; 429 past them.
+    "RATE_LIMITS": {
+        "intake": {"user": (10, 600), "staff": (300, 600), "address": (300, 600)},
+        "sos": {"user": (3, 600), "staff": (60, 600), "address": (60, 600)},
+        "login": {"address": (30, 300), "username": (10, 300)},
+    },
+    # Multiplies every limit above (a load test sets it high; 0.5 halves them all).
+    "RATE_LIMIT_FACTOR": float(os.environ.get("GONGZHI_RATE_LIMIT_FACTOR", "1")),
+    # The posts counted per address (and per username for logins): view name → action.
+    "RATE_LIMITED_VIEWS": {
+        "api:submit": "intake",
+        "workorders:new": "intake",
+        "api:raise_call": "sos",
+        "sos:raise": "sos",
+        "sos:raise_for": "sos",
+        "api:token_login": "login",
+        "accounts:login": "login",
+        "admin:login": "login",
+    },
+    # A longer address (path and query string, in characters) is refused with 414 before any view runs.
+    "URL_MAX": int(os.environ.get("GONGZHI_URL_MAX", "4096")),
     # Server processes keep the catalogue, dispatch rules, grid centres and users' scopes in memory and
     # look this often (seconds) whether another process changed them (core.memo).
     "MEMO_CHECK_SECONDS": float(os.environ.get("GONGZHI_MEMO_CHECK_SECONDS", "1")),
@@ -255,6 +290,8 @@ GONGZHI: dict[str, Any] = {
         "DUPLICATE_RADIUS_M": int(os.environ.get("GONGZHI_DUPLICATE_RADIUS_M", "300")),
         "DUPLICATE_WINDOW_DAYS": int(os.environ.get("GONGZHI_DUPLICATE_WINDOW_DAYS", "14")),
         "PHOTO_MAX_BYTES": int(os.environ.get("GONGZHI_PHOTO_MAX_BYTES", str(8 * 1024 * 1024))),
+        # Photos with more pixels (width × height) are refused from their header, before decoding.
+        "PHOTO_MAX_PIXELS": int(os.environ.get("GONGZHI_PHOTO_MAX_PIXELS", "40000000")),
         "PHOTO_MAX_COUNT": 9,
         "PHOTO_MAX_SIDE": 2560,
     },
@@ -308,3 +345,23 @@ LOGGING = {
 }
 
 SITE_TITLE = _("Gongzhi grassroots governance")
+
+# --- Workers' heartbeats and `manage.py serve` (core/worker.py, core/health.py, core/management/commands/serve.py)
+# The worker commands `manage.py serve` starts beside the server, restarts when they die, and GET /health
+# and the workers table expect to hear from. Name only those that run (e.g. under systemd) where this
+# /health is asked.
+WORKER_COMMANDS = [
+    w.strip()
+    for w in os.environ.get("GONGZHI_WORKERS", "run_deadlines,run_outbox,run_sos,run_points,run_rollups").split(",")
+    if w.strip()
+]
+# A running worker writes its heartbeat at most this often (seconds), and at least every idle sleep.
+WORKER_HEARTBEAT_SECONDS = float(os.environ.get("GONGZHI_WORKER_HEARTBEAT_SECONDS", "5"))
+# A worker is late when its last beat is older than this many intervals (the longer of the heartbeat
+# period and its idle sleep), and taken for dead after WORKER_DEAD_AFTER.
+WORKER_LATE_AFTER = float(os.environ.get("GONGZHI_WORKER_LATE_AFTER", "3"))
+WORKER_DEAD_AFTER = float(os.environ.get("GONGZHI_WORKER_DEAD_AFTER", "10"))
+# `gongzhi_workers` for templates/core/_workers.html, queried only where that table is shown.
+_template_options = TEMPLATES[0]["OPTIONS"]
+if isinstance(_template_options, dict):  # it is; the check tells mypy
+    _template_options["context_processors"].append("core.health.workers_context")

@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from api.api import api
+from core.health import health as health_view
 from org import views as org_views
 from workorders.urls import track_patterns
 
@@ -13,10 +14,12 @@ urlpatterns = [
     path("sos/", include("sos.urls")),
     path("points/", include("points.urls")),
     path("volunteers/", include("volunteers.urls")),
+    path("inbox/", include("notify.urls")),
     path("dashboard/", include("dashboards.urls")),
     path("track/", include(track_patterns)),
     path("catalog/", include("catalog.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("api/v1/", api.urls),
     path("admin/", admin.site.urls),
+    path("health", health_view, name="health"),  # monitors: database and workers alive (core.health)
 ]

@@ -4,6 +4,7 @@ by naming a class with the same `send` in settings.NOTIFY_GATEWAY."""
 from __future__ import annotations
 
 import logging
+import sys
 from functools import lru_cache
 from typing import Protocol
 
@@ -17,11 +18,21 @@ class Gateway(Protocol):
     def send(self, *, phone: str, text: str) -> None: ...
 
 
+def masked(phone: str) -> str:
+    return phone[:3] + "****" + phone[-4:] if len(phone) >= 7 else phone
+
+
 class LoggingGateway:
-    """Writes each message to the log instead of sending it."""
+    """Writes each message to the log instead of sending it, at INFO. Where the log does not show INFO —
+    settings.LOGGING's default is WARNING, so a newcomer's `make run` would show none — it is written to
+    the console (stderr) instead: what would have been texted must be visible in development, and a
+    message is not a warning. Either way once, with the number masked."""
 
     def send(self, *, phone: str, text: str) -> None:
-        log.info("SMS to %s: %s", phone[:3] + "****" + phone[-4:] if len(phone) >= 7 else phone, text)
+        if log.isEnabledFor(logging.INFO):
+            log.info("SMS to %s: %s", masked(phone), text)
+        else:
+            print(f"SMS to {masked(phone)}: {text}", file=sys.stderr, flush=True)
 
 
 class FakeGateway:

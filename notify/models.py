@@ -2,8 +2,9 @@
 about, and `run_outbox` hands it to the gateway afterwards. Nothing is sent for a change that rolled
 back, and nothing is lost when the sender crashes: an unsent row is simply picked up again.
 
-Every message to a user account is also kept for their in-site inbox (notify.services.inbox_unread and
-inbox_mark_read; the inbox page is still to come), which is what residents without SMS will read.
+Every message to a user account is also kept for their in-site inbox (/inbox/ and /api/v1/inbox), which is
+what residents without SMS will read; the important staff notices go by SMS as well
+(notify.services.IMPORTANT_KINDS).
 """
 
 from __future__ import annotations
@@ -47,6 +48,8 @@ class Message(models.Model):
         indexes = [
             models.Index(fields=["send_after"], condition=Q(sent_at__isnull=True), name="message_unsent"),
             models.Index(fields=["user", "-id"], name="message_inbox"),
+            # The header's unread count on every page: a count of this index's entries, not of the inbox.
+            models.Index(fields=["user"], condition=Q(read_at__isnull=True), name="message_unread"),
         ]
 
     def __str__(self) -> str:

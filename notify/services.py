@@ -1,21 +1,41 @@
-"""Writing to the outbox, and the sender's one step."""
+"""Writing to the outbox, the sender's one step, and the inbox's writes (marking read)."""
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING
 
 from django.db import transaction
 from django.db.models import F, Q
 
+from accounts.models import User
 from core.clock import now
 from notify.gateways import get_gateway
 from notify.models import Message
-
-if TYPE_CHECKING:
-    from accounts.models import User
+from notify.selectors import access_message
 
 MAX_ATTEMPTS = 8
+
+# Staff notices that must not wait for someone to open the inbox: they go by SMS as well, to the work
+# phone, whoever writes them (the README promises it). 催办, warnings and new orders stay in the inbox:
+# a dispatcher would get dozens of texts a day.
+IMPORTANT_KINDS = frozenset(
+    {
+        "workorder.extension",  # a handling unit asks for more time: the dispatcher decides
+        "workorder.supervise",  # 督办 by a dispatcher or leader
+        "workorder.overdue",  # overdue: placed under 督办 by the deadline worker
+        "workorder.returned",  # 退单: the dispatcher must send it elsewhere
+        "workorder.bad_rating",  # 重办: reopened after a bad rating, to verify and dispatch again
+        "workorder.reopened",  # 重办: reopened by a dispatcher, or after a failed callback
+    }
+)
+
+
+def _work_phone(user: User | None, user_id: int | None) -> str:
+    if user is not None:
+        return user.work_phone
+    if user_id is None:
+        return ""
+    return User.objects.filter(pk=user_id).values_list("work_phone", flat=True).first() or ""
 
 
 def message_queue(
@@ -29,10 +49,14 @@ def message_queue(
     sms: bool = False,
 ) -> Message | None:
     """Queue a message in the caller's transaction (to `user`, or the user with `user_id`). With nobody to
-    tell, nothing is written."""
-    user_id = user.pk if user is not None else user_id
-    if user_id is None and not phone:
+    tell, nothing is written. An important kind (IMPORTANT_KINDS) goes by SMS too, to the number given or
+    else the user's work phone; without either it stays in the inbox."""
+    if user is None and user_id is None and not phone:
         return None
+    if kind in IMPORTANT_KINDS:
+        sms = True
+        phone = phone or _work_phone(user, user_id)
+    user_id = user.pk if user is not None else user_id
     sms = sms and bool(phone)
     return Message.objects.create(
         user_id=user_id,
@@ -79,8 +103,7 @@ def send_one() -> bool:
     return True
 
 
-def inbox_unread(user: User) -> int:
-    return Message.objects.filter(user=user, read_at__isnull=True).count()
+# --- the inbox ------------------------------------------------------------------------------------------
 
 
 @transaction.atomic
@@ -89,3 +112,16 @@ def inbox_mark_read(*, user: User, ids: list[int] | None = None) -> int:
     if ids is not None:
         q &= Q(pk__in=ids)
     return Message.objects.filter(q).update(read_at=now())
+
+
+@transaction.atomic
+def inbox_open(*, user: User, message_id: int) -> Message:
+    """Mark one of the user's messages read (the first reading time stays) and return it."""
+    m = access_message(user, message_id)
+    if m.read_at is None:
+        t = now()
+        if Message.objects.filter(pk=m.pk, read_at__isnull=True).update(read_at=t):
+            m.read_at = t
+        else:
+            m.refresh_from_db(fields=["read_at"])
+    return m

@@ -139,7 +139,7 @@ class Household(models.Model):
         SERIOUSLY_ILL = "seriously_ill", _("seriously ill member")
 
     grid = models.ForeignKey(Node, on_delete=models.PROTECT, related_name="households", verbose_name=_("grid"))
-    path = PathField(db_index=False)  # indexed with id below: scoped lists are ordered by (path, id)
+    path = PathField(_("path"), db_index=False)  # indexed with id below: scoped lists are ordered by (path, id)
     number = models.CharField(_("house number"), max_length=30, blank=True)
     address = models.CharField(_("address"), max_length=200)
     tags = models.JSONField(_("tags"), default=list, blank=True)
@@ -177,14 +177,14 @@ class Resident(models.Model):
     household = models.ForeignKey(
         Household, on_delete=models.PROTECT, related_name="members", verbose_name=_("household")
     )
-    path = PathField(db_index=False)  # indexed with household and id below, the list order
+    path = PathField(_("path"), db_index=False)  # indexed with household and id below, the list order
     name = models.CharField(_("name"), max_length=40, db_index=True)
     gender = models.CharField(_("gender"), max_length=1, choices=Gender.choices)
     birth_date = models.DateField(_("birth date"), null=True, blank=True)
     relation = models.CharField(_("relation"), max_length=12, choices=Relation.choices, default=Relation.OTHER)
     phone = models.CharField(_("phone"), max_length=20, blank=True)
     # Last four digits, indexed: the part of a masked number people actually read out.
-    phone_tail = models.CharField(max_length=4, blank=True, db_index=True, editable=False)
+    phone_tail = models.CharField(_("phone last four digits"), max_length=4, blank=True, db_index=True, editable=False)
     id_number = models.CharField(_("ID number"), max_length=18, blank=True)
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL,
@@ -243,7 +243,7 @@ class ServicePoint(models.Model):
     name = models.CharField(_("name"), max_length=80)
     kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
     node = models.ForeignKey(Node, on_delete=models.PROTECT, related_name="service_points", verbose_name=_("node"))
-    path = PathField()
+    path = PathField(_("path"))
     address = models.CharField(_("address"), max_length=200)
     lat = models.DecimalField(_("latitude"), max_digits=9, decimal_places=6, null=True, blank=True)
     lng = models.DecimalField(_("longitude"), max_digits=9, decimal_places=6, null=True, blank=True)
@@ -266,7 +266,7 @@ class PartyMember(models.Model):
     )
     # The branch or group the member belongs to (a village or a grid).
     branch = models.ForeignKey(Node, on_delete=models.PROTECT, related_name="party_members", verbose_name=_("branch"))
-    path = PathField()
+    path = PathField(_("path"))
     is_center_household = models.BooleanField(_("party-member centre household"), default=False)
     joined_on = models.DateField(_("joined the party"), null=True, blank=True)
 

@@ -188,12 +188,14 @@ def centre_ladder() -> tuple[Q, ...]:
 
 
 def nav(user: Any) -> dict[str, bool]:
-    """Which work-order sections a user's menu shows: the dispatch console to those who dispatch or
-    supervise work orders, the work queue to those who handle them. (The command centre's link asks
-    dashboards.context, which knows a department's own dashboard too.)"""
+    """Which sections a user's menu shows: the dispatch console to those who dispatch or supervise work
+    orders, the work queue to those who handle them, API tokens to staff (whose clients call the API for
+    their work; a resident has no use for them). (The command centre's link asks dashboards.context, which
+    knows a department's own dashboard too.)"""
     if user is None or not getattr(user, "is_authenticated", False):
         return {}
     return {
         "console": may(user, Cap.ORDERS_DISPATCH) or may(user, Cap.ORDERS_SUPERVISE),
         "queue": may(user, Cap.ORDERS_HANDLE),
+        "api": _scope(user).is_staff,
     }

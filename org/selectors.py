@@ -13,6 +13,7 @@ from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from core import clock
 from core.audit import PersonRecord, log_personal_read
 from core.masking import mask_id_number, mask_phone
+from core.memo import memo
 from org import access
 from org.models import Household, Level, Node, Relation, Resident, ServicePoint, path_range
 
@@ -21,6 +22,21 @@ if TYPE_CHECKING:
 
 _MASKED_PHONE = re.compile(r"^(\d{3})\*+(\d{4})$")
 _TAIL = re.compile(r"^\d{4}$")
+
+
+def _town_and_village_names() -> dict[int, str]:
+    return dict(Node.objects.filter(level__in=(Level.TOWN, Level.VILLAGE)).values_list("pk", "name"))
+
+
+def place(node: Node | None) -> str:
+    """A place as people say it: a village or a grid with the town and village it is in ("东镇·东村·一组"),
+    since 一组 or 二网格 alone is in every village. Names come from a per-process copy (core.memo "org")."""
+    if node is None:
+        return ""
+    if node.level <= Level.TOWN:
+        return node.name
+    names = memo("org").get("place-names", _town_and_village_names)
+    return "·".join([*(names[i] for i in node.ancestor_ids if i in names), node.name])
 
 
 def breadcrumb(node: Node) -> list[Node]:

@@ -41,7 +41,7 @@ class Account(models.Model):
     shop = models.OneToOneField(
         "Shop", null=True, blank=True, on_delete=models.PROTECT, related_name="account", verbose_name=_("shop")
     )
-    path = PathField()  # the resident's grid or the node: scoped reads filter on it
+    path = PathField(_("path"))  # the resident's grid or the node: scoped reads filter on it
     balance = models.BigIntegerField(_("balance"), default=0)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
@@ -126,7 +126,7 @@ class Entry(models.Model):
     resident = models.ForeignKey(
         Resident, null=True, blank=True, on_delete=models.PROTECT, related_name="+", verbose_name=_("resident")
     )
-    path = PathField()
+    path = PathField(_("path"))
     at = models.DateTimeField(_("time"), db_index=True)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
@@ -134,7 +134,9 @@ class Entry(models.Model):
     )  # fmt: skip
     actor_label = models.CharField(_("by"), max_length=80, blank=True)
     reason = models.CharField(_("reason"), max_length=200, blank=True)
-    rule = models.ForeignKey(Rule, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    rule = models.ForeignKey(
+        Rule, null=True, blank=True, on_delete=models.PROTECT, related_name="+", verbose_name=_("rule")
+    )
     reverses = models.OneToOneField(
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="reversed_by",
         verbose_name=_("reverses"),
@@ -223,23 +225,34 @@ class Claim(models.Model):
         APPROVED = "approved", _("approved")
         REJECTED = "rejected", _("rejected")
 
-    key = models.CharField(max_length=120, unique=True)
-    resident = models.ForeignKey(Resident, on_delete=models.PROTECT, related_name="points_claims")
-    path = PathField()
+    key = models.CharField(_("idempotency key"), max_length=120, unique=True)
+    resident = models.ForeignKey(
+        Resident, on_delete=models.PROTECT, related_name="points_claims", verbose_name=_("resident")
+    )
+    path = PathField(_("path"))
     rule = models.ForeignKey(Rule, on_delete=models.PROTECT, related_name="claims", verbose_name=_("rule"))
     quantity = models.DecimalField(_("hours or acts"), max_digits=6, decimal_places=1)
     description = models.CharField(_("description"), max_length=300)
     source = models.CharField(_("source"), max_length=40, blank=True)  # e.g. "participation:12"
     state = models.CharField(_("state"), max_length=10, choices=State.choices, default=State.PENDING)
     points = models.PositiveIntegerField(_("points"), default=0)  # worked out when decided
-    submitted_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    submitted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("submitted by")
+    )
     submitted_at = models.DateTimeField(_("submitted"))
     decided_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("decided by"),
     )
     decided_at = models.DateTimeField(_("decided"), null=True, blank=True)
     decision_note = models.CharField(_("note"), max_length=200, blank=True)
-    entry = models.OneToOneField(Entry, null=True, blank=True, on_delete=models.PROTECT, related_name="claim")
+    entry = models.OneToOneField(
+        Entry, null=True, blank=True, on_delete=models.PROTECT, related_name="claim", verbose_name=_("ledger entry")
+    )
 
     class Meta:
         verbose_name = _("points claim")
@@ -256,7 +269,7 @@ class Shop(models.Model):
     """A points shop (积分超市) of a village or a town: it serves the residents under its node."""
 
     node = models.ForeignKey(Node, on_delete=models.PROTECT, related_name="points_shops", verbose_name=_("node"))
-    path = PathField()
+    path = PathField(_("path"))
     name = models.CharField(_("name"), max_length=60)
     service_point = models.ForeignKey(
         ServicePoint, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
@@ -316,32 +329,51 @@ class Redemption(models.Model):
         COUNTER = "counter", _("at the counter")
         ONLINE = "online", _("reserved online")
 
-    key = models.CharField(max_length=120, unique=True)
+    key = models.CharField(_("idempotency key"), max_length=120, unique=True)
     shop = models.ForeignKey(Shop, on_delete=models.PROTECT, related_name="redemptions", verbose_name=_("shop"))
     goods = models.ForeignKey(Goods, on_delete=models.PROTECT, related_name="redemptions", verbose_name=_("goods"))
     resident = models.ForeignKey(
         Resident, on_delete=models.PROTECT, related_name="redemptions", verbose_name=_("resident")
     )
-    path = PathField()
+    path = PathField(_("path"))
     quantity = models.PositiveIntegerField(_("quantity"))
     points = models.PositiveIntegerField(_("points"))
     channel = models.CharField(_("channel"), max_length=8, choices=Channel.choices)
     state = models.CharField(_("state"), max_length=10, choices=State.choices)
     created_at = models.DateTimeField(_("time"), db_index=True)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("created by")
+    )
     pickup_by = models.DateTimeField(_("pick up by"), null=True, blank=True)
     collected_at = models.DateTimeField(_("time collected"), null=True, blank=True)
     collected_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("handed over by"),
     )
     cancelled_at = models.DateTimeField(_("time cancelled"), null=True, blank=True)
     cancelled_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("cancelled by"),
     )
     cancel_reason = models.CharField(_("reason"), max_length=200, blank=True)
-    entry = models.OneToOneField(Entry, on_delete=models.PROTECT, related_name="redemption")
+    entry = models.OneToOneField(
+        Entry, on_delete=models.PROTECT, related_name="redemption", verbose_name=_("ledger entry")
+    )
     refund = models.OneToOneField(
-        Entry, null=True, blank=True, on_delete=models.PROTECT, related_name="refunded_redemption"
+        Entry,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="refunded_redemption",
+        verbose_name=_("refund entry"),
     )
 
     class Meta:
@@ -389,18 +421,29 @@ class Nomination(models.Model):
         SELECTED = "selected", _("selected")
         NOT_SELECTED = "not_selected", _("not selected")
 
-    resident = models.ForeignKey(Resident, on_delete=models.PROTECT, related_name="nominations")
-    path = PathField()
+    resident = models.ForeignKey(
+        Resident, on_delete=models.PROTECT, related_name="nominations", verbose_name=_("resident")
+    )
+    path = PathField(_("path"))
     month = models.DateField(_("month"))  # the first day of the month
     reason = models.CharField(_("deeds"), max_length=500)
-    nominated_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    nominated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("nominated by")
+    )
     nominated_at = models.DateTimeField(_("time nominated"))
     state = models.CharField(_("state"), max_length=12, choices=State.choices, default=State.NOMINATED)
     decided_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("decided by"),
     )
-    decided_at = models.DateTimeField(null=True, blank=True)
-    entry = models.OneToOneField(Entry, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    decided_at = models.DateTimeField(_("decided"), null=True, blank=True)
+    entry = models.OneToOneField(
+        Entry, null=True, blank=True, on_delete=models.PROTECT, related_name="+", verbose_name=_("ledger entry")
+    )
 
     class Meta:
         verbose_name = _("good-person nomination")

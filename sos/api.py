@@ -13,7 +13,6 @@ from ninja import Field, Query, Router
 from ninja.responses import Status
 
 from accounts.http import AuthedRequest
-from accounts.models import User
 from catalog import selectors as catalog_selectors
 from core.errors import NotFound, ValidationFailed
 from core.schemas import DictSchema, Page, PageParams, QueryIn, StrictIn, paginate
@@ -109,6 +108,9 @@ class CallOut(DictSchema):
 
 
 class CallDetailOut(CallOut):
+    caller_phone: str = Field(description="Whole for the call's responders (each read logged), else masked")
+    caller_phone_masked: bool
+    caller_address: str = Field(description="Empty for those who do not see the caller's household")
     events: list[CallEventOut]
     actions: list[str]  # what the caller of this endpoint may do with the call now
 
@@ -154,16 +156,20 @@ def _event(e: CallEvent) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def _detail(c: Call, user: Any) -> dict[str, Any]:
+def _detail(request: AuthedRequest, c: Call) -> dict[str, Any]:
+    contact = selectors.caller_contact(request.user, c, channel="api", path=request.path)
     return {
         **_call(c),
+        "caller_phone": contact["phone"],
+        "caller_phone_masked": contact["phone_masked"],
+        "caller_address": contact["address"],
         "events": [_event(e) for e in selectors.timeline(c)],
-        "actions": services.call_actions(user, c),
+        "actions": services.call_actions(request.user, c),
     }
 
 
-def _fresh(user: Any, call_id: int) -> dict[str, Any]:
-    return _detail(selectors.access_call(user, call_id), user)
+def _fresh(request: AuthedRequest, call_id: int) -> dict[str, Any]:
+    return _detail(request, selectors.access_call(request.user, call_id))
 
 
 def _profile(request: HttpRequest, p: CareProfile) -> dict[str, Any]:
@@ -302,16 +308,11 @@ def profile(request: AuthedRequest, profile_id: int):
 @router.put("/sos/profiles/{profile_id}/chain", response=ProfileOut, summary="Set the responder chain, in order")
 def set_chain(request: AuthedRequest, profile_id: int, body: ChainIn):
     p = selectors.access_profile(request.user, profile_id)
-    ids = {r.user_id for r in body.chain if r.user_id}
-    users = {u.pk: u for u in User.objects.filter(pk__in=ids, is_active=True)}
-    if len(users) != len(ids):
-        raise ValidationFailed(fields={"chain": [_("No such user.")]})
+    # The service decides who may be named (services.chain_candidates): an unknown id and someone who
+    # does not serve the resident's place are the same 422.
     services.chain_set(
         profile=p, by=request.user,
-        rungs=[
-            {"user": users.get(r.user_id) if r.user_id else None, "name": r.name, "phone": r.phone, "kind": r.kind}
-            for r in body.chain
-        ],
+        rungs=[{"user_id": r.user_id, "name": r.name, "phone": r.phone, "kind": r.kind} for r in body.chain],
     )  # fmt: skip
     return _profile(request, selectors.access_profile(request.user, profile_id))
 
@@ -348,7 +349,7 @@ def raise_call(request: AuthedRequest, body: RaiseIn):
         profile=p, kind=body.kind, channel=channel, by=user, note=body.note,
         idempotency_key=body.idempotency_key, device_id=body.device_id,
     )  # fmt: skip
-    return Status(201 if raised.created else 200, {"call": _fresh(user, raised.call.pk), "created": raised.created})
+    return Status(201 if raised.created else 200, {"call": _fresh(request, raised.call.pk), "created": raised.created})
 
 
 @router.get("/sos/calls", response=Page[CallOut], summary="Calls you may see, newest first")
@@ -365,14 +366,14 @@ def calls(request: AuthedRequest, filters: Query[CallFilter], page: Query[PagePa
 
 @router.get("/sos/calls/{call_id}", response=CallDetailOut, summary="One call with everything that happened")
 def call(request: AuthedRequest, call_id: int):
-    return _fresh(request.user, call_id)
+    return _fresh(request, call_id)
 
 
-def _step(request: HttpRequest, call_id: int, fn: Any, **kw: Any) -> dict[str, Any]:
+def _step(request: AuthedRequest, call_id: int, fn: Any, **kw: Any) -> dict[str, Any]:
     with transaction.atomic():
         c = selectors.access_call(request.user, call_id)
         fn(call=c, by=request.user, **kw)
-    return _fresh(request.user, call_id)
+    return _fresh(request, call_id)
 
 
 @router.post("/sos/calls/{call_id}/acknowledge", response=CallDetailOut, summary="Take the call (接单)")

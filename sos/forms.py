@@ -66,11 +66,11 @@ class ContactsForm(ActionForm):
 
 
 class ChainForm(ActionForm):
-    """Up to MAX_CHAIN rungs, in order: a user among the candidates, or a name with a phone."""
+    """Up to MAX_CHAIN rungs, in order: a login (whom services.chain_set takes: services.chain_candidates,
+    which the page offers), or a name with a phone."""
 
-    def __init__(self, *args: Any, candidates: dict[int, Any], **kw: Any) -> None:
+    def __init__(self, *args: Any, **kw: Any) -> None:
         super().__init__(*args, **kw)
-        self.candidates = candidates
         for i in range(MAX_CHAIN):
             self.fields[f"user_{i}"] = Integer(min_value=1)
             self.fields[f"name_{i}"] = Text(max_length=40, label=_("Name"))
@@ -81,11 +81,11 @@ class ChainForm(ActionForm):
         d = self.cleaned_data
         out: list[Rung] = []
         for i in range(MAX_CHAIN):
-            user = self.candidates.get(d[f"user_{i}"]) if d[f"user_{i}"] else None
+            user_id = d[f"user_{i}"] or None
             name, phone = d[f"name_{i}"], d[f"phone_{i}"]
-            if user is None and not name and not phone:
+            if user_id is None and not name and not phone:
                 continue
-            out.append({"user": user, "name": name, "phone": phone, "kind": d[f"kind_{i}"] or "other"})
+            out.append({"user_id": user_id, "name": name, "phone": phone, "kind": d[f"kind_{i}"] or "other"})
         return out
 
 

@@ -21,7 +21,7 @@ class CareProfile(models.Model):
         OTHER = "other", _("other")
 
     resident = models.OneToOneField(Resident, on_delete=models.PROTECT, related_name="care", verbose_name=_("resident"))
-    path = PathField(db_index=True)  # the resident's grid: scoped lists and feeds filter on it
+    path = PathField(_("path"), db_index=True)  # the resident's grid: scoped lists and feeds filter on it
     reasons = models.JSONField(_("reasons"), default=list, blank=True)
     needs = models.TextField(_("needs"), blank=True, max_length=500)
     device_id = models.CharField(_("call device"), max_length=64, blank=True)
@@ -48,7 +48,9 @@ class CareProfile(models.Model):
 class Contact(models.Model):
     """A family member to tell when the resident calls."""
 
-    profile = models.ForeignKey(CareProfile, on_delete=models.CASCADE, related_name="contacts")
+    profile = models.ForeignKey(
+        CareProfile, on_delete=models.CASCADE, related_name="contacts", verbose_name=_("care profile")
+    )
     name = models.CharField(_("name"), max_length=40)
     phone = models.CharField(_("phone"), max_length=20)
     relation = models.CharField(_("relation"), max_length=20, blank=True)
@@ -73,11 +75,18 @@ class Responder(models.Model):
         VILLAGE_DUTY = "village_duty", _("village duty")
         OTHER = "other", _("other")
 
-    profile = models.ForeignKey(CareProfile, on_delete=models.CASCADE, related_name="chain")
+    profile = models.ForeignKey(
+        CareProfile, on_delete=models.CASCADE, related_name="chain", verbose_name=_("care profile")
+    )
     position = models.PositiveSmallIntegerField(_("position"))
     kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="care_chain"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="care_chain",
+        verbose_name=_("user"),
     )
     name = models.CharField(_("name"), max_length=40)
     phone = models.CharField(_("phone"), max_length=20, blank=True)
@@ -108,39 +117,59 @@ class Call(models.Model):
         VILLAGE = "village", _("village")
         CENTRE = "centre", _("command centre")
 
-    profile = models.ForeignKey(CareProfile, on_delete=models.PROTECT, related_name="calls")
-    resident = models.ForeignKey(Resident, on_delete=models.PROTECT, related_name="+")
-    path = PathField(db_index=False)
+    profile = models.ForeignKey(
+        CareProfile, on_delete=models.PROTECT, related_name="calls", verbose_name=_("care profile")
+    )
+    resident = models.ForeignKey(Resident, on_delete=models.PROTECT, related_name="+", verbose_name=_("resident"))
+    path = PathField(_("path"), db_index=False)
     kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
     channel = models.CharField(_("channel"), max_length=10, choices=Channel.choices)
     note = models.CharField(_("note"), max_length=500, blank=True)
     raised_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("raised by"),
     )
     # A device or a client retrying the same press sends the same key: one call.
-    idempotency_key = models.CharField(max_length=64, blank=True)
-    key_owner = models.CharField(max_length=80, blank=True)  # "u<user id>" or "d<device id>"
+    idempotency_key = models.CharField(_("idempotency key"), max_length=64, blank=True)
+    # "u<user id>" or "d<device id>".
+    key_owner = models.CharField(_("idempotency key owner"), max_length=80, blank=True)
     state = models.CharField(_("state"), max_length=20, choices=State.choices, default=State.RAISED)
     stage = models.CharField(_("escalation stage"), max_length=10, choices=Stage.choices, default=Stage.CHAIN)
     level = models.PositiveSmallIntegerField(_("escalation level"), default=0)  # alerts sent so far, minus one
-    escalate_at = models.DateTimeField(null=True, blank=True)  # the next rung, while nobody has acknowledged
+    # The next rung, while nobody has acknowledged.
+    escalate_at = models.DateTimeField(_("next escalation"), null=True, blank=True)
     responder = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("responder"),
     )
     raised_at = models.DateTimeField(_("raised"))
-    acknowledged_at = models.DateTimeField(null=True, blank=True)
-    departed_at = models.DateTimeField(null=True, blank=True)
-    arrived_at = models.DateTimeField(null=True, blank=True)
-    resolved_at = models.DateTimeField(null=True, blank=True)
-    cancelled_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_at = models.DateTimeField(_("time acknowledged"), null=True, blank=True)
+    departed_at = models.DateTimeField(_("time departed"), null=True, blank=True)
+    arrived_at = models.DateTimeField(_("time arrived"), null=True, blank=True)
+    resolved_at = models.DateTimeField(_("time resolved"), null=True, blank=True)
+    cancelled_at = models.DateTimeField(_("time cancelled"), null=True, blank=True)
     outcome = models.TextField(_("outcome"), blank=True, max_length=1000)
     minutes_spent = models.PositiveIntegerField(_("minutes spent"), null=True, blank=True)
     workorder = models.ForeignKey(
-        "workorders.WorkOrder", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        "workorders.WorkOrder",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("work order"),
     )
-    followup_at = models.DateTimeField(null=True, blank=True)  # emergencies: the next day's visit is due
-    followed_up_at = models.DateTimeField(null=True, blank=True)
-    followup_reminded = models.BooleanField(default=False)
+    # Emergencies: the next day's visit is due.
+    followup_at = models.DateTimeField(_("follow-up visit due"), null=True, blank=True)
+    followed_up_at = models.DateTimeField(_("time followed up"), null=True, blank=True)
+    followup_reminded = models.BooleanField(_("follow-up reminder sent"), default=False)
 
     class Meta:
         verbose_name = _("call")
@@ -170,23 +199,30 @@ class CallEvent(models.Model):
     """Everything that happens to a call, in order: the record, and the feed the live screens follow
     by id (Server-Sent Events read it from any process)."""
 
-    call = models.ForeignKey(Call, on_delete=models.CASCADE, related_name="events")
-    path = PathField(db_index=False)
-    action = models.CharField(max_length=20)
-    from_state = models.CharField(max_length=20, blank=True)
-    to_state = models.CharField(max_length=20, blank=True)
-    level = models.PositiveSmallIntegerField(default=0)
+    call = models.ForeignKey(Call, on_delete=models.CASCADE, related_name="events", verbose_name=_("call"))
+    path = PathField(_("path"), db_index=False)
+    action = models.CharField(_("action"), max_length=20)
+    from_state = models.CharField(_("from"), max_length=20, blank=True)
+    to_state = models.CharField(_("to"), max_length=20, blank=True)
+    level = models.PositiveSmallIntegerField(_("escalation level"), default=0)
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("actor account"),
     )
-    actor_label = models.CharField(max_length=80, blank=True)
+    actor_label = models.CharField(_("actor"), max_length=80, blank=True)
     # Who was alerted (user ids) for an alert: their screens show the call.
-    to_users = models.JSONField(default=list, blank=True)
-    at = models.DateTimeField()
-    note = models.CharField(max_length=500, blank=True)
-    data = models.JSONField(default=dict, blank=True)
+    to_users = models.JSONField(_("alerted users"), default=list, blank=True)
+    at = models.DateTimeField(_("at"))
+    note = models.CharField(_("note"), max_length=500, blank=True)
+    data = models.JSONField(_("data"), default=dict, blank=True)
 
     class Meta:
+        verbose_name = _("call event")
+        verbose_name_plural = _("call events")
         ordering = ["id"]
         indexes = [models.Index(fields=["call", "id"], name="callevent_call_id")]
 

@@ -9,11 +9,17 @@ from django.db.models import F, Q, QuerySet
 
 from core.errors import NotFound
 from org.access import Term, any_holds, any_q, get_scope, paths_q
+from org.policy import under
 from org.selectors import whole_number
 from sos.models import Call, CallEvent, CareProfile, Responder
+from sos.states import Action, State
 
 if TYPE_CHECKING:
     from accounts.models import User, Viewer
+
+# The change counter (core.memo) of who sees which calls, for what no other counter tells: a chain
+# rearranged, a logout. Open live streams compare it (with "auth" and "org") to know when to re-check.
+GATE_GENERATION = "sos"
 
 
 def area_paths(user: Viewer) -> tuple[str, ...]:
@@ -53,6 +59,14 @@ class CallGate:
     def sees(self, row: dict[str, Any]) -> bool:
         return any_holds(self.terms(), row)
 
+    def covers(self, other: CallGate) -> bool:
+        """Whether this gate lets through everything `other` does (the same viewer, no sight lost)."""
+        return (
+            self.user_id == other.user_id
+            and other.profile_ids <= self.profile_ids
+            and all(under(self.staff_paths, p) for p in other.staff_paths)
+        )
+
 
 def call_gate(user: User) -> CallGate:
     return CallGate(
@@ -70,7 +84,7 @@ def calls_for(user: Viewer) -> QuerySet[Call]:
 
 
 def access_call(user: Viewer, call_id: int) -> Call:
-    call = calls_for(user).filter(pk=call_id).select_related("profile__resident", "responder").first()
+    call = calls_for(user).filter(pk=call_id).select_related("profile__resident__household", "responder").first()
     if call is None:
         raise NotFound()
     return call
@@ -104,3 +118,40 @@ def responder_phone(viewer: Viewer, rung: Responder, *, field: str, channel: str
     return whole_number(
         viewer, rung.phone, field=field, allowed=True, channel=channel, path=path, subject=f"sos:responder:{rung.pk}"
     )
+
+
+def is_call_responder(user: Viewer, call: Call) -> bool:
+    """Whom the call asks to come: the responder who took it; while nobody has, everyone its alerts
+    went to (the rung, the village, the command centre)."""
+    if user is None or not user.is_authenticated:
+        return False
+    if call.responder_id is not None:
+        return call.responder_id == user.pk
+    if call.state != State.RAISED:
+        return False
+    alerted = CallEvent.objects.filter(call=call, action=Action.ALERT).values_list("to_users", flat=True)
+    return any(user.pk in to_users for to_users in alerted)
+
+
+def caller_contact(viewer: Viewer, call: Call, *, channel: str, path: str = "") -> dict[str, Any]:
+    """Where the caller lives and the number to ring them on, as `viewer` may see them on the call.
+
+    The call's responders (is_call_responder) are on their way: the whole phone, each read logged as the
+    resident's (org.selectors.whole_number), and the address. Anyone else who sees the call (staff over
+    the area, the rest of the chain) gets the phone masked, whatever their role shows elsewhere, and the
+    address only where they see the resident's household anyway. The caller sees their own."""
+    resident = call.profile.resident
+    own = resident.user_id is not None and resident.user_id == viewer.pk
+    responder = own or is_call_responder(viewer, call)
+    phone = whole_number(
+        viewer, resident.phone, field="phone", allowed=responder, channel=channel, path=path, resident=resident
+    )
+    scope = get_scope(viewer)
+    sees_home = (
+        responder or scope.covers(scope.people_paths, resident.path) or (resident.household_id in scope.household_ids)
+    )
+    return {
+        "phone": phone,
+        "phone_masked": not responder and bool(resident.phone),
+        "address": resident.household.address if sees_home else "",
+    }

@@ -18,14 +18,17 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import RoleAssignment, User, actor_label
+from core import ratelimit
 from core.clock import now
 from core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from core.memo import bump
 from core.validators import validate_phone
 from notify.services import message_queue
+from org.access import get_scope
 from org.models import HouseholdLink, Level, Node, Resident, ServicePoint, path_ids
-from org.policy import Cap, centre_ladder, holders
+from org.policy import Cap, centre_ladder, holders, may_respond
 from sos.models import Call, CallEvent, CareProfile, Contact, Responder
-from sos.selectors import looks_after
+from sos.selectors import GATE_GENERATION, looks_after
 from sos.states import FINAL_STATES, MACHINE, Action, State
 
 if TYPE_CHECKING:
@@ -116,31 +119,60 @@ def care_register(
     )
     for i, rung in enumerate(default_chain(resident)):
         Responder.objects.create(profile=profile, position=i, **rung)
+    bump(GATE_GENERATION)  # the chain's people see this resident's calls from now on, live screens too
     return profile
 
 
 class Rung(TypedDict, total=False):
-    """One responder of a chain, as chain_set takes it: a login, or a name with a phone (kind: Responder.Kind)."""
+    """One responder of a chain, as chain_set takes it: a login (`user`, or its id as a form or the API
+    names it), or a name with a phone (kind: Responder.Kind)."""
 
     user: User | None
+    user_id: int | None
     name: str
     phone: str
     kind: str
 
 
+def chain_candidates(*, profile: CareProfile) -> list[User]:
+    """Who may be on a resident's chain, and so see their calls: active users holding a role over the
+    resident's grid or a place above it that may answer one-key calls (org.policy.may_respond: the
+    place's staff, party members and volunteers; not department staff, not residents). The page offers
+    exactly these; chain_set, and so the page and the API, takes no one else."""
+    return sorted(
+        {
+            a.user
+            for a in RoleAssignment.objects.filter(node_id__in=path_ids(profile.path), user__is_active=True)
+            .select_related("user")
+            .order_by("id")
+            if may_respond(a.role)
+        },
+        key=lambda u: u.pk,
+    )
+
+
 @transaction.atomic
 def chain_set(*, profile: CareProfile, rungs: list[Rung], by: User) -> list[Responder]:
-    """Replace the responder chain, in order. Each rung: a user (who sees the call on their screen) or a
-    name with a phone (told by SMS)."""
+    """Replace the responder chain, in order. Each rung: a user (who sees the call on their screen) among
+    chain_candidates, or a name with a phone (told by SMS). A login that is not a candidate, or no login
+    at all, is refused in the same words: ids cannot be probed."""
     _check_staff(by, profile.path)
     if not rungs:
         raise ValidationFailed(fields={"chain": [_("Someone must answer this resident's calls.")]})
     if len(rungs) > MAX_CHAIN:
         raise ValidationFailed(fields={"chain": [_("At most %(n)d responders.") % {"n": MAX_CHAIN}]})
+    candidates = {u.pk: u for u in chain_candidates(profile=profile)}
+    users: list[User | None] = []
+    for rung in rungs:
+        given = rung.get("user")
+        user_id = given.pk if given is not None else rung.get("user_id")
+        if user_id is not None and user_id not in candidates:
+            msg = _("Choose responders among the staff, party members and volunteers of this resident's place.")
+            raise ValidationFailed(fields={"chain": [msg]})
+        users.append(candidates[user_id] if user_id is not None else None)
     made = []
     profile.chain.all().delete()
-    for i, rung in enumerate(rungs):
-        user = rung.get("user")
+    for i, (rung, user) in enumerate(zip(rungs, users, strict=True)):
         phone = rung.get("phone") or ""
         if not phone and user:
             phone = getattr(user, "work_phone", "")
@@ -160,6 +192,7 @@ def chain_set(*, profile: CareProfile, rungs: list[Rung], by: User) -> list[Resp
                 phone=phone,
             )
         )
+    bump(GATE_GENERATION)  # whoever left the chain stops seeing the calls, open live streams too
     return made
 
 
@@ -211,6 +244,11 @@ def call_raise(
     if not _may_raise_for(by, profile):
         raise NotFound(_("No such resident in your area."), code="resident.not_found")
     key_owner = f"d{device_id}" if device_id else f"u{by.pk}"
+    # Each call texts responders and family: a press repeated twenty times in a second is one too many
+    # (core.ratelimit). A retried press with its key (answered with the first call below) is not counted.
+    retry = bool(idempotency_key) and Call.objects.filter(key_owner=key_owner, idempotency_key=idempotency_key).exists()
+    if not retry:
+        ratelimit.hit("sos", "staff" if get_scope(by).is_staff else "user", by.pk)
     try:
         with transaction.atomic():
             return Raised(_raise(profile, kind, channel, by, note, idempotency_key, key_owner), True)

@@ -5,23 +5,41 @@ escalation).
 One poller per server process reads new events (every POLL_SECONDS while anyone listens) and hands
 each to the listeners allowed to see it; a client that reconnects sends Last-Event-ID (or ?after=) and
 first gets what it missed. Each event carries the call as it now is, so a screen needs no second trip.
+
+A stream lives for hours, so who watches is asked again while it runs, as every request asks it: each
+second a stream compares the change counters of tokens and users, roles and the tree, and chains
+(core.memo's generations: one query a second per process, shared by its streams); when one moved, or
+every RECHECK_SECONDS whatever happened, it resolves its token or session again and rebuilds the
+viewer's gate. A viewer who may no longer log in, or who lost sight of any call, gets `event: revoked`
+and the stream ends (a screen that still may watch reconnects under its new rights); a gate that only
+grew is taken over in place.
 """
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
+import weakref
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, load_backend
 from django.core.serializers.json import DjangoJSONEncoder
+from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.utils.crypto import constant_time_compare
 from django.utils.translation import gettext as _
 
+from core.clock import now
+from core.memo import memo
+from core.models import Generation
 from sos.models import Call, CallEvent
-from sos.selectors import CallGate, call_gate
+from sos.selectors import GATE_GENERATION, CallGate, call_gate
 from sos.states import State
 
 if TYPE_CHECKING:
@@ -30,6 +48,15 @@ if TYPE_CHECKING:
 POLL_SECONDS = 0.2
 HEARTBEAT_SECONDS = 15
 BACKLOG_MAX = 200
+# Who watches is looked at again this often (core.clock time): the second in which a revoked token, a
+# role taken away or a switched-off account stops working everywhere else (core.memo).
+REVALIDATE_SECONDS = 1.0
+# ...and resolved again from scratch this often even when no counter moved: a session that expired or
+# was logged out elsewhere, a token past its expiry.
+RECHECK_SECONDS = 15.0
+# The generations whose change may take sight away: tokens and users (accounts), roles, residents and
+# the tree (org), chains and logouts (sos).
+WATCHED = ("auth", "org", GATE_GENERATION)
 
 
 def viewer_for(user: User) -> CallGate:
@@ -80,6 +107,15 @@ def _last_id() -> int:
     return CallEvent.objects.order_by("-id").values_list("id", flat=True).first() or 0
 
 
+def _marker() -> tuple[int, ...]:
+    values = dict(Generation.objects.filter(name__in=WATCHED).values_list("name", "value"))
+    return tuple(values.get(name, 0) for name in WATCHED)
+
+
+def _within(since: dt.datetime, at: dt.datetime, seconds: float) -> bool:
+    return 0 <= (at - since).total_seconds() < seconds
+
+
 @dataclass(eq=False)
 class _Listener:
     sees: Callable[[dict[str, Any]], bool]
@@ -87,12 +123,30 @@ class _Listener:
 
 
 class Hub:
-    """The one poller of this process's event loop."""
+    """The one poller of this process's event loop, and its reading of the change counters."""
 
-    def __init__(self) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
         self.listeners: set[_Listener] = set()
         self.last_id: int | None = None
         self.task: asyncio.Task | None = None
+        self.loop = weakref.ref(loop) if loop is not None else None
+        self.seen: tuple[int, ...] | None = None  # the change counters as last read
+        self.seen_at: dt.datetime | None = None
+
+    async def marker(self, at: dt.datetime, *, fresh: bool = False) -> tuple[int, ...]:
+        """The change counters, read at most once per REVALIDATE_SECONDS for all this process's streams.
+
+        When one has moved, this process's in-memory copies of it are dropped at once (core.memo would
+        drop them within its own second): whoever re-checks a viewer after seeing the move reads what
+        is now true, not a copy made before it."""
+        if fresh or self.seen is None or self.seen_at is None or not _within(self.seen_at, at, REVALIDATE_SECONDS):
+            value = await sync_to_async(_marker)()
+            for i, name in enumerate(WATCHED):
+                if self.seen is None or self.seen[i] != value[i]:
+                    memo(name).forget()
+            self.seen, self.seen_at = value, at
+        assert self.seen is not None
+        return self.seen
 
     async def join(self, sees: Callable[[dict[str, Any]], bool]) -> tuple[_Listener, int]:
         """Listen from now on; returns the listener and the last id the hub has read (the backlog runs up
@@ -131,8 +185,8 @@ def hub() -> Hub:
     """One hub per event loop (uvicorn runs one loop per worker process; tests may start several)."""
     loop = asyncio.get_running_loop()
     h = _hubs.get(id(loop))
-    if h is None:
-        h = _hubs[id(loop)] = Hub()
+    if h is None or h.loop is None or h.loop() is not loop:  # a new loop under a dead one's id
+        h = _hubs[id(loop)] = Hub(loop)
     return h
 
 
@@ -141,19 +195,107 @@ def _frame(row: dict[str, Any]) -> str:
     return f"id: {row['id']}\nevent: call\ndata: {data}\n\n"
 
 
-async def _authenticate(request: HttpRequest) -> User | None:
+REVOKED = "event: revoked\ndata: {}\n\n"
+
+
+@dataclass(frozen=True)
+class _Credential:
+    """What let the viewer in: a bearer token, or their login session. Resolved again while they watch."""
+
+    token: str = ""
+    session_key: str = ""
+
+
+def _session_user(key: str) -> User | None:
+    """The user a login session still stands for, as django.contrib.auth.get_user decides it (an active
+    user, the password unchanged since login), without touching the session itself."""
+    from accounts.models import User
+
+    store = import_module(settings.SESSION_ENGINE).SessionStore(session_key=key)
+    try:
+        user_id = User._meta.pk.to_python(store[SESSION_KEY])
+        backend_path = store[BACKEND_SESSION_KEY]
+    except (KeyError, ValueError):  # logged out, expired, or never a login
+        return None
+    if backend_path not in settings.AUTHENTICATION_BACKENDS:
+        return None
+    user = load_backend(backend_path).get_user(user_id)  # None for a user switched off
+    if user is None:
+        return None
+    given = store.get(HASH_SESSION_KEY) or ""
+    hashes = [user.get_session_auth_hash(), *user.get_session_auth_fallback_hash()]
+    return user if given and any(constant_time_compare(given, h) for h in hashes) else None
+
+
+def _resolve(credential: _Credential) -> User | None:
+    if credential.token:
+        from accounts.services import token_authenticate
+
+        return token_authenticate(credential.token)
+    if credential.session_key:
+        return _session_user(credential.session_key)
+    return None
+
+
+def _recheck(credential: _Credential, gate: CallGate) -> CallGate | None:
+    """The viewer's gate as it now is; None once they may not log in, or see less than before."""
+    user = _resolve(credential)
+    if user is None or user.pk != gate.user_id:
+        return None
+    fresh = viewer_for(user)
+    return fresh if fresh.covers(gate) else None
+
+
+class _Watch:
+    """Whether the viewer of one stream may still watch, and what: looked at once per REVALIDATE_SECONDS
+    against the hub's change counters, resolved again when they moved and every RECHECK_SECONDS."""
+
+    def __init__(self, h: Hub, credential: _Credential, gate: CallGate, marker: tuple[int, ...]) -> None:
+        self.hub, self.credential, self.marker = h, credential, marker
+        self.gate: CallGate | None = gate
+        self.looked_at = self.checked_at = now()
+
+    async def current(self) -> CallGate | None:
+        at = now()
+        if self.gate is None or _within(self.looked_at, at, REVALIDATE_SECONDS):
+            return self.gate
+        self.looked_at = at
+        try:
+            marker = await self.hub.marker(at)
+            if marker == self.marker and _within(self.checked_at, at, RECHECK_SECONDS):
+                return self.gate
+            gate = await sync_to_async(_recheck)(self.credential, self.gate)
+        except DatabaseError:
+            # The database went away for a moment (the hub keeps listening, and reads nothing new
+            # meanwhile): the viewer stands as last checked for up to RECHECK_SECONDS, and is checked
+            # from scratch once it is back.
+            self.marker = ()
+            if _within(self.checked_at, at, RECHECK_SECONDS):
+                return self.gate
+            self.gate = None
+            return None
+        self.gate, self.marker, self.checked_at = gate, marker, at
+        return self.gate
+
+
+async def _authenticate(request: HttpRequest) -> tuple[User | None, _Credential]:
     auth = request.headers.get("Authorization", "")
     if auth.startswith("Bearer "):
         from accounts.services import token_authenticate
 
-        return await sync_to_async(token_authenticate)(auth[7:].strip())
+        raw = auth[7:].strip()
+        return await sync_to_async(token_authenticate)(raw), _Credential(token=raw)
     user = await request.auser()
-    return user if user.is_authenticated else None
+    if not user.is_authenticated:
+        return None, _Credential()
+    return user, _Credential(session_key=request.session.session_key or "")
 
 
 async def events(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
-    """GET /sos/stream: text/event-stream of the calls this user may see."""
-    user = await _authenticate(request)
+    """GET /sos/stream: text/event-stream of the calls this user may see, for as long as they may."""
+    h = hub()
+    marker = await h.marker(now(), fresh=True)  # before the viewer is resolved: any later change is seen
+    user, credential = await _authenticate(request)
     if user is None:
         return HttpResponse(_("Please log in."), status=401, content_type="text/plain; charset=utf-8")
     given = request.headers.get("Last-Event-ID") or request.GET.get("after")
@@ -162,23 +304,36 @@ async def events(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
     except ValueError:
         return HttpResponse(_("Last-Event-ID must be a number."), status=400, content_type="text/plain; charset=utf-8")
     viewer = await sync_to_async(viewer_for)(user)
+    watch = _Watch(h, credential, viewer, marker)
 
     async def stream() -> AsyncIterator[str]:
-        h = hub()
+        loop = asyncio.get_running_loop()
         listener, upto = await h.join(viewer.sees)
         try:
             yield "retry: 2000\n\n"
             if after is not None and after >= 0:
                 for row in await sync_to_async(_rows)(after, upto, BACKLOG_MAX):
-                    if viewer.sees(row):
+                    if (gate := await watch.current()) is None:
+                        break
+                    if gate.sees(row):
                         yield _frame(row)
-            while True:
+            sent_at = loop.time()
+            while (gate := await watch.current()) is not None:
+                listener.sees = gate.sees  # a gate that grew: the hub hands over what it now lets through
                 try:
-                    row = await asyncio.wait_for(listener.queue.get(), HEARTBEAT_SECONDS)
+                    row = await asyncio.wait_for(listener.queue.get(), REVALIDATE_SECONDS)
                 except TimeoutError:
-                    yield ": keep-alive\n\n"
+                    if loop.time() - sent_at >= HEARTBEAT_SECONDS:
+                        sent_at = loop.time()
+                        yield ": keep-alive\n\n"
                     continue
-                yield _frame(row)
+                # The row may have waited in the queue past a change: asked again before it goes out.
+                if (gate := await watch.current()) is None:
+                    break
+                if gate.sees(row):
+                    sent_at = loop.time()
+                    yield _frame(row)
+            yield REVOKED
         finally:
             h.leave(listener)
 

@@ -20,7 +20,6 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from accounts.http import AuthedRequest
-from accounts.models import RoleAssignment
 from catalog.selectors import category_by_code
 from core.clock import now
 from core.forms import bind
@@ -28,7 +27,6 @@ from core.pages import attempt, gate
 from org import selectors as org_selectors
 from org.access import get_scope, paths_q, residents_for
 from org.models import Level, Node, path_ids
-from org.policy import may_respond
 from org.selectors import whole_number
 from sos import selectors, services
 from sos.forms import (
@@ -197,6 +195,9 @@ def board_page(request: AuthedRequest) -> HttpResponse:
 def call_page(request: AuthedRequest, call_id: int) -> HttpResponse:
     call = gate(selectors.access_call, request.user, call_id)
     mine = call.responder_id == request.user.pk
+    is_caller = call.profile.resident.user_id == request.user.pk
+    # The caller's own page needs no card of where they live.
+    caller = None if is_caller else selectors.caller_contact(request.user, call, channel="page", path=request.path)
     return render(
         request,
         "sos/call.html",
@@ -204,8 +205,9 @@ def call_page(request: AuthedRequest, call_id: int) -> HttpResponse:
             "call": call,
             "events": list(selectors.timeline(call)),
             "mine": mine,
-            "is_caller": call.profile.resident.user_id == request.user.pk,
+            "is_caller": is_caller,
             "actions": services.call_actions(request.user, call),
+            "caller": caller,
         },
     )
 
@@ -285,8 +287,7 @@ def profile_page(request: AuthedRequest, profile_id: int) -> HttpResponse:
             saved = _("The family contacts are saved.")
             save: Any = lambda f: services.contacts_set(profile=p, contacts=f.contacts(), by=request.user)  # noqa: E731
         elif which is not None:
-            candidates = {u.pk: u for u in _chain_candidates(request.user, p)}
-            form = bind(request, ChainForm, candidates=candidates)
+            form = bind(request, ChainForm)
             saved = _("The responder chain is saved.")
             save = lambda f: services.chain_set(profile=p, rungs=f.rungs(), by=request.user)  # noqa: E731
         else:
@@ -315,26 +316,12 @@ def profile_page(request: AuthedRequest, profile_id: int) -> HttpResponse:
             "p": p,
             "rows": rows,
             "kinds": Responder.Kind.choices,
-            "candidates": _chain_candidates(request.user, p),
+            "candidates": services.chain_candidates(profile=p),
             "calls": calls,
             "call_kinds": Call.Kind.choices,
             "contact_rows": [*contacts, *([None] * (services.MAX_CONTACTS - len(contacts)))],
             "contacts_editable": unmask,
         },
-    )
-
-
-def _chain_candidates(user: Any, p: CareProfile) -> list[Any]:
-    """People who can be on a chain: active staff, party members and volunteers holding a role on the
-    resident's grid, village or town."""
-    ids = path_ids(p.path)
-    return sorted(
-        {
-            a.user
-            for a in RoleAssignment.objects.filter(node_id__in=ids).select_related("user")
-            if a.user.is_active and may_respond(a.role)
-        },
-        key=lambda u: u.pk,
     )
 
 

@@ -16,7 +16,7 @@ class Volunteer(models.Model):
     resident = models.OneToOneField(
         Resident, on_delete=models.PROTECT, related_name="volunteer", verbose_name=_("resident")
     )
-    path = PathField()  # the grid they live in
+    path = PathField(_("path"))  # the grid they live in
     skills = models.JSONField(_("skills"), default=list, blank=True)
     availability = models.CharField(_("availability"), max_length=100, blank=True)
     joined_at = models.DateTimeField(_("joined"))
@@ -33,7 +33,7 @@ class Volunteer(models.Model):
 
 class Team(models.Model):
     node = models.ForeignKey(Node, on_delete=models.PROTECT, related_name="volunteer_teams", verbose_name=_("node"))
-    path = PathField()
+    path = PathField(_("path"))
     name = models.CharField(_("name"), max_length=60)
     description = models.CharField(_("description"), max_length=300, blank=True)
     created_at = models.DateTimeField(_("created"))
@@ -79,7 +79,7 @@ class Activity(models.Model):
         FINISHED = "finished", _("finished")
 
     node = models.ForeignKey(Node, on_delete=models.PROTECT, related_name="activities", verbose_name=_("organised by"))
-    path = PathField()
+    path = PathField(_("path"))
     team = models.ForeignKey(
         Team, null=True, blank=True, on_delete=models.PROTECT, related_name="activities", verbose_name=_("team")
     )
@@ -98,7 +98,9 @@ class Activity(models.Model):
     )
     state = models.CharField(_("state"), max_length=10, choices=State.choices, default=State.PUBLISHED)
     checkin_code = models.CharField(_("check-in code"), max_length=12, unique=True)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("created by")
+    )
     created_at = models.DateTimeField(_("created"))
 
     class Meta:
@@ -124,9 +126,13 @@ class Participation(models.Model):
         DONE = "done", _("service recorded")
         NO_SHOW = "no_show", _("did not come")
 
-    activity = models.ForeignKey(Activity, on_delete=models.PROTECT, related_name="participations")
-    volunteer = models.ForeignKey(Volunteer, on_delete=models.PROTECT, related_name="participations")
-    path = PathField()  # the volunteer's grid
+    activity = models.ForeignKey(
+        Activity, on_delete=models.PROTECT, related_name="participations", verbose_name=_("activity")
+    )
+    volunteer = models.ForeignKey(
+        Volunteer, on_delete=models.PROTECT, related_name="participations", verbose_name=_("volunteer")
+    )
+    path = PathField(_("path"))  # the volunteer's grid
     state = models.CharField(_("state"), max_length=12, choices=State.choices)
     signed_at = models.DateTimeField(_("time signed up"))
     checkin_at = models.DateTimeField(_("check-in time"), null=True, blank=True)
@@ -136,11 +142,21 @@ class Participation(models.Model):
     hours = models.DecimalField(_("service hours"), max_digits=5, decimal_places=1, null=True, blank=True)
     rating = models.PositiveSmallIntegerField(_("rating"), null=True, blank=True)
     rated_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("rated by"),
     )
     rated_at = models.DateTimeField(_("rated"), null=True, blank=True)
     claim = models.OneToOneField(
-        "points.Claim", null=True, blank=True, on_delete=models.PROTECT, related_name="participation"
+        "points.Claim",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="participation",
+        verbose_name=_("points claim"),
     )
 
     class Meta:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from django.db import transaction
-from django.http import HttpRequest
+from django.http import FileResponse, HttpRequest
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from ninja import Field, File, Form, Query, Router
@@ -15,16 +16,20 @@ from ninja.files import UploadedFile
 from ninja.responses import Status
 
 from accounts.http import AuthedRequest
+from accounts.services import token_authenticate
 from catalog import selectors as catalog_selectors
 from catalog.models import Category, ServiceItem, Urgency
 from core.errors import NotFound, PermissionDenied, ValidationFailed
 from core.schemas import DictSchema, Page, PageParams, QueryIn, StrictIn, paginate
 from org.models import Department, Node, Resident
 from workorders import photos, selectors, services
-from workorders.access import access_order, access_orders, work_scope
+from workorders.access import access_order, access_orders, orders_for, work_scope
 from workorders.models import Channel, Extension, Kind, Photo, WorkOrder
 from workorders.services import Unit
 from workorders.states import State
+
+# An idempotency key, in the body or the Idempotency-Key header.
+KEY_PATTERN = re.compile(r"^[A-Za-z0-9_.:-]{0,64}$")
 
 router = Router(tags=["work orders"])
 
@@ -200,8 +205,9 @@ def _detail(request: HttpRequest, o: WorkOrder, *, fresh: bool = False) -> dict[
 
 
 def _photo_url(p: Photo) -> str:
-    """Photos are served by a view that checks who asks, never straight from the media folder."""
-    return reverse("workorders:photo", args=[p.order_id, p.pk])
+    """Photos are served by an API operation that checks who asks (a Bearer token or a session, the
+    order's scope), never straight from the media folder. The pages use their own address for them."""
+    return reverse("api:workorder_photo", args=[p.order_id, p.pk])
 
 
 # --- input ----------------------------------------------------------------------------------------
@@ -224,7 +230,7 @@ class SubmitIn(StrictIn):
     contact_phone: str = Field("", max_length=20, pattern=r"^(\d[\d-]{4,18}\d)?$")
     anonymous: bool = False
     form_data: dict[str, Any] = Field(default_factory=dict)
-    idempotency_key: str = Field("", max_length=64, pattern=r"^[A-Za-z0-9_.:-]*$")
+    idempotency_key: str = Field("", max_length=64, pattern=KEY_PATTERN.pattern)
 
 
 class SimilarOut(DictSchema):
@@ -280,7 +286,10 @@ def _similar(o: WorkOrder, user: Any) -> list[dict[str, Any]]:
 def submit(request: AuthedRequest, body: SubmitIn):
     """A retried request with the same `idempotency_key` (or `Idempotency-Key` header) returns the
     first order with status 200 instead of making another."""
-    key = body.idempotency_key or request.headers.get("Idempotency-Key", "")[:64]
+    key = body.idempotency_key or request.headers.get("Idempotency-Key", "")
+    if not KEY_PATTERN.match(key):
+        # The header obeys the body field's rule: a key cut or bent to fit would be another request's key.
+        raise ValidationFailed(fields={"Idempotency-Key": [_("At most 64 letters, digits and _ . : -")]})
     owner = None
     if body.owner_id:
         owner = Resident.objects.select_related("household__grid").filter(pk=body.owner_id).first()
@@ -292,7 +301,8 @@ def submit(request: AuthedRequest, body: SubmitIn):
     if body.grid_id:
         grid = Node.objects.filter(pk=body.grid_id).first()
         if grid is None:
-            raise ValidationFailed(fields={"grid_id": [_("No such grid.")]})
+            # Word for word what the service answers for a grid outside the filer's area.
+            raise NotFound(_("No such grid in your area."), code="node.not_found")
     result = services.workorder_submit(
         by=request.user,
         kind=body.kind,
@@ -326,7 +336,7 @@ def submit(request: AuthedRequest, body: SubmitIn):
 
 
 class OrderFilter(QueryIn):
-    queue: Literal["", "dispatch", "handle", "callback"] = ""
+    queue: Literal["", "dispatch", "handle", "callback", "extension"] = ""
     state: State | None = None
     category: str | None = Field(None, max_length=20)
     department: int | None = Field(None, ge=1)
@@ -361,11 +371,6 @@ def order_list(request: AuthedRequest, filters: Query[OrderFilter], page: Query[
         mine=filters.mine,
     )
     return paginate(selectors.order_list(user=request.user, f=f), page, convert=_row, count_cap=COUNT_CAP)
-
-
-@router.get("/workorders/{order_id}", response=OrderOut, summary="One order with its timeline")
-def order_detail(request: AuthedRequest, order_id: int):
-    return _detail(request, access_order(request.user, order_id))
 
 
 # --- steps ----------------------------------------------------------------------------------------
@@ -453,7 +458,7 @@ class NoteIn(StrictIn):
 
 
 class BulkIn(StrictIn):
-    ids: list[int] = Field(..., min_length=1, max_length=100)
+    ids: list[Annotated[int, Field(ge=1)]] = Field(..., min_length=1, max_length=100)
     to: UnitIn | None = Field(None, description="Omit to send each order to its suggested unit")
 
 
@@ -471,12 +476,29 @@ def _step(request: HttpRequest, order_id: int, need: str, fn: Any, **kw: Any) ->
     return _detail(request, access_order(request.user, order_id))
 
 
+# Fixed paths under /workorders/ come before "/workorders/{order_id}": ninja matches routes in the order
+# they are declared, and {order_id} matches any segment ("dispatch-bulk" included), which answered 405.
 @router.post("/workorders/dispatch-bulk", response=list[OrderRowOut], summary="Dispatch several orders at once")
 def dispatch_bulk(request: AuthedRequest, body: BulkIn):
+    """All or nothing: an id you cannot see (or that does not exist) is a 404 naming it, and nothing is
+    dispatched."""
     with transaction.atomic():
-        orders = access_orders(request.user, body.ids, need="dispatch")
+        try:
+            orders = access_orders(request.user, body.ids, need="dispatch")
+        except NotFound:
+            # Which of the ids given are missing or not yours (one answer for both): the caller's own
+            # numbers, so naming them tells nothing new.
+            seen = set(orders_for(request.user).filter(pk__in=body.ids).values_list("pk", flat=True))
+            missing = ", ".join(str(i) for i in dict.fromkeys(body.ids) if i not in seen)
+            message = _("No order with these numbers in your area: %(ids)s.") % {"ids": missing}
+            raise NotFound(message, fields={"ids": [message]}) from None
         done = services.workorder_dispatch_bulk(orders=orders, by=request.user, to=_unit(body.to) if body.to else None)
     return [_row(o) for o in done]
+
+
+@router.get("/workorders/{order_id}", response=OrderOut, summary="One order with its timeline")
+def order_detail(request: AuthedRequest, order_id: int):
+    return _detail(request, access_order(request.user, order_id))
 
 
 @router.post("/workorders/{order_id}/dispatch", response=OrderOut, summary="Dispatch (派单) to a unit")
@@ -642,6 +664,26 @@ def photo_upload(request: AuthedRequest, order_id: int, photo: File[UploadedFile
     return Status(201, {"id": p.pk, "stage": p.stage, "url": _photo_url(p), "width": p.width, "height": p.height})
 
 
+@router.get(
+    "/workorders/{order_id}/photos/{photo_id}",
+    response={200: None},
+    url_name="workorder_photo",
+    summary="One photo of an order (JPEG)",
+    openapi_extra={
+        "responses": {
+            200: {  # ninja keys responses by int: a "200" string would be a second, duplicate key
+                "description": "The photo, re-encoded as JPEG without EXIF",
+                "content": {"image/jpeg": {"schema": {"type": "string", "format": "binary"}}},
+            }
+        }
+    },
+)
+def photo_get(request: AuthedRequest, order_id: int, photo_id: int) -> FileResponse:
+    """The `url` of a photo in the API's answers: the same token or session as any other call, and
+    the order's scope (an order you cannot see, or a photo it does not have, is 404)."""
+    return photos.photo_response(access_order(request.user, order_id), photo_id)
+
+
 @router.get("/workorders/{order_id}/similar", response=list[SimilarOut], summary="Open orders that look the same")
 def similar(request: AuthedRequest, order_id: int):
     o = access_order(request.user, order_id, need="note")
@@ -649,6 +691,14 @@ def similar(request: AuthedRequest, order_id: int):
 
 
 # --- public tracking ------------------------------------------------------------------------------
+#
+# What anyone holding a tracking code learns, without logging in (the page /track/<code>/ shows the same):
+# the order's type, category and state, when it was submitted and is due, the handling unit's name, the
+# order it was linked to as a duplicate, and the timeline of its public steps (what happened, when, and
+# which unit or desk did it — never a clerk's name). Never free text: the reply and notes are written by
+# staff for the resident and may name people, numbers and addresses, and a code travels (read out over
+# the phone, written on paper, forwarded). The appeal's owner — or whoever filed it for them (代办) —
+# recognised by their session or Bearer token, also reads the reply and the notes staff marked public.
 
 
 class TrackEventOut(DictSchema):
@@ -656,7 +706,7 @@ class TrackEventOut(DictSchema):
     state: str
     actor: str
     at: dt.datetime
-    note: str
+    note: str = Field(description="Empty unless the caller owns the appeal (a note staff marked public)")
 
 
 class TrackOut(DictSchema):
@@ -666,18 +716,49 @@ class TrackOut(DictSchema):
     category_name: str
     created_at: dt.datetime
     due_at: dt.datetime | None
-    reply: str
+    unit: str | None = Field(description="The handling unit's name, once dispatched")
+    reply: str = Field(description="Empty unless the caller owns the appeal (their session or token)")
     primary_code: str | None
     events: list[TrackEventOut]
 
 
+def track_caller(request: HttpRequest) -> Any:
+    """Who asks an operation open to everyone: a valid Bearer token's user, else the session's, else None."""
+    scheme, _sep, raw = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and raw.strip():
+        return token_authenticate(raw.strip())
+    user = getattr(request, "user", None)
+    return user if user is not None and user.is_authenticated else None
+
+
+def reads_reply(user: Any, order: WorkOrder) -> bool:
+    """May `user` read the free text of `order`'s tracking page: its owner, or whoever filed it for them."""
+    if user is None:
+        return False
+    return work_scope(user).is_owner(order) or order.submitted_by_id == user.pk
+
+
+def unit_name(order: WorkOrder) -> str | None:
+    if order.department is not None:
+        return order.department.name
+    if order.unit_node is not None:
+        return order.unit_node.name
+    return None
+
+
 @router.get("/track/{code}", response=TrackOut, auth=None, summary="Public progress of an order by tracking code")
 def track(request: HttpRequest, code: str):
+    """The state and the public timeline for anyone; the reply and the public notes only for the appeal's
+    owner (or whoever filed it for them), recognised by session or Bearer token."""
     code = code.strip().upper()[:16]
     o = WorkOrder.objects.select_related("category", "primary").filter(tracking_code=code).first()
     if o is None:
         raise NotFound()
     shown = o.primary or o  # a duplicate's reporter follows the primary
+    owner = reads_reply(track_caller(request), o)
+    # A duplicate's reporter is told the primary's reply (as the service copies it to them at closing);
+    # the notes on the primary were written for its own resident.
+    notes = owner and shown.pk == o.pk
     events = selectors.timeline(shown, public=True)
     return {
         "tracking_code": o.tracking_code,
@@ -686,7 +767,8 @@ def track(request: HttpRequest, code: str):
         "category_name": o.category.name,
         "created_at": o.created_at,
         "due_at": shown.due_at,
-        "reply": shown.reply,
+        "unit": unit_name(shown),
+        "reply": shown.reply if owner else "",
         "primary_code": o.primary.tracking_code if o.primary is not None else None,
         "events": [
             {
@@ -694,7 +776,7 @@ def track(request: HttpRequest, code: str):
                 "state": e.to_state,
                 "actor": selectors.public_actor(e, shown),
                 "at": e.at,
-                "note": e.note if e.action in PUBLIC_NOTE_ACTIONS else "",
+                "note": e.note if notes and e.action in PUBLIC_NOTE_ACTIONS else "",
             }
             for e in events
         ],

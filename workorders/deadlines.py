@@ -22,7 +22,7 @@ from catalog.services import Limits, effective_time_class, limits_for
 from core import workcal
 from core.clock import SHANGHAI, now
 from workorders.models import WorkOrder
-from workorders.states import HANDLING_STATES, State
+from workorders.states import CLOCK_STATES, State
 
 LEASE = dt.timedelta(seconds=60)
 
@@ -58,6 +58,40 @@ def warn_time(start: dt.datetime, due: dt.datetime, percent: int, *, working: bo
     return start + (due - start) * (percent / 100)
 
 
+def rectify_deadline(start: dt.datetime, limits: Limits) -> dt.datetime:
+    """The end of a reopened order's rectification period (重办) begun at `start`.
+
+    RECTIFY_WORKING_DAYS working days, or the catalogue's own completion limit for the order when that is
+    shorter (a reopened emergency is still an emergency: 2 working hours, not a week). The period is
+    counted in working time on the official calendar (core.workcal), a round-the-clock limit (utilities'
+    24 hours) as so many working hours: `runs_around_the_clock` is False from the second round on.
+    """
+    period = workcal.add_working_days(start, setting("RECTIFY_WORKING_DAYS"))
+    if limits.resolve_unit == LimitUnit.WORKING_DAYS:
+        own = workcal.add_working_days(start, limits.resolve_amount)
+    else:
+        own = workcal.add_working_hours(start, float(limits.resolve_amount))
+    return min(period, own)
+
+
+def reopen_clock(order: WorkOrder, t: dt.datetime) -> dict[str, object]:
+    """The deadline columns of an order reopened at `t`: on the clock from the reopening — the
+    rectification period as it would run if the order were dispatched now — with no unit to sign for it,
+    and nothing yet warned or late in this round (the first round's lateness is in its events and
+    ratings). While it waits, the worker warns and escalates it to the dispatchers (_act); dispatched
+    again, the unit gets its own rectification period from the dispatch (workorder_dispatch)."""
+    limits = order_limits(order)
+    due = rectify_deadline(t, limits)
+    return {
+        "respond_by": None,
+        "due_at": due,
+        "warn_at": warn_time(t, due, limits.warn_percent, working=True),
+        "warned": False,
+        "respond_overdue": False,
+        "overdue": False,
+    }
+
+
 def order_limits(order: WorkOrder) -> Limits:
     """The time-limit rule that applies to an order, by its category's time class, urgency and item."""
     return limits_for(time_class=effective_time_class(order.category), urgency=order.urgency, item=order.item)
@@ -66,7 +100,7 @@ def order_limits(order: WorkOrder) -> Limits:
 def runs_around_the_clock(order: WorkOrder) -> bool:
     """Whether the order's completion limit is in clock hours (utilities) rather than working time.
 
-    A reopened order's rectification period (round > 1) is always in working days.
+    A reopened order's rectification period (round > 1) is always in working time (rectify_deadline).
     """
     if order.round > 1:
         return False
@@ -108,7 +142,7 @@ def extend_by_working_days(due: dt.datetime, days: int) -> dt.datetime:
 def next_check(order: WorkOrder) -> dt.datetime | None:
     """The earliest deadline the worker still has to act on, for the order as it now stands."""
     times: list[dt.datetime] = []
-    if order.state in HANDLING_STATES:
+    if order.state in CLOCK_STATES:
         if order.warn_at and not order.warned and not order.overdue:
             times.append(order.warn_at)
         if order.state == State.DISPATCHED and order.respond_by and not order.respond_overdue:
@@ -147,7 +181,9 @@ def _act(pk: int) -> None:
     )
     t = now()
     changed: dict[str, object] = {}
-    if order.state in HANDLING_STATES:
+    # A reopened order waits on the dispatchers: they are told; the unit that had it before is not.
+    waiting = order.state == State.REOPENED
+    if order.state in CLOCK_STATES:
         if order.state == State.DISPATCHED and order.respond_by and not order.respond_overdue and order.respond_by <= t:
             order.respond_overdue = True
             changed["respond_overdue"] = True
@@ -159,17 +195,17 @@ def _act(pk: int) -> None:
             order.overdue = True
             changed["overdue"] = True
             services.system_event(order, "overdue", _("Overdue: placed under supervision (督办)."))
-            services.notify_handlers(
-                order, "workorder.overdue", _("Order %(code)s is overdue and under supervision (督办).")
-            )
+            if not waiting:
+                services.notify_handlers(
+                    order, "workorder.overdue", _("Order %(code)s is overdue and under supervision (督办).")
+                )
             services.notify_dispatchers(order, "workorder.overdue", _("Order %(code)s is overdue."))
         elif order.warn_at and not order.warned and not order.overdue and order.warn_at <= t:
             order.warned = True
             changed["warned"] = True
             services.system_event(order, "warn", _("The time limit is near."))
-            services.notify_handlers(
-                order, "workorder.warn", _("Order %(code)s is due soon: %(due)s."), due=order.due_at
-            )
+            tell = services.notify_dispatchers if waiting else services.notify_handlers
+            tell(order, "workorder.warn", _("Order %(code)s is due soon: %(due)s."), due=order.due_at)
     elif (
         order.state in (State.RESOLVED, State.RATED)
         and order.rate_by

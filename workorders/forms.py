@@ -157,6 +157,9 @@ class SubmitForm(ActionForm):
     owner = Text(max_length=20)
     grid = Text(max_length=20)
     anonymous = Flag()
+    # "Do not send this location": a location the page carries (one refused as outside the area served,
+    # or one the phone gave) is dropped, and the appeal is placed by the grid or the home instead.
+    clear_location = Flag()
     key = Key()
     item = Text(max_length=20)
     kind = Text(max_length=20)
@@ -170,6 +173,9 @@ class SubmitForm(ActionForm):
 
     def clean_anonymous(self) -> bool:
         return self.data.get("anonymous") == "1"
+
+    def clean_clear_location(self) -> bool:
+        return self.data.get("clear_location") == "1"
 
 
 class BulkDispatchForm(ActionForm):

@@ -76,7 +76,7 @@ class WorkOrder(models.Model):
     form_data = models.JSONField(_("form answers"), default=dict, blank=True)
     # Where: a grid of the tree (resolved from lat/lng or chosen), its path copied for scoped lists.
     grid = models.ForeignKey(Node, on_delete=models.PROTECT, related_name="+", verbose_name=_("grid"))
-    path = PathField(db_index=False)
+    path = PathField(_("path"), db_index=False)
     address = models.CharField(_("address"), max_length=200, blank=True)
     lat = models.DecimalField(_("latitude"), max_digits=9, decimal_places=6, null=True, blank=True)
     lng = models.DecimalField(_("longitude"), max_digits=9, decimal_places=6, null=True, blank=True)
@@ -122,10 +122,22 @@ class WorkOrder(models.Model):
     )
     # The dispatch rules' suggestion, kept so that bulk dispatch and the console need no recomputation.
     suggested_department = models.ForeignKey(
-        Department, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
+        Department,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("suggested department"),
+        db_index=False,
     )
     suggested_node = models.ForeignKey(
-        Node, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
+        Node,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("suggested local unit"),
+        db_index=False,
     )
     # The current main handler (主办), denormalised from Assignment for the queues.
     department = models.ForeignKey(
@@ -146,7 +158,7 @@ class WorkOrder(models.Model):
         verbose_name=_("local unit"),
         db_index=False,
     )
-    unit_path = PathField(db_index=False)
+    unit_path = PathField(_("local unit path"), db_index=False)
     reply = models.TextField(_("reply to the resident"), max_length=2000, blank=True)
     # 甄别: ruled unreasonable by the dispatcher, or a unit's appeal approved (dashboards.Exemption); the
     # order stays in the volumes but leaves every unit's rates.
@@ -170,7 +182,7 @@ class WorkOrder(models.Model):
     respond_overdue = models.BooleanField(_("signed for late"), default=False)
     overdue = models.BooleanField(_("overdue"), default=False)
     # The earliest of the deadlines above that the worker still has to look at; null when none.
-    next_check_at = models.DateTimeField(null=True, blank=True, editable=False)
+    next_check_at = models.DateTimeField(_("next deadline check"), null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name = _("work order")
@@ -240,21 +252,30 @@ class Assignment(models.Model):
 class Event(models.Model):
     """One step of an order's timeline. Never edited: the record of who did what, when."""
 
-    order = models.ForeignKey(WorkOrder, on_delete=models.CASCADE, related_name="events", db_index=False)
+    order = models.ForeignKey(
+        WorkOrder, on_delete=models.CASCADE, related_name="events", verbose_name=_("work order"), db_index=False
+    )
     action = models.CharField(_("action"), max_length=20)
     from_state = models.CharField(_("from"), max_length=12, blank=True)
     to_state = models.CharField(_("to"), max_length=12, blank=True)
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("actor account"),
     )  # null: the system (deadline worker)
-    actor_label = models.CharField(max_length=80, blank=True)  # "东村 · 李网格" as it was then
+    actor_label = models.CharField(_("actor"), max_length=80, blank=True)  # "东村 · 李网格" as it was then
     at = models.DateTimeField(_("at"))
     note = models.TextField(_("note"), max_length=2000, blank=True)
     # The public timeline (what a resident and the tracking page see) shows only public events.
-    public = models.BooleanField(default=False)
-    data = models.JSONField(default=dict, blank=True)
+    public = models.BooleanField(_("public"), default=False)
+    data = models.JSONField(_("data"), default=dict, blank=True)
 
     class Meta:
+        verbose_name = _("timeline entry")
+        verbose_name_plural = _("timeline entries")
         ordering = ["id"]
         indexes = [models.Index(fields=["order", "id"], name="event_order")]
 

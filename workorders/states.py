@@ -82,6 +82,9 @@ TRANSITIONS: dict[str, dict[str, frozenset[str]]] = {
 OPEN_STATES = frozenset({S.SUBMITTED, S.DISPATCHED, S.ACCEPTED, S.IN_PROGRESS, S.SUSPENDED, S.RETURNED, S.REOPENED})
 # States in which a handling unit's completion clock runs.
 HANDLING_STATES = frozenset({S.DISPATCHED, S.ACCEPTED, S.IN_PROGRESS})
+# States in which an order's completion clock runs: in a unit's hands, and reopened (重办) from the
+# reopening on, while it waits to be dispatched again (it used to stand untimed, 未计时, until then).
+CLOCK_STATES = HANDLING_STATES | {S.REOPENED}
 # States waiting for the dispatcher.
 DISPATCH_QUEUE = frozenset({S.SUBMITTED, S.RETURNED, S.REOPENED})
 FINAL_STATES = frozenset({S.CLOSED, S.CANCELLED})

@@ -10,7 +10,19 @@ import pytest
 
 from api.api import api
 
-PROJECT_APPS = {"accounts", "org", "catalog", "notify", "workorders", "sos", "points", "volunteers", "dashboards", "core", "api"}
+PROJECT_APPS = {
+    "accounts",
+    "org",
+    "catalog",
+    "notify",
+    "workorders",
+    "sos",
+    "points",
+    "volunteers",
+    "dashboards",
+    "core",
+    "api",
+}
 
 
 def _subclasses(cls: type) -> set[type]:

@@ -28,3 +28,10 @@ LIMIT = NextForm.base_fields["next"].max_length
 def test_back_goes_to_next_only_when_it_is_ours(data, to):
     request = RequestFactory().post("/points/x/", data)
     assert back(request, "/points/", "/points/")["Location"] == to
+
+
+@pytest.mark.parametrize("nxt", ["/\\evil.example", "/\\\\evil.example/", "//evil.example", "/\\/evil.example"])
+def test_back_to_never_leaves_the_site_even_under_the_root(nxt):
+    from core.pages import back_to
+
+    assert back_to(nxt, "/", "/home/")["Location"] == "/home/"

@@ -249,8 +249,9 @@ def test_ties_share_a_rank_and_never_split_across_the_lists(world, done, client_
     by = {r["name"]: r for r in rows}
     # 南村 and 西村 both score 100 (nothing rated against them): one rank, one list.
     assert by["南村"]["rank"] == by["西村"]["rank"] == 1 and by["东村"]["rank"] == 3
-    assert by["南村"]["listed"] == by["西村"]["listed"] == "red"
-    assert by["东村"]["listed"] == "red"  # three units: all within the top five, none black
+    # Three units, one list place each: the tie at the top is two of three, so no top list; 东村 is last.
+    assert by["南村"]["listed"] == by["西村"]["listed"] == ""
+    assert by["东村"]["listed"] == "black"
 
 
 def test_special_items_must_fit_the_group_and_short_reasons_do(world, done, client_as) -> None:

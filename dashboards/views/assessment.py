@@ -25,7 +25,7 @@ from dashboards import excel, indicators, selectors, services
 from dashboards.excel import Table
 from dashboards.forms import ComputeForm, PublishForm, SpecialForm
 from dashboards.models import Exemption, Group, Result, ResultLog, SpecialItem
-from dashboards.report import result_rows
+from dashboards.report import LIST_SHARE, result_rows
 from dashboards.views.common import RESULT_COLUMNS, assessor_or_404, group_label, month_end, weights_list
 from org.access import paths_q
 from org.models import Department, Level, Node, path_range
@@ -136,20 +136,15 @@ def assessment_page(request: AuthedRequest, month: str, group: str) -> HttpRespo
     ds = assessor_or_404(request.user)
     m = _month(month)
     group = _assess_group(group)
-    result = (
-        Result.objects.select_related("scheme", "published_by")
-        .filter(node=services.assessment_root(request.user), month=m, group=group)
-        .first()
-    )
+    root = services.assessment_root(request.user)
+    result = Result.objects.select_related("scheme", "published_by").filter(node=root, month=m, group=group).first()
     scheme = result.scheme if result else services.scheme_for(m)
     table = _result_table(result, ds) if result else None
-    specials = [
-        s
-        for s in SpecialItem.objects.filter(month=m, group=group).select_related(
-            "node", "department__jurisdiction", "by"
-        )
-        if ds.assesses(s.node.path if s.node else s.department.jurisdiction.path)  # type: ignore[union-attr]  # one unit: a CheckConstraint
-    ]
+    # The items of this assessment — what its result counts, nothing from another area's.
+    specials = list(
+        SpecialItem.objects.filter(area=root, month=m, group=group).select_related("node", "department", "by")
+    )
+    stale, zero = services.publish_problems(result) if result and not result.published_at else ([], [])
     prev = (m - dt.timedelta(days=1)).replace(day=1)
     nxt = month_end(m) + dt.timedelta(days=1)
     pending = Exemption.objects.filter(paths_q(ds.assess_paths, "order__path"), status=Exemption.Status.PENDING).count()
@@ -171,6 +166,9 @@ def assessment_page(request: AuthedRequest, month: str, group: str) -> HttpRespo
             "scheme": scheme,
             "weights": weights_list(scheme.weights),
             "specials": specials,
+            "list_share": f"{LIST_SHARE:.0%}",
+            "stale": services.names(stale),
+            "zero": services.names(zero),
             "units": _units_for(ds, group),
             "pending": pending,
             "range_query": urlencode({"start": m.isoformat(), "end": month_end(m).isoformat()}),
@@ -208,12 +206,14 @@ def assessment_publish(request: AuthedRequest, month: str, group: str) -> HttpRe
     assessor_or_404(request.user)
     m = _month(month)
     group = _assess_group(group)
-    if bind(request, PublishForm) is None:
+    form = bind(request, PublishForm)
+    publish = services.result_publish
+    if form is None:
         return redirect(_assessment_url(m, group))
     result = Result.objects.filter(node=services.assessment_root(request.user), month=m, group=group).first()
     if result is None:
         messages.error(request, _("Compute the scores before publishing them."))
-    elif attempt(request, services.result_publish, by=request.user, result=result) is not None:
+    elif attempt(request, publish, by=request.user, result=result, confirm_zero=form.cleaned_data["confirm_zero"]):
         messages.success(request, _("Published %(month)s: the scores are frozen.") % {"month": month})
     return redirect(_assessment_url(m, group))
 

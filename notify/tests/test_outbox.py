@@ -12,7 +12,7 @@ from django.db import transaction
 
 from core import clock
 from core.clock import SHANGHAI
-from notify import services
+from notify import selectors, services
 from notify.gateways import FakeGateway, LoggingGateway, get_gateway
 from notify.models import Message
 
@@ -151,16 +151,16 @@ def test_inbox(county, at):
     for i in range(3):
         services.message_queue(user=county.u_zhang, kind="t", text=f"m{i}")
     services.message_queue(user=county.u_li, kind="t", text="other")
-    assert services.inbox_unread(county.u_zhang) == 3
+    assert selectors.inbox_unread(county.u_zhang) == 3
     first = Message.objects.filter(user=county.u_zhang).order_by("id").first()
     assert services.inbox_mark_read(user=county.u_zhang, ids=[first.pk]) == 1
-    assert services.inbox_unread(county.u_zhang) == 2
+    assert selectors.inbox_unread(county.u_zhang) == 2
     # Someone else's message ids are not theirs to mark.
     other = Message.objects.get(user=county.u_li)
     assert services.inbox_mark_read(user=county.u_zhang, ids=[other.pk]) == 0
     assert services.inbox_mark_read(user=county.u_zhang) == 2
-    assert services.inbox_unread(county.u_zhang) == 0
-    assert services.inbox_unread(county.u_li) == 1
+    assert selectors.inbox_unread(county.u_zhang) == 0
+    assert selectors.inbox_unread(county.u_li) == 1
 
 
 def test_long_texts_are_cut_to_fit(county):

@@ -175,3 +175,41 @@ def test_staff_rearrange_the_chain(world, care, client_as):
     assert put(client_as(c.u_zhang), url, {"chain": [{"user_id": c.u_li.pk}]}).status_code == 404
     assert list(care.chain.values_list("name", flat=True)) == ["周村干", "邻居王婶"]
     assert CallEvent.objects.count() == 0
+
+
+@pytest.mark.parametrize("who", ["u_sun", "u_wang", "u_zhang", 999999])
+def test_a_chain_naming_someone_who_does_not_serve_her_place_is_422_and_changes_nothing(world, care, client_as, who):
+    """孙网格 works in another town, 王科员 in a department, 张阿姨 is the resident: the page never offers
+    them, and the API answers as for an id that does not exist (422 on the field: ids cannot be probed)."""
+    c = world.c
+    user_id = getattr(c, who).pk if isinstance(who, str) else who
+    url = f"/api/v1/sos/profiles/{care.pk}/chain"
+    before = list(care.chain.values_list("position", "user_id", "name"))
+    r = put(client_as(c.u_li), url, {"chain": [{"user_id": c.u_li.pk}, {"user_id": user_id, "kind": "other"}]})
+    assert (r.status_code, error_code(r)) == (422, "validation_error"), r.content
+    assert list(r.json()["error"]["fields"]) == ["chain"]
+    assert list(care.chain.values_list("position", "user_id", "name")) == before
+
+
+def test_the_responder_sees_the_callers_address_and_whole_phone_logged_and_others_a_masked_one(world, care, client_as):
+    c = world.c
+    call = services.call_raise(profile=care, kind="emergency", channel="button", by=c.u_zhang).call
+    url = f"{CALLS}/{call.pk}"
+    PersonalDataAccess.objects.all().delete()
+    # 李网格 is alerted first: he is asked to come, and may ring her on the way.
+    alerted = client_as(c.u_li).get(url).json()
+    assert (alerted["caller_phone"], alerted["caller_address"]) == ("13800001234", "东村A1湾组1号")
+    assert alerted["caller_phone_masked"] is False
+    rows = list(PersonalDataAccess.objects.values_list("user_id", "resident_id", "field", "channel", "path"))
+    assert rows == [(c.u_li.pk, c.zhang.pk, "phone", "api", url)]
+    taken = post(client_as(c.u_li), f"{url}/acknowledge").json()
+    assert taken["caller_phone"] == "13800001234"
+    assert PersonalDataAccess.objects.filter(user=c.u_li, resident=c.zhang).count() == 2
+    # Staff over her village who are not the call's responder (周村干 sees phones in his village),
+    # and 刘党员 of her chain once 李网格 has taken it: masked, and nothing logged.
+    for who in (c.u_zhou, c.u_wu, c.u_liu):
+        body = client_as(who).get(url).json()
+        assert body["caller_phone"] == "138****1234" and body["caller_phone_masked"] is True, who
+    assert PersonalDataAccess.objects.exclude(user=c.u_li).count() == 0
+    # The list shows no numbers at all.
+    assert "caller_phone" not in client_as(c.u_li).get(CALLS).json()["items"][0]

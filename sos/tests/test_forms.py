@@ -35,7 +35,7 @@ def test_every_sos_form_refuses_nul_and_over_long_fields(world, care, client_as)
     )  # fmt: skip
     posts += assert_refuses_bad_input(
         li, f"/sos/profiles/{care.pk}/", {"form": "chain", "kind_0": "other", "name_0": "邻", "phone_0": "13911112222"},
-        forms.ChainForm, form_kwargs={"candidates": {}},
+        forms.ChainForm,
     )  # fmt: skip
     posts += assert_refuses_bad_input(
         li, f"/sos/profiles/{care.pk}/raise/", {"kind": "service", "channel": "staff", "note": "电话求助"},

@@ -162,3 +162,34 @@ def test_the_timeline_speaks_words_not_codes(world, care, client_as):
     html = client_as(c.u_li).get(f"/sos/calls/{call.pk}/").content.decode()
     timeline = html[html.index('class="timeline"') :]
     assert "响应" in timeline and "acknowledge" not in timeline and "alert" not in timeline
+
+
+def test_the_chain_form_refuses_someone_not_offered_with_a_message(world, care, client_as):
+    """A login id the page did not offer (another town's grid worker, typed into the form) is refused
+    with a message, not dropped in silence, and the chain stays as it was."""
+    c = world.c
+    url = f"/sos/profiles/{care.pk}/"
+    before = list(care.chain.values_list("position", "user_id", "name"))
+    r = client_as(c.u_li).post(
+        url, {"kind_0": "grid_worker", "user_0": c.u_li.pk, "kind_1": "other", "user_1": c.u_sun.pk}, follow=True
+    )
+    assert [str(m) for m in r.context["messages"]]
+    assert list(care.chain.values_list("position", "user_id", "name")) == before
+
+
+def test_the_responders_call_page_shows_her_address_and_phone_and_logs_the_read(world, care, client_as):
+    from core.models import PersonalDataAccess
+
+    c = world.c
+    call = services.call_raise(profile=care, kind="emergency", channel="button", by=c.u_zhang).call
+    services.call_acknowledge(call=call, by=c.u_li)
+    PersonalDataAccess.objects.all().delete()
+    url = f"/sos/calls/{call.pk}/"
+    html = client_as(c.u_li).get(url).content.decode()
+    assert "东村A1湾组1号" in html and 'href="tel:13800001234"' in html
+    assert list(PersonalDataAccess.objects.values_list("user_id", "resident_id", "field", "channel", "path")) == [
+        (c.u_li.pk, c.zhang.pk, "phone", "page", url)
+    ]
+    other = client_as(c.u_zhou).get(url).content.decode()  # village staff, not the call's responder
+    assert "138****1234" in other and "13800001234" not in other
+    assert PersonalDataAccess.objects.count() == 1

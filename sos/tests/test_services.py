@@ -255,3 +255,35 @@ def test_each_escalation_records_how_late_it_fired(world, care, clock):
     first, second = CallEvent.objects.filter(call=call, action="alert").order_by("id")
     assert "late_ms" not in first.data  # raised, not escalated
     assert second.data == {"stage": "chain", "phones": 0, "late_ms": 3000}
+
+
+@pytest.mark.parametrize("who", ["u_sun", "u_wang", "u_zhang", "nobody", "inactive"])
+def test_a_chain_takes_only_people_who_serve_the_residents_place(world, care, who):
+    """Another town's grid worker, a department clerk, the resident herself, a login with no role, a
+    village cadre switched off: none may answer her calls (they would see them), and nothing changes."""
+    from accounts import services as accounts
+
+    c = world.c
+    if who == "nobody":
+        user = accounts.user_create(username="x", password=None, display_name="无角色")
+    elif who == "inactive":
+        user = c.u_zhou
+        user.is_active = False
+        user.save()
+    else:
+        user = getattr(c, who)
+    before = list(care.chain.values_list("position", "user_id", "name"))
+    with pytest.raises(ValidationFailed) as refused:
+        services.chain_set(
+            profile=care, by=c.u_li,
+            rungs=[{"user": c.u_li, "kind": "grid_worker"}, {"user": user, "kind": "other"}],
+        )  # fmt: skip
+    assert list(refused.value.fields) == ["chain"]
+    assert list(care.chain.values_list("position", "user_id", "name")) == before
+
+
+def test_the_candidates_are_the_places_staff_party_members_and_volunteers(world, care):
+    c = world.c
+    assert set(services.chain_candidates(profile=care)) == {
+        c.u_li, c.u_zhou, c.u_liu, c.u_zheng, c.u_wu, c.u_zhao, c.u_qian, c.u_admin,
+    }  # fmt: skip

@@ -2,7 +2,8 @@
    - "use my location" on the submit page (navigator.geolocation fills the hidden lat/lng);
    - "/" focuses the search box of a list, "tick all" for bulk dispatch;
    - a form marked data-once sends once (the idempotency key makes a second send harmless anyway);
-   - after htmx swaps in an error, focus moves to it so that screen readers and keyboards follow. */
+   - after htmx swaps in an error, focus moves to it so that screen readers and keyboards follow;
+   - Escape closes the phone's header menu. */
 (function () {
   "use strict";
 
@@ -67,6 +68,16 @@
     });
   });
 
+  // The phone's header menu (a <details> toggle that shows the menu beside it): Escape closes it and
+  // gives the focus back to its button.
+  document.addEventListener("keydown", function (e) {
+    if (e.key !== "Escape") return;
+    var toggle = document.querySelector(".menu-toggle[open]");
+    if (!toggle) return;
+    toggle.open = false;
+    toggle.querySelector("summary").focus();
+  });
+
   function focusError(root) {
     var err = root.querySelector("[data-autofocus]");
     if (err) err.focus();
@@ -120,6 +131,9 @@
         ticking();
       });
     });
+    // The viewer may no longer watch (logged out, token revoked, roles taken away): the page again, under
+    // the rights they have now (the login page, or a board without those calls).
+    source.addEventListener("revoked", function () { source.close(); window.location.reload(); });
   }
   document.addEventListener("DOMContentLoaded", function () {
     document.querySelectorAll("[data-sos-stream]").forEach(follow);

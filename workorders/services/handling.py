@@ -72,26 +72,79 @@ def _set_main(order: WorkOrder, unit: Unit, t: dt.datetime) -> dict[str, Any]:
     }
 
 
-def _add_assist(order: WorkOrder, units: list[Unit], t: dt.datetime) -> None:
-    for u in units:
-        if u.department is not None and u.department.pk == order.department_id:
-            continue
-        Assignment.objects.create(
-            order=order, role=Assignment.Role.ASSIST, department=u.department, node=u.node, assigned_at=t
-        )
+def _key(department_id: int | None, node_id: int | None) -> tuple[str, int | None]:
+    return ("d", department_id) if department_id is not None else ("n", node_id)
+
+
+def _unit_key(unit: Unit) -> tuple[str, int | None]:
+    return _key(unit.department.pk if unit.department else None, unit.node.pk if unit.node else None)
+
+
+def _set_assists(order: WorkOrder, main: Unit, assist: list[Unit], t: dt.datetime) -> list[str]:
+    """Make the order's active co-handlers (协办) what a dispatch to `main` says; their labels.
+
+    Named co-handlers replace the previous ones (those named again keep their assignment, the others
+    end); none named keeps the previous ones. Either way the main handler is never among them, and
+    none is there twice."""
+    current = {
+        _key(a.department_id, a.node_id): a
+        for a in Assignment.objects.filter(order=order, active=True, role=Assignment.Role.ASSIST)
+        .select_related("department", "node")
+        .order_by("id")
+    }
+    main_key = _unit_key(main)
+    wanted: dict[tuple[str, int | None], Unit] = {}
+    for u in assist:
+        if _unit_key(u) != main_key:
+            wanted.setdefault(_unit_key(u), u)
+    ending = [a.pk for k, a in current.items() if k == main_key or (assist and k not in wanted)]
+    if ending:
+        Assignment.objects.filter(pk__in=ending).update(active=False, ended_at=t)
+    for k, u in wanted.items():
+        if k not in current:
+            Assignment.objects.create(
+                order=order, role=Assignment.Role.ASSIST, department=u.department, node=u.node, assigned_at=t
+            )
+    if assist:
+        return [u.label for u in wanted.values()]
+    return [
+        (a.department.name if a.department else a.node.name)  # type: ignore[union-attr]  # one of them: assignment_one_unit
+        for k, a in current.items()
+        if k != main_key
+    ]
+
+
+def _drop_assist(order: WorkOrder, unit: Unit, t: dt.datetime) -> None:
+    """The unit becoming the main handler stops being a co-handler of the order."""
+    Assignment.objects.filter(
+        order=order, active=True, role=Assignment.Role.ASSIST, department=unit.department, node=unit.node
+    ).update(active=False, ended_at=t)
 
 
 @transaction.atomic
 def workorder_dispatch(
     *, order: WorkOrder, to: Unit, by: User, assist: list[Unit] | None = None, note: str = ""
 ) -> WorkOrder:
+    """派单 to a main handler (主办), with co-handlers (协办).
+
+    The main handler is never also a co-handler of the order: left out of `assist` when named there,
+    and, on re-dispatch (重办) to a unit that was helping, its co-handling ends. Co-handlers named here
+    are the order's co-handlers from now on — the dispatcher states them anew (previous ones not named
+    again end; those named again keep their assignment); none named keeps the previous co-handlers
+    (the re-dispatch form starts empty, and an empty form must not drop the units still helping). A
+    unit named twice is one co-handler. After a return (退单) there are none to keep: returning ends
+    every assignment.
+    """
     order = _locked(order)
     t = now()
     fields = _set_main(order, to, t)
+    helpers = _set_assists(order, to, assist or [], t)
     limits = deadlines.order_limits(order)
     if order.state == State.REOPENED:
-        # 重办: the rectification period, from now.
-        due = workcal.add_working_days(t, deadlines.setting("RECTIFY_WORKING_DAYS"))
+        # 重办: the unit's rectification period runs from now — it cannot be late for the days the order
+        # waited for the dispatcher. Those were on the clock too, from the reopening
+        # (deadlines.reopen_clock): warned and escalated to the dispatchers, and kept in the events.
+        due = deadlines.rectify_deadline(t, limits)
     else:
         due = deadlines.resolve_deadline(t, limits)
     working = order.state == State.REOPENED or limits.resolve_unit != LimitUnit.HOURS
@@ -111,10 +164,9 @@ def workorder_dispatch(
         State.DISPATCHED,
         by,
         note=note,
-        data={"to": to.label, "assist": [u.label for u in assist or []], "rule": limits.rule_name},
+        data={"to": to.label, "assist": helpers, "rule": limits.rule_name},
         **fields,
     )
-    _add_assist(order, assist or [], t)
     notify_handlers(order, "workorder.dispatched", _("New order %(code)s to sign for: %(title)s."))
     return order
 
@@ -138,9 +190,11 @@ def workorder_dispatch_bulk(*, orders: list[WorkOrder], by: User, to: Unit | Non
 
 @transaction.atomic
 def workorder_reassign(*, order: WorkOrder, to: Unit, by: User, note: str = "") -> WorkOrder:
+    """To another main handler; the co-handlers stay, less the new main handler (never both)."""
     order = _locked(order)
     t = now()
     fields = _set_main(order, to, t)
+    _drop_assist(order, to, t)
     limits = deadlines.order_limits(order)
     # The completion clock keeps running (the order is late for the county however it moves); the new
     # unit gets its own time to sign for.
@@ -164,6 +218,7 @@ def workorder_transfer(*, order: WorkOrder, to: Unit, by: User, note: str) -> Wo
     t = now()
     frm = _unit_label(order)
     fields = _set_main(order, to, t)
+    _drop_assist(order, to, t)  # handing it to a unit that was helping: main handler only
     limits = deadlines.order_limits(order)
     fields.update(respond_by=deadlines.respond_deadline(t, limits.respond_hours), respond_overdue=False)
     _move(order, Action.TRANSFER, State.DISPATCHED, by, note=note, data={"from": frm, "to": to.label}, **fields)
@@ -307,7 +362,15 @@ def workorder_answer(*, order: WorkOrder, by: User, reply: str) -> WorkOrder:
 
 
 def _reopen_fields(order: WorkOrder) -> dict[str, Any]:
-    return {"round": order.round + 1, "callback_required": True, "resolved_at": None, "rate_by": None}
+    """A new handling round (重办), on the clock from now: its rectification deadline is set at the
+    reopening, not when it is dispatched again (deadlines.reopen_clock)."""
+    return {
+        "round": order.round + 1,
+        "callback_required": True,
+        "resolved_at": None,
+        "rate_by": None,
+        **deadlines.reopen_clock(order, now()),
+    }
 
 
 @transaction.atomic
@@ -391,6 +454,7 @@ def workorder_callback(
             _close_duplicates(order, by, t)
         else:
             _move(order, Action.CALLBACK, State.REOPENED, by, note=note, data=data, **_reopen_fields(order))
+            _tell_reopened(order)
     else:
         _event(order, kind, by, note=note, data=data)
     return cb
@@ -417,7 +481,15 @@ def workorder_reopen(*, order: WorkOrder, by: User, reason: str) -> WorkOrder:
         **detach,
         **_reopen_fields(order),
     )
+    _tell_reopened(order)
     return order
+
+
+def _tell_reopened(order: WorkOrder) -> None:
+    """A reopened order (重办) waits on the dispatchers, and the unit that had it should know it comes back."""
+    template = _("Order %(code)s is reopened: verify, then dispatch again or rule it unreasonable.")
+    notify_dispatchers(order, "workorder.reopened", template)
+    notify_handlers(order, "workorder.reopened", _("Order %(code)s you handled is reopened (重办)."))
 
 
 @transaction.atomic

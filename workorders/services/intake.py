@@ -14,16 +14,18 @@ from django.utils.translation import gettext as _
 
 from catalog import services as catalog
 from catalog.models import Category, ServiceItem, Urgency
+from core import ratelimit
 from core.clock import now
 from core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from core.extra import attach
 from core.fastinsert import insert
 from core.geo import PointIndex
 from core.memo import memo
+from core.validation import one_line
 from org.access import residents_for
 from org.models import Level, Node, Resident
 from workorders import deadlines
-from workorders.access import work_scope
+from workorders.access import WorkScope, work_scope
 from workorders.models import (
     Channel,
     Kind,
@@ -61,6 +63,30 @@ def locate_grid(lat: Decimal, lng: Decimal) -> Node:
         )
     pk, glat, glng, path, name, code, parent_id = best[1]
     return Node(id=pk, lat=glat, lng=glng, path=path, name=name, code=code, parent_id=parent_id, level=Level.GRID)
+
+
+def _may_file_into(ws: WorkScope, grid: Node, *, owner: Resident | None) -> bool:
+    """Whether the filer may file this order into `grid`.
+
+    Who may file for others (org.policy's orders.proxy: staff of a place, the dispatch centre; a party
+    member for the households linked to them) files only into their own area: the grids under the nodes
+    where they hold that capability, and, filing for a resident (代办), that resident's home grid (they
+    passed residents_for already). That holds for everything such a filer enters that is not their own
+    appeal as a resident: a patrol report (巡查) of a grid worker lands in their grid, not in another
+    town's. A staff member without a resident record of their own files as staff whatever the channel.
+
+    A resident's own appeal (its owner is the filer's resident record) keeps its rules: a problem may be
+    reported wherever the resident saw it. So do people who cannot file for others at all (department
+    staff, leaders, an account not linked to a resident): they may only file their own appeal anyway.
+    """
+    scope = ws.scope
+    if owner is not None and owner.pk == scope.own_resident_id:
+        return True
+    if not ws.proxy_paths and not scope.linked_household_ids:
+        return True
+    if ws.covers(ws.proxy_paths, grid.path):
+        return True
+    return owner is not None and owner.household.grid_id == grid.pk
 
 
 def _new_tracking_code() -> str:
@@ -129,8 +155,34 @@ def workorder_submit(
         if idempotency_key and by is not None:
             existing = WorkOrder.objects.filter(submitted_by=by, idempotency_key=idempotency_key).first()
             if existing is not None:
+                if not _same_request(existing, kind=kind, text=text, category=category, item=item, owner=owner):
+                    # The key names another request: answering with the first order would tell the client
+                    # that this one was filed when it was not.
+                    raise Conflict(
+                        _("This idempotency key was already used for a different submission."),
+                        code="workorder.key_reused",
+                    ) from None
                 return Submitted(existing, False)
         raise
+
+
+def _same_request(
+    order: WorkOrder,
+    *,
+    kind: str,
+    text: str,
+    category: Category | None,
+    item: ServiceItem | None,
+    owner: Resident | None,
+) -> bool:
+    """Whether a retried submission asks for what the order with its key was made from."""
+    return (
+        order.kind == kind
+        and order.text == text.strip()
+        and (item is None or order.item_id == item.pk)
+        and (category is None or item is not None or order.category_id == category.pk)
+        and (owner is None or order.owner_id == owner.pk)
+    )
 
 
 def _submit(
@@ -183,6 +235,9 @@ def _submit(
 
     ws = work_scope(by)
     scope = ws.scope
+    if by is not None:
+        # Per person, whichever way they came in (core.ratelimit); a hotline operator files for many.
+        ratelimit.hit("intake", "staff" if scope.is_staff else "user", by.pk)
     proxying = owner is not None and owner.pk != scope.own_resident_id
     if owner is not None and proxying:
         if not ws.proxy_paths and not scope.linked_household_ids:
@@ -205,6 +260,10 @@ def _submit(
         grid = Node.objects.get(pk=grid_id) if grid_id else owner.household.grid
     if grid is None:
         raise ValidationFailed(fields={"grid": [_("Please say where the problem is.")]})
+    if not _may_file_into(ws, grid, owner=owner):
+        # Like a grid that is not there (asked before whether it is a grid at all): nobody learns what
+        # lies outside their area by asking.
+        raise NotFound(_("No such grid in your area."), code="node.not_found")
     if grid.level != Level.GRID:
         raise ValidationFailed(fields={"grid": [_("Please choose a grid.")]})
 
@@ -218,7 +277,8 @@ def _submit(
 
     t = at or now()
     suggestion = catalog.suggest_unit(category=category, item=item, grid=grid)
-    title = (title or "").strip() or (item.name if item else f"{category.name}：{text[:30]}")
+    # A title is one line (core.validation's rule): a description's first words lose their line breaks.
+    title = one_line(title or "") or (item.name if item else f"{category.name}：{one_line(text)[:30]}")
     # Everything above only reads; the write lock (SQLite has one per database) is held for the inserts
     # alone. A clash of tracking codes (32^10 of them) starts the transaction again with a new code.
     for _attempt in range(5):

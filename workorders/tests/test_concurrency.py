@@ -165,7 +165,7 @@ def test_the_same_key_sent_twice_at_the_same_moment_makes_one_order(world, live_
 
     def client(i, go):
         go()
-        return http_post(url, token, submission(i, f"race-{i // 2}"))
+        return http_post(url, token, submission(i // 2, f"race-{i // 2}"))  # the same request, twice
 
     results = run_threads(2 * keys, client)
     by_key: dict[str, list[tuple[int, int]]] = {}

@@ -83,5 +83,7 @@ def test_closed_loop_submit_dispatch_accept_resolve_rate(world, client_as, zhang
     # The public tracking page shows progress without logging in.
     public = client_as(None).get(f"/api/v1/track/{o.tracking_code}").json()
     assert public["state"] == "rated"
-    assert public["reply"] == "已更换灯泡，恢复照明"
+    # The reply is the resident's: not for the public, but on her own tracking page (test_edges_track).
+    assert public["reply"] == ""
+    assert zhang.get(f"/api/v1/track/{o.tracking_code}").json()["reply"] == "已更换灯泡，恢复照明"
     assert "张阿姨" not in json.dumps(public, ensure_ascii=False)

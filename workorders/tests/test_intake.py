@@ -182,7 +182,6 @@ def test_a_number_json_cannot_store_is_refused_not_500(world, zhang, number, sta
         ({"contact_phone": "call me"}, "contact_phone"),
         ({"lat": "31.18"}, "lat"),  # latitude without longitude
         ({"lat": "95", "lng": "115"}, "lat"),
-        ({"grid_id": 999999}, "grid_id"),
         ({"idempotency_key": "a key with spaces"}, "idempotency_key"),
     ],
 )
@@ -190,6 +189,13 @@ def test_malformed_submissions_are_422(world, zhang, extra, field):
     r = post(zhang, URL, body(**extra))
     assert r.status_code == 422, r.content
     assert field in r.json()["error"]["fields"], r.json()
+    assert WorkOrder.objects.count() == 0
+
+
+def test_a_missing_grid_is_404_like_one_outside_the_area(world, zhang):
+    r = post(zhang, URL, body(grid_id=999999))
+    assert r.status_code == 404
+    assert r.json()["error"]["code"] == "node.not_found"
     assert WorkOrder.objects.count() == 0
 
 
@@ -210,12 +216,16 @@ def test_not_logged_in_is_401(world, client_as):
 
 def test_the_same_key_twice_makes_one_order(world, zhang):
     first = post(zhang, URL, body(idempotency_key="phone-42:1"))
-    again = post(zhang, URL, body(idempotency_key="phone-42:1", text="重发的内容不同也一样"))
+    again = post(zhang, URL, body(idempotency_key="phone-42:1"))
     assert (first.status_code, again.status_code) == (201, 200)
     assert first.json()["order"]["id"] == again.json()["order"]["id"]
     assert (first.json()["created"], again.json()["created"]) == (True, False)
     assert WorkOrder.objects.count() == 1
     assert Event.objects.filter(action="submit").count() == 1
+    # The key with another submission is not a retry: answering with the first order would say it was filed.
+    other = post(zhang, URL, body(idempotency_key="phone-42:1", text="重发的内容不同就不是重发"))
+    assert (other.status_code, error_code(other)) == (409, "workorder.key_reused")
+    assert WorkOrder.objects.count() == 1
 
 
 def test_the_idempotency_key_header_works_too(world, zhang):
@@ -465,8 +475,8 @@ def test_a_photo_is_stored_re_encoded_without_exif(world, zhang):
     assert r.status_code == 201, r.content
     p = Photo.objects.get(order=o)
     assert (p.width, p.height, p.stage, p.by_id) == (640, 480, "report", world.c.u_zhang.pk)
-    # Served by a view that checks who asks, never straight from the media folder.
-    assert r.json()["url"] == reverse("workorders:photo", args=[o.pk, p.pk])
+    # Served by an API operation that checks who asks, never straight from the media folder.
+    assert r.json()["url"] == reverse("api:workorder_photo", args=[o.pk, p.pk])
     assert zhang.get(r.json()["url"]).status_code == 200
     with p.image.open("rb") as f:
         stored = f.read()

@@ -277,7 +277,10 @@ def test_public_tracking_shows_progress_without_personal_data(world, client_as):
     r = anon.get("/track/", {"code": o.tracking_code.lower()})
     assert r.status_code == 302 and r["Location"] == f"/track/{o.tracking_code}/"
     page = html(anon.get(r["Location"]))
-    assert o.tracking_code in page and "已更换灯泡，恢复照明" in page and "路灯损坏" in page
+    assert o.tracking_code in page and "路灯损坏" in page
+    # The reply is the resident's own: shown to her, logged in, not to the public (test_edges_track).
+    assert "已更换灯泡，恢复照明" not in page
+    assert "已更换灯泡，恢复照明" in html(client_as(world.c.u_zhang).get(r["Location"]))
     assert 'data-state="resolved"' in page
     for secret in ("张阿姨", "13800001234", "1234", "冯科员", "赵调度", "村口"):
         assert secret not in page

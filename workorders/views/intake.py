@@ -60,7 +60,7 @@ def _create(
         category = Category.objects.filter(code=sub, parent=category, is_active=True).first()
         if category is None:
             raise ValidationFailed(fields={"category": [_("Unknown category.")]}, code="catalog.unknown_category")
-    lat, lng = _latlng(d["lat"], d["lng"])
+    lat, lng = (None, None) if d["clear_location"] else _latlng(d["lat"], d["lng"])
     channel = Channel.WEB
     owner = None
     grid = None
@@ -207,6 +207,8 @@ def submit_page(request: AuthedRequest) -> HttpResponse:
         me = Resident.objects.select_related("household__grid").filter(pk=ws.scope.own_resident_id).first()
         home_grid = me.household.grid if me else None
     values = {k: data.get(k, "") for k in ("text", "address", "sub", "lat", "lng", "anonymous", "channel", "grid")}
+    if data.get("clear_location") == "1":
+        values["lat"] = values["lng"] = ""  # dropped, as the user asked: the page comes back without it
     grids = _proxy_grids(user) if can_proxy else []
     if request.method == "GET" and grids and len(grids) == 1 and home_grid is None:
         values["grid"] = str(grids[0].pk)  # a grid worker's patrol report: their own grid

@@ -31,6 +31,7 @@ CONSOLE_TABS = (
     ("dispatch", gettext_lazy("To dispatch")),
     ("inhand", gettext_lazy("In hand")),
     ("callback", gettext_lazy("Callbacks")),
+    ("extension", gettext_lazy("Pending extension requests")),
     ("all", gettext_lazy("All")),
 )
 
@@ -46,8 +47,8 @@ def _console_filter(request: HttpRequest, departments: list[Department], errors:
         f.queue = "dispatch"
     elif tab == "inhand":
         f.states = HANDLING_STATES | {State.SUSPENDED}
-    elif tab == "callback":
-        f.queue = "callback"
+    elif tab in ("callback", "extension"):
+        f.queue = tab
     values: dict[str, Any] = {"queue": tab}
     state = g.get("state", "")
     if state and state not in State.values:
@@ -114,6 +115,8 @@ def console_page(request: AuthedRequest) -> HttpResponse:
         "errors": errors,
         "values": values,
         "tabs": CONSOLE_TABS,
+        # The one tab that counts: requests for more time wait on the dispatcher, and are few.
+        "counts": {"extension": selectors.pending_extension_count(user=request.user)},
         "states": State.choices,
         "categories": list(Category.objects.filter(level__lte=2).order_by("code").only("code", "name", "level")),
         "departments": departments,

@@ -145,17 +145,7 @@ def order_page(request: AuthedRequest, order_id: int) -> HttpResponse:
 @login_required
 def order_photo(request: AuthedRequest, order_id: int, photo_id: int) -> FileResponse:
     """Photos are served only to those who may see the order (they can show people and homes)."""
-    order = _gate(access_order, request.user, order_id)
-    photo = Photo.objects.filter(order=order, pk=photo_id).first()
-    if photo is None:
-        raise Http404
-    try:
-        handle = photo.image.open("rb")
-    except FileNotFoundError as exc:
-        raise Http404 from exc
-    response = FileResponse(handle, content_type="image/jpeg")
-    response["Cache-Control"] = "private, max-age=3600"
-    return response
+    return photos.photo_response(_gate(access_order, request.user, order_id), photo_id)
 
 
 # --- the steps: one POST view, one small function per step ------------------------------------------

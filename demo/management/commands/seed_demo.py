@@ -7,6 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from core import ratelimit
 from demo.county import (
     COUNTY,
     DEMO_PASSWORD,
@@ -85,6 +86,31 @@ class Command(BaseCommand):
         points: int | None = None,
         **options: Any,
     ) -> None:
+        # The demo replays a county's months through the services: no person files this fast.
+        with ratelimit.suspended():
+            self._seed(
+                scale=scale,
+                seed=seed,
+                if_empty=if_empty,
+                fraction=fraction,
+                orders=orders,
+                calls=calls,
+                points=points,
+                verbosity=options.get("verbosity", 1),
+            )
+
+    def _seed(
+        self,
+        *,
+        scale: str,
+        seed: int,
+        if_empty: bool,
+        fraction: float,
+        orders: int | None,
+        calls: int | None,
+        points: int | None,
+        verbosity: int,
+    ) -> None:
         nodes = Node.objects.count()
         if nodes:
             message = f"The database already has data ({nodes:,} nodes in the tree); not adding a demo."
@@ -95,7 +121,6 @@ class Command(BaseCommand):
             raise CommandError(message + " Use an empty database, or --if-empty to skip quietly.")
         if not 0 < fraction <= 1:
             raise CommandError("--fraction must be in (0, 1].")
-        verbosity = options.get("verbosity", 1)
         progress = self.stdout.write if verbosity >= 2 else None
         try:
             summary = generate(scale=scale, seed=seed, fraction=fraction, progress=progress)
