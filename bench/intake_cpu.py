@@ -30,6 +30,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--requests", type=int, default=600)
     ap.add_argument("--postgres")
+    ap.add_argument("--profile", metavar="FILE", help="also write a cProfile of the measured requests to FILE")
     args = ap.parse_args()
 
     from common import bench_env
@@ -85,6 +86,13 @@ def main() -> None:
             fn()
         cpu = (time.process_time() - cpu0) * 1000 / args.requests
         wall = (time.perf_counter() - wall0) * 1000 / args.requests
+        if args.profile:  # after the timed loop, so the profiler's cost is not in the figures
+            import cProfile
+
+            with cProfile.Profile() as prof:
+                for _ in range(args.requests):
+                    fn()
+            prof.dump_stats(f"{args.profile}.{name.split()[0].lower()}")
         print(f"{backend:10} {name:24} requests={args.requests} CPU={cpu:6.3f} ms/request wall={wall:6.3f} ms/request")
 
 
