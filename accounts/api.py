@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Annotated
 
 from django.contrib.auth import authenticate
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
 from ninja import Field, Router, Schema, Status
+from pydantic import StringConstraints
 
 from accounts import services
 from accounts.http import AuthedRequest
@@ -76,7 +78,8 @@ def me(request: AuthedRequest):
 
 class TokenLoginIn(StrictIn):
     username: str = Field(..., min_length=1, max_length=150)
-    password: str = Field(..., min_length=1, max_length=256)
+    # As typed, spaces included, like the login page's (core.schemas.VERBATIM: not cleaned either).
+    password: Annotated[str, StringConstraints(strip_whitespace=False)] = Field(..., min_length=1, max_length=256)
     name: str = Field("api", min_length=1, max_length=60)
     expires_in_days: int | None = Field(None, ge=1, le=366, description="Default: GONGZHI TOKEN_DEFAULT_DAYS (90)")
 

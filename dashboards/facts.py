@@ -15,7 +15,7 @@ from django.utils import timezone
 from core import workcal
 from dashboards.models import COUNTERS
 from org.models import path_ids
-from workorders.states import OPEN_STATES
+from workorders.states import OPEN_STATES, State
 
 IDX = {name: i for i, name in enumerate(COUNTERS)}
 N = len(COUNTERS)
@@ -52,9 +52,12 @@ def contribution(o: dict[str, Any], extra: Extra, top_category: int | None) -> d
     """{"day": iso, "units": {"n12": [counters], "d3": [...]}, "vol": [[dim, value], ...]}."""
     c = [0] * N
     c[IDX["total"]] = 1
+    # A reopened order waits on the dispatchers (its clock runs from the reopening): late while it waits is
+    # not the lateness of the unit that had it before, whose name it still carries.
+    late = bool(o["overdue"]) and o["state"] != State.REOPENED
     if o["state"] in OPEN_STATES:
         c[IDX["open"]] = 1
-        c[IDX["open_overdue"]] = int(bool(o["overdue"]))
+        c[IDX["open_overdue"]] = int(late)
         c[IDX["urged"]] = int(bool(o["respond_overdue"]))
     per_department: dict[int, list[int]] = defaultdict(lambda: [0] * N)
     if o["excluded"]:
@@ -78,7 +81,7 @@ def contribution(o: dict[str, Any], extra: Extra, top_category: int | None) -> d
         reopened = o["round"] > 1
         c[IDX["reopened"]] = int(reopened)
         c[IDX["handled"]] = int(resolved or reopened)
-        c[IDX["overdue"]] = int(bool(o["overdue"]))
+        c[IDX["overdue"]] = int(late)
         if resolved:
             c[IDX["done"]] = 1
             c[IDX["on_time"]] = int(not o["overdue"])

@@ -22,7 +22,6 @@ IMPORTANT_KINDS = frozenset(
     {
         "workorder.extension",  # a handling unit asks for more time: the dispatcher decides
         "workorder.supervise",  # 督办 by a dispatcher or leader
-        "workorder.overdue",  # overdue: placed under 督办 by the deadline worker
         "workorder.returned",  # 退单: the dispatcher must send it elsewhere
         "workorder.bad_rating",  # 重办: reopened after a bad rating, to verify and dispatch again
         "workorder.reopened",  # 重办: reopened by a dispatcher, or after a failed callback

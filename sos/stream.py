@@ -31,11 +31,12 @@ from django.conf import settings
 from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, load_backend
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import DatabaseError
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.utils.crypto import constant_time_compare
 from django.utils.translation import gettext as _
 
 from core.clock import now
+from core.errors import error_body
 from core.memo import memo
 from core.models import Generation
 from sos.models import Call, CallEvent
@@ -297,12 +298,20 @@ async def events(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
     marker = await h.marker(now(), fresh=True)  # before the viewer is resolved: any later change is seen
     user, credential = await _authenticate(request)
     if user is None:
-        return HttpResponse(_("Please log in."), status=401, content_type="text/plain; charset=utf-8")
+        # The API's error shape: the stream is read by API clients with a token as well as by pages.
+        return JsonResponse(error_body("auth.required", _("Please log in or send a valid API token.")), status=401)
     given = request.headers.get("Last-Event-ID") or request.GET.get("after")
     try:
         after = int(given) if given is not None else None  # given: first send what came after it
     except ValueError:
-        return HttpResponse(_("Last-Event-ID must be a number."), status=400, content_type="text/plain; charset=utf-8")
+        return JsonResponse(
+            error_body(
+                "malformed_request",
+                _("Last-Event-ID must be a number."),
+                {"Last-Event-ID": [_("Enter a whole number.")]},
+            ),
+            status=400,
+        )
     viewer = await sync_to_async(viewer_for)(user)
     watch = _Watch(h, credential, viewer, marker)
 

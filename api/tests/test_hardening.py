@@ -240,3 +240,37 @@ def test_an_auto_title_is_one_line(world, zhang) -> None:
         URL, data=json.dumps(intake_body(text="村口\r\n路灯\t坏了\n三天")), content_type="application/json", **zhang
     )
     assert WorkOrder.objects.get(pk=r.json()["order"]["id"]).title.endswith("村口 路灯 坏了 三天")
+
+
+# --- found in review -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", [URL, "/api/v1/auth/token"])
+def test_a_form_where_json_is_read_is_a_malformed_request_not_a_crash(world, zhang, path) -> None:
+    before = db_fingerprint()
+    r = Client().post(path, {"username": "zhang", "password": "x", "text": "路灯坏了"}, **zhang)
+    shaped(r, 400, "malformed_request")
+    assert db_fingerprint() == before
+
+
+def test_a_password_is_read_as_typed_and_nested_texts_are_cleaned(world) -> None:
+    world.c.u_zhang.set_password(" pw\twith\u200bodd ")
+    world.c.u_zhang.save()
+    body = {"username": "zhang", "password": " pw\twith\u200bodd "}
+    r = Client().post("/api/v1/auth/token", json.dumps(body), content_type="application/json")
+    assert r.status_code == 201, r.content
+
+    from workorders.api import SubmitIn
+
+    answers = SubmitIn(kind="service", text="代办残疾证", channel="mobile", form_data={"a": "x\u202ey", "b": ["q\x07"]})
+    assert answers.form_data == {"a": "xy", "b": ["q"]}
+
+
+def test_an_operation_documents_only_the_errors_it_can_give() -> None:
+    from api.api import api
+
+    paths = api.get_openapi_schema()["paths"]
+    me = paths["/api/v1/me"]["get"]["responses"]
+    assert "409" not in me and "413" not in me and "422" not in me
+    submit = paths["/api/v1/workorders"]["post"]["responses"]
+    assert {"400", "401", "404", "409", "413", "422", "429"} <= set(submit)

@@ -150,7 +150,20 @@ def test_health_all_ok(db, beats):
     }
 
 
-def test_health_a_late_or_missing_worker_is_503_with_nothing_sensitive(db, beats):
+def test_health_a_late_worker_or_one_not_expected_here_does_not_fail_the_service(db, beats):
+    """A load balancer pulls a server answering 503: a long step (late) or a worker run elsewhere and
+    stopped is reported, not failed."""
+    _beat("run_a", 20)  # late
+    _beat("run_b", 1)
+    _beat("run_elsewhere", 600)  # dead, but not one this machine runs
+    with clock.frozen(T0):
+        r = Client().get("/health")
+    assert r.status_code == 200
+    assert r.json()["workers"]["run_a"]["state"] == "late"
+    assert r.json()["workers"]["run_elsewhere"]["state"] == "dead"
+
+
+def test_health_a_missing_worker_is_503_with_nothing_sensitive(db, beats):
     _beat("run_a", 20)
     WorkerBeat.objects.filter(name="run_a").update(last_error="ValueError: 张阿姨 13800138000")
     with clock.frozen(T0):

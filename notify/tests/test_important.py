@@ -22,7 +22,7 @@ T0 = dt.datetime(2026, 11, 2, 9, 0, tzinfo=SHANGHAI)
 
 @pytest.mark.parametrize(
     "kind",
-    ["workorder.extension", "workorder.supervise", "workorder.overdue", "workorder.returned", "workorder.bad_rating"],
+    ["workorder.extension", "workorder.supervise", "workorder.returned", "workorder.bad_rating", "workorder.reopened"],
 )
 def test_an_important_notice_goes_by_sms_to_the_work_phone(county, gateway, at, kind):
     at(T0)

@@ -78,12 +78,16 @@ def test_a_reconnecting_screen_gets_what_it_missed_and_an_outsider_gets_nothing(
             await it2.aclose()
         anonymous = await AsyncClient().get("/sos/stream/")
         bad = await client.get("/sos/stream/", headers={**bearer, "Last-Event-ID": "abc"})
-        return missed, got, anonymous.status_code, bad.status_code
+        return missed, got, anonymous, bad
 
     missed, got, anonymous, bad = async_to_sync(run)()
     assert [m["event"]["action"] for m in missed] == ["raise", "alert"]
     assert got is None
-    assert (anonymous, bad) == (401, 400)
+    assert (anonymous.status_code, bad.status_code) == (401, 400)
+    # In the API's error shape, like every other answer a token client gets.
+    assert anonymous.json()["error"]["code"] == "auth.required"
+    assert bad.json()["error"]["code"] == "malformed_request"
+    assert "Last-Event-ID" in bad.json()["error"]["fields"]
 
 
 @pytest.mark.django_db

@@ -401,6 +401,7 @@ def workorder_rate(*, order: WorkOrder, by: User, solved: bool, satisfaction: in
             "workorder.bad_rating",
             _("Order %(code)s was rated badly and is reopened: verify, then dispatch again or rule it unreasonable."),
         )
+        notify_handlers(order, "workorder.reopened", _("Order %(code)s you handled is reopened (重办)."))
     else:
         _move(order, Action.RATE, State.RATED, by, note=comment, data=data)
     return rating
