@@ -21,6 +21,7 @@ Who is counted:
 from __future__ import annotations
 
 import json
+import logging
 import math
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -35,6 +36,8 @@ from django.utils.translation import gettext_lazy
 
 from core import clock
 from core.errors import ApiError, error_body
+
+log = logging.getLogger(__name__)
 
 
 class RateLimited(ApiError):
@@ -59,12 +62,28 @@ MESSAGES = {
 }
 
 
+_warned = False
+
+
+def _warn_proxy() -> None:
+    """Once per process: behind a proxy with TRUSTED_PROXY_COUNT=0 every client has the proxy's address, so one
+    person can use up the logins and intake of a whole county."""
+    global _warned
+    _warned = True
+    log.warning(
+        "X-Forwarded-For arrives but TRUSTED_PROXY_COUNT is 0: every client counts as the proxy's address for "
+        "lockouts and rate limits. Set TRUSTED_PROXY_COUNT to the number of your proxies."
+    )
+
+
 def client_ip(request: HttpRequest) -> str:
     """The client's address: REMOTE_ADDR, or the entry our own proxies appended to X-Forwarded-For.
 
     Only the last TRUSTED_PROXY_COUNT hops are ours; anything further left was written by the client
     and is not believed."""
     count = settings.TRUSTED_PROXY_COUNT
+    if count == 0 and "HTTP_X_FORWARDED_FOR" in request.META and not _warned:
+        _warn_proxy()
     if count > 0:
         hops = [h.strip() for h in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if h.strip()]
         if len(hops) >= count:

@@ -234,6 +234,16 @@ STORAGES = {
 MEDIA_ROOT = VAR_DIR / "media"
 MEDIA_URL = "/media/"
 
+# Django's cache: rate-limit counters (core.ratelimit). Local memory counts per process; with several
+# processes point it at a shared cache (django.core.cache.backends.redis.RedisCache). Room for a county's
+# users in one window: the default 300 entries would forget counters under load.
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "OPTIONS": {"MAX_ENTRIES": 100_000, "CULL_FREQUENCY": 10},
+    }
+}
+
 # Content-Security-Policy of every answer (core.middleware.ContentSecurityPolicyMiddleware); "" sends none.
 CONTENT_SECURITY_POLICY = os.environ.get(
     "CONTENT_SECURITY_POLICY",

@@ -176,3 +176,14 @@ def test_one_key_calls_per_person_and_a_retried_press_is_free(world, settings) -
         assert "110" in r.json()["error"]["message"] or "120" in r.json()["error"]["message"]
         assert Message.objects.count() == texts  # nobody texted for the refused press
     assert Call.objects.count() == 2
+
+
+def test_a_proxy_not_declared_is_warned_about_once(county, settings, caplog) -> None:
+    settings.TRUSTED_PROXY_COUNT = 0
+    ratelimit._warned = False
+    with caplog.at_level("WARNING", logger="core.ratelimit"):
+        for _ in range(3):
+            Client(REMOTE_ADDR="10.0.5.1", HTTP_X_FORWARDED_FOR="1.2.3.4").post(
+                "/accounts/login/", {"username": "x", "password": "y"}
+            )
+    assert sum("TRUSTED_PROXY_COUNT" in r.getMessage() for r in caplog.records) == 1
