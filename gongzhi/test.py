@@ -258,9 +258,13 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def process_env(var_dir: Path, **extra: str) -> dict[str, str]:
     """The environment of child processes with their own SQLite database in `var_dir` (they cannot see
-    the test database's transaction)."""
+    the test database's transaction). Rate limits are a thousand times looser, as in the in-process tests
+    (conftest's `_rate_limits`): a test that drives many requests is not an attacker."""
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
-    return {**env, "GONGZHI_VAR_DIR": str(var_dir), "SECRET_KEY": "test-processes", "LOG_LEVEL": "ERROR", **extra}
+    return {
+        **env, "GONGZHI_VAR_DIR": str(var_dir), "SECRET_KEY": "test-processes", "LOG_LEVEL": "ERROR",
+        "GONGZHI_RATE_LIMIT_FACTOR": "1000", **extra,
+    }  # fmt: skip
 
 
 def manage(env: dict[str, str], *args: str) -> str:

@@ -83,3 +83,14 @@ def test_submit_dispatch_sign_resolve_rate_badly_reopens(live_server, browser, s
     assert timeline.count() == 5
     assert "已上门指导办理高龄津贴申领" in page.locator("ol.timeline").inner_text()
     resident_ctx.close()
+
+    # 5. The department clerk hears of it in the inbox: the header counts it, a click opens the order.
+    dept_ctx, page = login(browser, live_server.url, "dept")
+    page.goto(f"{live_server.url}/workorders/queue/")
+    assert int(page.locator(".inbox-bell [data-unread]").inner_text()) >= 1
+    page.click(".inbox-bell")
+    item = page.locator(f"li.unread[data-message]:has-text('{code}')").first
+    shot(page, "notify-inbox")
+    item.locator("a").first.click()
+    page.wait_for_url(f"**/workorders/{order.pk}/")
+    dept_ctx.close()

@@ -112,8 +112,11 @@ def test_the_leader_drills_down_and_downloads_the_monthly_assessment(demo, brows
     size = list_size(len(rows))
     red = page.locator(".list-tag.list-red").count()
     black = page.locator(".list-tag.list-black").count()
-    assert red == sum(1 for r in first_cells.all_inner_texts() if int(r) <= size)
-    assert 1 <= red < len(rows) / 2 and black < len(rows) / 2
+    # The data are played up to now, so last month may have villages tied at the top (none with an order
+    # scores alike): a tie that would fill half the group puts nobody on the red list.
+    top = sum(1 for r in first_cells.all_inner_texts() if int(r) <= size)
+    assert red == (top if 2 * top < len(rows) else 0)
+    assert red < len(rows) / 2 and black < len(rows) / 2
     assert red + black < len(rows)
     shot(page, "dashboard-assessment")
 
