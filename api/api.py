@@ -223,6 +223,7 @@ def _register_routers() -> None:
     from dashboards.api import router as dashboards_router
     from notify.api import router as notify_router
     from org.api import router as org_router
+    from partylink.api import router as partylink_router
     from points.api import router as points_router
     from sos.api import router as sos_router
     from volunteers.api import router as volunteers_router
@@ -235,6 +236,7 @@ def _register_routers() -> None:
     api.add_router("", sos_router)
     api.add_router("", points_router)
     api.add_router("", volunteers_router)
+    api.add_router("", partylink_router)
     api.add_router("", notify_router)
     api.add_router("", dashboards_router)
 

@@ -74,6 +74,7 @@ INSTALLED_APPS = [
     "sos",
     "points",
     "volunteers",
+    "partylink",
     "dashboards",
     "demo",
 ]
@@ -337,6 +338,16 @@ GONGZHI: dict[str, Any] = {
         "MAP_ATTRIBUTION": os.environ.get("GONGZHI_MAP_ATTRIBUTION", ""),
         # Seconds between refreshes of the board.
         "BOARD_REFRESH_SECONDS": int(os.environ.get("GONGZHI_BOARD_REFRESH_SECONDS", "30")),
+    },
+    "PARTY": {
+        # Each linked household is visited this many times a period (month or quarter), unless its village
+        # has a plan of its own (the visit plans page).
+        "VISITS": int(os.environ.get("GONGZHI_PARTY_VISITS", "1")),
+        "PERIOD": os.environ.get("GONGZHI_PARTY_PERIOD", "month"),
+        # The most households one party member looks after (一联十户: about ten).
+        "MAX_HOUSEHOLDS": int(os.environ.get("GONGZHI_PARTY_MAX_HOUSEHOLDS", "15")),
+        # The category of a work order made from a need when the visitor names none (the dispatcher refines it).
+        "ORDER_CATEGORY": os.environ.get("GONGZHI_PARTY_ORDER_CATEGORY", "990101"),
     },
     "VOLUNTEERS": {
         # Volunteers may check themselves in with the activity's code this long before it starts.

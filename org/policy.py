@@ -52,6 +52,10 @@ class Cap(StrEnum):
     SOS_VOLUNTEER = "sos.volunteer"  # the village's volunteers on the chain
     SOS_VILLAGE = "sos.village"  # the village on duty
     SOS_CENTRE = "sos.centre"  # the command centre, last rung (see CENTRE_LADDER)
+    # --- party members and households (scope: the subtree; a member: the households linked to them) -----
+    PARTY_VISIT = "party.visit"  # visits the subtree's households and deals with the needs found
+    PARTY_MANAGE = "party.manage"  # links members and households, sets visit plans; sees visits and needs
+    PARTY_WATCH = "party.watch"  # reads the coverage and activity reports
 
 
 C = Cap
@@ -62,24 +66,32 @@ CAPS: dict[str, frozenset[Cap]] = {
     Role.ADMIN: frozenset(
         {C.PEOPLE, C.REGISTER, C.ORDERS_SEE, C.ORDERS_DISPATCH, C.ORDERS_SUPERVISE, C.ORDERS_PROXY}
         | {C.DASHBOARD, C.DASHBOARD_DEPARTMENTS, C.ASSESS, C.POINTS_MANAGE, C.POINTS_FILE, C.SOS_CENTRE}
+        | {C.PARTY_MANAGE, C.PARTY_WATCH}
     ),
     Role.LEADER: frozenset(
         {C.PEOPLE, C.ORDERS_SEE, C.ORDERS_SUPERVISE, C.DASHBOARD, C.DASHBOARD_DEPARTMENTS, C.ASSESS}
-        | {C.POINTS_WATCH, C.SOS_CENTRE}
+        | {C.POINTS_WATCH, C.SOS_CENTRE, C.PARTY_WATCH}
     ),
     # The dispatcher calls residents back: phones, not ID numbers.
     Role.DISPATCHER: frozenset(
         {C.PEOPLE, C.PHONE, C.ORDERS_SEE, C.ORDERS_DISPATCH, C.ORDERS_SUPERVISE, C.ORDERS_PROXY, C.ORDERS_TRIAGE}
-        | {C.DASHBOARD, C.DASHBOARD_DEPARTMENTS, C.POINTS_WATCH, C.SOS_CENTRE}
+        | {C.DASHBOARD, C.DASHBOARD_DEPARTMENTS, C.POINTS_WATCH, C.SOS_CENTRE, C.PARTY_WATCH}
     ),
     # Department staff see the work dispatched to their department, not the register of residents.
     Role.DEPT_STAFF: frozenset({C.ORDERS_HANDLE}),
-    Role.TOWN_STAFF: frozenset(_LOCAL | {C.REGISTER, C.POINTS_MANAGE, C.POINTS_FILE}),
+    Role.TOWN_STAFF: frozenset(
+        _LOCAL | {C.REGISTER, C.POINTS_MANAGE, C.POINTS_FILE, C.PARTY_VISIT, C.PARTY_MANAGE, C.PARTY_WATCH}
+    ),
     # Village staff file papers for residents (ID numbers) and are on duty for one-key calls.
-    Role.VILLAGE_STAFF: frozenset(_LOCAL | {C.ID_NUMBER, C.REGISTER, C.POINTS_MANAGE, C.POINTS_FILE, C.SOS_VILLAGE}),
+    Role.VILLAGE_STAFF: frozenset(
+        _LOCAL
+        | {C.ID_NUMBER, C.REGISTER, C.POINTS_MANAGE, C.POINTS_FILE, C.SOS_VILLAGE}
+        | {C.PARTY_VISIT, C.PARTY_MANAGE, C.PARTY_WATCH}
+    ),
     # 代办 needs the ID number; the grid worker is the first a one-key call reaches.
-    Role.GRID_WORKER: frozenset(_LOCAL | {C.ID_NUMBER, C.REGISTER, C.POINTS_FILE, C.SOS_GRID}),
-    # A party member relays appeals of the households linked to them (their phones: org.access).
+    Role.GRID_WORKER: frozenset(_LOCAL | {C.ID_NUMBER, C.REGISTER, C.POINTS_FILE, C.SOS_GRID, C.PARTY_VISIT}),
+    # A party member relays appeals of the households linked to them, visits them and deals with their
+    # needs (their phones: org.access; the households: the links, not a place).
     Role.PARTY_MEMBER: frozenset({C.ORDERS_PROXY}),
     Role.VOLUNTEER: frozenset({C.SOS_VOLUNTEER}),
     Role.RESIDENT: frozenset(),  # their own household and orders, whatever the table says

@@ -1,6 +1,6 @@
 """Imports point down the layers, never up: a lower app never reaches into a higher one.
 
-    core ← org, accounts ← catalog, notify ← workorders, sos, points, volunteers ← dashboards ← api, demo
+    core ← org, accounts ← catalog, notify ← workorders, sos, points, volunteers, partylink ← dashboards ← api, demo
 
 Each app's non-test, non-migration source is parsed with `ast` (Django is not imported), and every import
 statement is read wherever it stands — at the top, inside a function, under `if TYPE_CHECKING:` — as are
@@ -29,6 +29,7 @@ LAYERS: dict[str, int] = {
     "sos": 3,
     "points": 3,
     "volunteers": 3,
+    "partylink": 3,
     "dashboards": 4,
     "api": 5,
     "demo": 5,
@@ -41,6 +42,10 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("org", "accounts"): "org.access decides who sees what from the user's role assignments (and ready() watches them)",
     ("accounts", "org"): "a role assignment is scoped to a node or a department of the county's tree",
     ("sos", "workorders"): "a one-key call that needs more than a visit becomes a work order (call_to_workorder)",
+    (
+        "partylink",
+        "workorders",
+    ): "a need found in a household becomes a work order (need_relay); its photo is checked like an order's",
     ("volunteers", "points"): "a rated participation files a points claim; who manages a shop also manages volunteers",
 }
 

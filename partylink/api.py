@@ -1,0 +1,371 @@
+"""Household work over the API: my households and where they stand against the visit plan, visits with
+the needs found, needs settled or relayed as work orders, a resident's request to their member, links and
+their history, visit plans."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+from django.http import HttpRequest
+from django.utils.translation import gettext as _
+from ninja import Field, Query, Router
+from ninja.responses import Status
+
+from accounts.http import AuthedRequest
+from core.errors import NotFound
+from core.schemas import DictSchema, Page, PageParams, QueryIn, StrictIn, paginate
+from org.access import access_node, get_scope
+from org.models import Household, Level
+from org.selectors import whole_number
+from partylink import selectors, services
+from partylink.models import Need, Visit, VisitPlan
+from partylink.states import NEED
+
+router = Router(tags=["party"])
+
+
+class NeedOut(DictSchema):
+    id: int
+    visit_id: int | None
+    household_id: int
+    resident_id: int | None
+    resident_name: str | None
+    kind: str
+    kind_label: str
+    text: str
+    state: str
+    state_label: str
+    asked: bool = Field(description="Brought to the member by the resident (双联双找), not found on a visit")
+    created_at: dt.datetime
+    outcome: str
+    order_id: int | None
+    order_code: str | None
+    order_state: str | None
+    actions: list[str]
+
+
+class VisitOut(DictSchema):
+    id: int
+    household_id: int
+    address: str
+    visitor: str
+    as_member: bool = Field(description="Visited as the household's linked party member")
+    visited_at: dt.datetime
+    met: str
+    notes: str
+    lat: Decimal | None
+    lng: Decimal | None
+    has_photo: bool
+    needs: list[NeedOut]
+
+
+class StandingOut(DictSchema):
+    state: str = Field(description="due · overdue · done, against the village's visit plan")
+    state_label: str
+    visits_this_period: int
+    plan_visits: int
+    plan_period: str
+    next_due: dt.datetime | None
+    last_visit: dt.datetime | None
+
+
+class VisitHouseholdOut(DictSchema):
+    id: int
+    address: str
+    grid: str
+    tags: list[str]
+    head: str | None
+    head_phone: str = Field(description="Whole for the household's member (each read logged), masked otherwise")
+    standing: StandingOut
+    open_needs: int
+
+
+class LinkChangeOut(DictSchema):
+    action: str
+    action_label: str
+    member: str | None
+    previous: str | None
+    by: str | None
+    at: dt.datetime
+    reason: str
+
+
+class MemberOut(DictSchema):
+    name: str
+    center_household: bool
+    phone: str
+
+
+def _need(n: Need, user: Any) -> dict[str, Any]:
+    order = n.order
+    may = services._may_work(user, n.household)
+    return {
+        "id": n.pk, "visit_id": n.visit_id, "household_id": n.household_id, "resident_id": n.resident_id,
+        "resident_name": n.resident.name if n.resident is not None else None, "kind": n.kind,
+        "kind_label": str(n.get_kind_display()), "text": n.text, "state": n.state,
+        "state_label": str(n.get_state_display()), "asked": n.asked, "created_at": n.created_at,
+        "outcome": n.outcome, "order_id": order.pk if order else None,
+        "order_code": order.tracking_code if order else None, "order_state": order.state if order else None,
+        "actions": NEED.allowed(n, lambda _a: may),
+    }  # fmt: skip
+
+
+def _visit(v: Visit, user: Any) -> dict[str, Any]:
+    needs = v.needs.select_related("household", "resident", "order").order_by("id")
+    return {
+        "id": v.pk, "household_id": v.household_id, "address": v.household.address,
+        "visitor": v.visitor.display_name or v.visitor.username, "as_member": v.member_id is not None,
+        "visited_at": v.visited_at, "met": v.met, "notes": v.notes, "lat": v.lat, "lng": v.lng,
+        "has_photo": bool(v.photo), "needs": [_need(n, user) for n in needs],
+    }  # fmt: skip
+
+
+def _households(request: HttpRequest, households: list[Household]) -> list[dict[str, Any]]:
+    user = request.user
+    scope = get_scope(user)
+    standing = selectors.standings(households)
+    heads = selectors.heads(households)
+    open_needs = selectors.open_needs(households)
+    out = []
+    for h in households:
+        s = standing[h.pk]
+        head = heads.get(h.pk)
+        phone = ""
+        if head is not None:
+            phone = whole_number(
+                user, head.phone, field="phone", allowed=scope.unmask_phone(head), channel="api",
+                path=request.path, resident=head,
+            )  # fmt: skip
+        out.append({
+            "id": h.pk, "address": h.address, "grid": h.grid.name, "tags": list(h.tags or []),
+            "head": head.name if head else None, "head_phone": phone,
+            "standing": {
+                "state": s.state, "state_label": s.state_label, "visits_this_period": s.done,
+                "plan_visits": s.plan.visits, "plan_period": s.plan.period, "next_due": s.next_due,
+                "last_visit": s.last_visit,
+            },
+            "open_needs": open_needs.get(h.pk, 0),
+        })  # fmt: skip
+    return out
+
+
+# --- my households, visits ---------------------------------------------------------------------------------
+
+
+class VisitHouseholdFilter(QueryIn):
+    grid: int | None = Field(None, ge=1, description="Staff: the households of this grid; omit for those linked to you")
+
+
+@router.get("/party/households", response=list[VisitHouseholdOut], summary="My households and their visit standing")
+def households(request: AuthedRequest, f: Query[VisitHouseholdFilter]):
+    if f.grid is None:
+        return _households(request, selectors.my_households(request.user))
+    grid = access_node(request.user, f.grid)
+    if grid.level != Level.GRID:
+        raise NotFound()
+    rows = list(selectors.visitable(request.user).filter(grid=grid).select_related("grid").order_by("path", "id")[:500])
+    return _households(request, rows)
+
+
+class NeedIn(StrictIn):
+    text: str = Field(..., min_length=1, max_length=500)
+    kind: Need.Kind = Need.Kind.NEED
+    resident_id: int | None = Field(None, ge=1, description="Whose need; omit for the head of the household")
+    then: str = Field("open", pattern="^(open|settle|order)$", description="open · settle (say how in outcome) · order")
+    outcome: str = Field("", max_length=300)
+    category_id: int | None = Field(None, ge=1, description="For order: the category (default: 其他)")
+
+
+class VisitIn(StrictIn):
+    household_id: int = Field(..., ge=1)
+    visited_at: dt.datetime | None = Field(None, description="Default: now")
+    met: str = Field("", max_length=100)
+    notes: str = Field("", max_length=1000)
+    needs: list[NeedIn] = Field(default_factory=list, max_length=services.MAX_NEEDS)
+    lat: Decimal | None = Field(None, ge=-90, le=90)
+    lng: Decimal | None = Field(None, ge=-180, le=180)
+    idempotency_key: str = Field("", max_length=64, pattern=r"^[A-Za-z0-9_.:-]*$")
+
+
+@router.post("/party/visits", response={201: VisitOut}, summary="Log a visit to a household (联户走访)")
+def visit_log(request: AuthedRequest, body: VisitIn):
+    v = services.visit_log(
+        by=request.user, household_id=body.household_id, visited_at=body.visited_at, met=body.met, notes=body.notes,
+        needs=[services.NeedIn(**n.model_dump()) for n in body.needs], lat=body.lat, lng=body.lng,
+        idempotency_key=body.idempotency_key,
+    )  # fmt: skip
+    return Status(201, _visit(selectors.access_visit(request.user, v.pk), request.user))
+
+
+class VisitFilter(QueryIn):
+    household: int | None = Field(None, ge=1)
+
+
+@router.get("/party/visits", response=Page[VisitOut], summary="Visits I may see, newest first")
+def visits(request: AuthedRequest, f: Query[VisitFilter], page: Query[PageParams]):
+    household = selectors.access_household(request.user, f.household) if f.household else None
+    return paginate(selectors.visits_for(request.user, household=household), page, lambda v: _visit(v, request.user))
+
+
+@router.get("/party/visits/{visit_id}", response=VisitOut, summary="One visit with its needs")
+def visit(request: AuthedRequest, visit_id: int):
+    return _visit(selectors.access_visit(request.user, visit_id), request.user)
+
+
+# --- needs ---------------------------------------------------------------------------------------------------
+
+
+class NeedFilter(QueryIn):
+    state: Need.State | None = None
+
+
+@router.get("/party/needs", response=Page[NeedOut], summary="Needs of my households, newest first")
+def needs(request: AuthedRequest, f: Query[NeedFilter], page: Query[PageParams]):
+    return paginate(selectors.needs_for(request.user, state=f.state or ""), page, lambda n: _need(n, request.user))
+
+
+class SettleIn(StrictIn):
+    outcome: str = Field(..., min_length=1, max_length=300)
+
+
+@router.post("/party/needs/{need_id}/settle", response=NeedOut, summary="Settled on the spot: say how")
+def need_settle(request: AuthedRequest, need_id: int, body: SettleIn):
+    n = selectors.access_need(request.user, need_id)
+    services.need_settle(need=n, by=request.user, outcome=body.outcome)
+    return _need(selectors.access_need(request.user, need_id), request.user)
+
+
+class RelayIn(StrictIn):
+    category_id: int | None = Field(None, ge=1, description="Default: 其他 (the dispatcher refines it)")
+
+
+@router.post("/party/needs/{need_id}/order", response=NeedOut, summary="Turn a need into a work order")
+def need_relay(request: AuthedRequest, need_id: int, body: RelayIn):
+    n = selectors.access_need(request.user, need_id)
+    services.need_relay(need=n, by=request.user, category_id=body.category_id)
+    return _need(selectors.access_need(request.user, need_id), request.user)
+
+
+class AskIn(StrictIn):
+    text: str = Field(..., min_length=1, max_length=500)
+    kind: Need.Kind = Need.Kind.NEED
+
+
+@router.post("/party/ask", response={201: NeedOut}, summary="Ask my household's party member for help (双联双找)")
+def ask(request: AuthedRequest, body: AskIn):
+    n = services.need_ask(by=request.user, text=body.text, kind=body.kind)
+    return Status(201, _need(selectors.access_need(request.user, n.pk), request.user))
+
+
+@router.get("/party/my-member", response=MemberOut, summary="My household's party member (双联双找)")
+def my_member(request: AuthedRequest):
+    found = selectors.my_member(request.user)
+    if found is None:
+        raise NotFound(_("Your household has no linked party member yet."), code="member.not_found")
+    member, phone = found
+    return {"name": member.resident.name, "center_household": member.is_center_household, "phone": phone}
+
+
+# --- links and plans ------------------------------------------------------------------------------------------
+
+
+class LinkIn(StrictIn):
+    household_id: int = Field(..., ge=1)
+    member_id: int = Field(..., ge=1)
+    reason: str = Field("", max_length=200)
+
+
+class UnlinkIn(StrictIn):
+    reason: str = Field(..., min_length=1, max_length=200)
+
+
+class AssignIn(StrictIn):
+    grid_id: int = Field(..., ge=1)
+    member_ids: list[int] = Field(..., min_length=1, max_length=50)
+    reason: str = Field("", max_length=200)
+
+
+class AssignedOut(DictSchema):
+    linked: int
+    left: int
+
+
+def _managed_household(request: AuthedRequest, household_id: int) -> Household:
+    h = Household.objects.filter(pk=household_id).select_related("grid").first()
+    if h is None or not services._manages(request.user, h.path):
+        raise NotFound(_("No such household among yours."), code="household.not_found")
+    return h
+
+
+def _history(rows: Any) -> list[dict[str, Any]]:
+    out = []
+    for c in rows:
+        by = (c.by.display_name or c.by.username) if c.by else None
+        out.append({
+            "action": c.action, "action_label": str(c.get_action_display()),
+            "member": c.member.resident.name if c.member else None,
+            "previous": c.previous.resident.name if c.previous else None, "by": by, "at": c.at, "reason": c.reason,
+        })  # fmt: skip
+    return out
+
+
+@router.post("/party/links", response={201: list[LinkChangeOut]}, summary="Link a household to a party member")
+def link(request: AuthedRequest, body: LinkIn):
+    h = _managed_household(request, body.household_id)
+    member = selectors.access_member(request.user, body.member_id)
+    services.link_set(household=h, member=member, by=request.user, reason=body.reason)
+    return Status(201, _history(selectors.link_history(request.user, h)))
+
+
+@router.post("/party/links/{household_id}/unlink", response=list[LinkChangeOut], summary="Unlink a household")
+def unlink(request: AuthedRequest, household_id: int, body: UnlinkIn):
+    h = _managed_household(request, household_id)
+    services.link_remove(household=h, by=request.user, reason=body.reason)
+    return _history(selectors.link_history(request.user, h))
+
+
+@router.get("/party/links/{household_id}/history", response=list[LinkChangeOut], summary="A household's link history")
+def link_history(request: AuthedRequest, household_id: int):
+    h = _managed_household(request, household_id)
+    return _history(selectors.link_history(request.user, h))
+
+
+@router.post(
+    "/party/links/assign", response=AssignedOut, summary="Link a grid's unlinked households to members in turn"
+)
+def assign(request: AuthedRequest, body: AssignIn):
+    grid = access_node(request.user, body.grid_id)
+    members = [selectors.access_member(request.user, m) for m in dict.fromkeys(body.member_ids)]
+    done = services.links_assign_grid(grid=grid, members=members, by=request.user, reason=body.reason)
+    return {"linked": done.linked, "left": done.left}
+
+
+class PlanIn(StrictIn):
+    visits: int = Field(..., ge=1, le=31)
+    period: VisitPlan.Period
+
+
+class PlanOut(DictSchema):
+    village_id: int
+    visits: int
+    period: str
+    default: bool
+
+
+@router.get("/party/plans/{village_id}", response=PlanOut, summary="A village's visit plan")
+def plan(request: AuthedRequest, village_id: int):
+    village = access_node(request.user, village_id)
+    if village.level != Level.VILLAGE:
+        raise NotFound()
+    row = VisitPlan.objects.filter(village=village).first()
+    p = selectors.plans_for([village.pk])[village.pk]
+    return {"village_id": village.pk, "visits": p.visits, "period": p.period, "default": row is None}
+
+
+@router.put("/party/plans/{village_id}", response=PlanOut, summary="Set a village's visit plan")
+def plan_set(request: AuthedRequest, village_id: int, body: PlanIn):
+    village = access_node(request.user, village_id)
+    p = services.plan_set(village=village, visits=body.visits, period=body.period, by=request.user)
+    return {"village_id": village.pk, "visits": p.visits, "period": p.period, "default": False}

@@ -1,0 +1,292 @@
+"""Every scoped read of household work: which households a user may visit, the visits and needs they
+see, each village's visit plan and where every linked household stands against it.
+
+Who sees what (org.policy): a party member the households linked to them; a grid worker and village or
+town staff (party.visit / party.manage) the households of their subtree. Missing and not yours are the
+same 404."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from django.conf import settings
+from django.db.models import Count, Max, Q, QuerySet
+from django.utils.translation import gettext as _
+
+from core.clock import SHANGHAI, now
+from core.errors import NotFound
+from org.access import get_scope, paths_q
+from org.models import Household, HouseholdLink, Level, Node, PartyMember, Relation, Resident, path_ids
+from org.policy import Cap, under
+from partylink.models import LinkChange, Need, Visit, VisitPlan
+
+if TYPE_CHECKING:
+    from accounts.models import User
+
+DUE, OVERDUE, DONE = "due", "overdue", "done"
+
+
+def setting(name: str) -> Any:
+    defaults = {"VISITS": 1, "PERIOD": "month", "MAX_HOUSEHOLDS": 15, "ORDER_CATEGORY": "990101"}
+    return getattr(settings, "GONGZHI", {}).get("PARTY", {}).get(name, defaults[name])
+
+
+# --- who may see which households ---------------------------------------------------------------------------
+
+
+def work_paths(user: User) -> tuple[str, ...]:
+    """The subtrees whose households `user` visits or manages."""
+    scope = get_scope(user)
+    return tuple(sorted(set(scope.cap_paths(Cap.PARTY_VISIT)) | set(scope.cap_paths(Cap.PARTY_MANAGE))))
+
+
+def manage_paths(user: User) -> tuple[str, ...]:
+    return get_scope(user).cap_paths(Cap.PARTY_MANAGE)
+
+
+def member_of(user: User) -> PartyMember | None:
+    """The party member `user` is (their resident record's), if any."""
+    scope = get_scope(user)
+    if scope.own_resident_id is None:
+        return None
+    return PartyMember.objects.filter(resident_id=scope.own_resident_id).select_related("resident").first()
+
+
+def visitable(user: User) -> QuerySet[Household]:
+    """The households `user` may visit: linked to them, or in a subtree where they visit or manage."""
+    scope = get_scope(user)
+    paths = work_paths(user)
+    q = paths_q(paths, "path") if paths else Q(pk__in=[])
+    if scope.linked_household_ids:
+        q |= Q(pk__in=list(scope.linked_household_ids))
+    return Household.objects.filter(q)
+
+
+def access_household(user: User, household_id: int) -> Household:
+    h = visitable(user).select_related("grid").filter(pk=household_id).first()
+    if h is None:
+        raise NotFound(_("No such household among yours."), code="household.not_found")
+    return h
+
+
+def _by_household_q(user: User) -> Q:
+    """Rows (visits, needs, link changes) of the households `user` may see."""
+    scope = get_scope(user)
+    paths = work_paths(user)
+    q = paths_q(paths, "path") if paths else Q(pk__in=[])
+    if scope.linked_household_ids:
+        q |= Q(household_id__in=list(scope.linked_household_ids))
+    return q
+
+
+def visits_for(user: User, *, household: Household | None = None) -> QuerySet[Visit]:
+    qs = Visit.objects.filter(_by_household_q(user) | Q(visitor_id=user.pk))
+    if household is not None:
+        qs = qs.filter(household=household)
+    return qs.select_related("household", "visitor", "member__resident")
+
+
+def access_visit(user: User, visit_id: int) -> Visit:
+    v = visits_for(user).filter(pk=visit_id).first()
+    if v is None:
+        raise NotFound(_("No such visit."), code="visit.not_found")
+    return v
+
+
+def needs_for(user: User, *, state: str = "", household: Household | None = None) -> QuerySet[Need]:
+    qs = Need.objects.filter(_by_household_q(user) | Q(raised_by_id=user.pk))
+    if state:
+        qs = qs.filter(state=state)
+    if household is not None:
+        qs = qs.filter(household=household)
+    return qs.select_related("household", "resident", "order", "raised_by")
+
+
+def access_need(user: User, need_id: int) -> Need:
+    n = needs_for(user).filter(pk=need_id).first()
+    if n is None:
+        raise NotFound(_("No such need."), code="need.not_found")
+    return n
+
+
+def link_history(user: User, household: Household) -> QuerySet[LinkChange]:
+    return LinkChange.objects.filter(household=household).select_related("member__resident", "previous__resident", "by")
+
+
+def members_in(user: User, node: Node) -> QuerySet[PartyMember]:
+    """The party members of `node`'s subtree (their branch there, or living there), where `user` manages."""
+    if not under(manage_paths(user), node.path):
+        return PartyMember.objects.none()
+    q = Q(branch__path__startswith=node.path) | Q(path__startswith=node.path)
+    return PartyMember.objects.filter(q).select_related("resident").order_by("path", "id")
+
+
+def access_member(user: User, member_id: int) -> PartyMember:
+    q = paths_q(manage_paths(user), "branch__path") | paths_q(manage_paths(user), "path")
+    m = PartyMember.objects.filter(q, pk=member_id).select_related("resident").first() if manage_paths(user) else None
+    if m is None:
+        raise NotFound(_("No such party member in your area."), code="member.not_found")
+    return m
+
+
+# --- plans and where each household stands -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Plan:
+    visits: int
+    period: str
+
+
+def plans_for(village_ids: Iterable[int]) -> dict[int, Plan]:
+    """Each village's plan; those without one follow the default."""
+    ids = set(village_ids)
+    default = Plan(int(setting("VISITS")), str(setting("PERIOD")))
+    out = {i: default for i in ids}
+    for p in VisitPlan.objects.filter(village_id__in=ids):
+        out[p.village_id] = Plan(p.visits, p.period)
+    return out
+
+
+def period_bounds(period: str, at: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
+    """The calendar month or quarter (in Asia/Shanghai) that `at` falls in: [start, end)."""
+    local = at.astimezone(SHANGHAI)
+    first_month = local.month if period == VisitPlan.Period.MONTH else 3 * ((local.month - 1) // 3) + 1
+    start = dt.datetime(local.year, first_month, 1, tzinfo=SHANGHAI)
+    months = 1 if period == VisitPlan.Period.MONTH else 3
+    y, m = divmod(first_month - 1 + months, 12)
+    return start, dt.datetime(local.year + y, m + 1, 1, tzinfo=SHANGHAI)
+
+
+def previous_period(period: str, at: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
+    start, _end = period_bounds(period, at)
+    return period_bounds(period, start - dt.timedelta(seconds=1))
+
+
+def village_of(household: Household) -> int:
+    """The village a household's grid lies in (the grid's parent: its path's last but one id)."""
+    ids = path_ids(household.path)
+    return ids[-2] if len(ids) >= 2 else ids[-1]
+
+
+@dataclass(frozen=True)
+class Standing:
+    """Where a household stands against its village's plan at a moment."""
+
+    household_id: int
+    plan: Plan
+    done: int  # visits this period so far
+    last_visit: dt.datetime | None
+    next_due: dt.datetime | None  # when the next visit this period is due (None: the period's are done)
+    missed_previous: bool  # the previous period ended short of the plan
+    state: str  # due · overdue · done
+
+    @property
+    def state_label(self) -> str:
+        return {DUE: _("visit due"), OVERDUE: _("visit overdue"), DONE: _("visited")}[self.state]
+
+
+def standings(households: Sequence[Household], *, at: dt.datetime | None = None) -> dict[int, Standing]:
+    """Where each household stands: visits this period against the plan, spread evenly over the period
+    (with 2 a month, the first is due by mid-month); overdue when a visit's share of the period has passed,
+    or when the previous period ended short and no visit has been made since. A household linked during
+    the previous period is not held to it. Two queries whatever the number of households."""
+    at = at or now()
+    if not households:
+        return {}
+    plans = plans_for(village_of(h) for h in households)
+    ids = [h.pk for h in households]
+    since = dict(HouseholdLink.objects.filter(household_id__in=ids).values_list("household_id", "since"))
+    earliest = min(previous_period(p.period, at)[0] for p in plans.values())
+    seen: dict[int, list[dt.datetime]] = defaultdict(list)
+    for hid, when in Visit.objects.filter(
+        household_id__in=ids, visited_at__gte=earliest, visited_at__lte=at
+    ).values_list("household_id", "visited_at"):
+        seen[hid].append(when)
+    last = dict(
+        Visit.objects.filter(household_id__in=ids, visited_at__lte=at)
+        .order_by()
+        .values("household_id")
+        .annotate(last=Max("visited_at"))
+        .values_list("household_id", "last")
+    )
+    out: dict[int, Standing] = {}
+    for h in households:
+        plan = plans[village_of(h)]
+        start, end = period_bounds(plan.period, at)
+        prev_start, _prev_end = previous_period(plan.period, at)
+        done = sum(1 for w in seen[h.pk] if w >= start)
+        before = sum(1 for w in seen[h.pk] if prev_start <= w < start)
+        linked_since = since.get(h.pk)
+        held_before = linked_since is None or linked_since <= prev_start.date()
+        missed = held_before and before < plan.visits
+        if done >= plan.visits:
+            next_due, state = None, DONE
+        else:
+            next_due = start + (end - start) * (done + 1) / plan.visits
+            state = OVERDUE if (next_due <= at or (missed and done == 0)) else DUE
+        out[h.pk] = Standing(h.pk, plan, done, last.get(h.pk), next_due, missed, state)
+    return out
+
+
+def my_households(user: User) -> list[Household]:
+    """The households linked to `user` as a party member, in the order of the register."""
+    scope = get_scope(user)
+    if not scope.linked_household_ids:
+        return []
+    return list(
+        Household.objects.filter(pk__in=list(scope.linked_household_ids)).select_related("grid").order_by("path", "id")
+    )
+
+
+def village_nodes(user: User) -> QuerySet[Node]:
+    """The villages where `user` manages household work (for the plans page)."""
+    paths = manage_paths(user)
+    if not paths:
+        return Node.objects.none()
+    q = paths_q(paths, "path")
+    for p in paths:
+        q |= Q(pk__in=path_ids(p))
+    return Node.objects.filter(q, level=Level.VILLAGE).order_by("path")
+
+
+def heads(households: Sequence[Household]) -> dict[int, Resident]:
+    """Each household's head (or its first member on the register): one query."""
+    out: dict[int, Resident] = {}
+    rows = Resident.objects.filter(household_id__in=[h.pk for h in households]).order_by("household_id", "id")
+    for r in rows:
+        current = out.get(r.household_id)
+        if current is None or (r.relation == Relation.HEAD and current.relation != Relation.HEAD):
+            out[r.household_id] = r
+    return out
+
+
+def open_needs(households: Sequence[Household]) -> dict[int, int]:
+    return dict(
+        Need.objects.filter(household_id__in=[h.pk for h in households], state=Need.State.OPEN)
+        .order_by()
+        .values("household_id")
+        .annotate(n=Count("id"))
+        .values_list("household_id", "n")
+    )
+
+
+def my_member(user: User) -> tuple[PartyMember, str] | None:
+    """双联双找: the party member linked to `user`'s household, with the number they published for this duty
+    (their work phone, never their own register entry)."""
+    scope = get_scope(user)
+    if scope.own_household_id is None:
+        return None
+    link = (
+        HouseholdLink.objects.filter(household_id=scope.own_household_id)
+        .select_related("member__resident__user")
+        .first()
+    )
+    if link is None:
+        return None
+    member_user = link.member.resident.user
+    return link.member, (member_user.work_phone if member_user is not None else "")
