@@ -14,6 +14,7 @@ urlpatterns = [
     path("sos/", include("sos.urls")),
     path("points/", include("points.urls")),
     path("volunteers/", include("volunteers.urls")),
+    path("party/", include("partylink.urls")),
     path("inbox/", include("notify.urls")),
     path("dashboard/", include("dashboards.urls")),
     path("track/", include(track_patterns)),

@@ -201,7 +201,8 @@ def centre_ladder() -> tuple[Q, ...]:
 
 def nav(user: Any) -> dict[str, bool]:
     """Which sections a user's menu shows: the dispatch console to those who dispatch or supervise work
-    orders, the work queue to those who handle them, API tokens to staff (whose clients call the API for
+    orders, the work queue to those who handle them, household visits to party members with households and to
+    staff who visit or manage them, API tokens to staff (whose clients call the API for
     their work; a resident has no use for them). (The command centre's link asks dashboards.context, which
     knows a department's own dashboard too.)"""
     if user is None or not getattr(user, "is_authenticated", False):
@@ -210,4 +211,8 @@ def nav(user: Any) -> dict[str, bool]:
         "console": may(user, Cap.ORDERS_DISPATCH) or may(user, Cap.ORDERS_SUPERVISE),
         "queue": may(user, Cap.ORDERS_HANDLE),
         "api": _scope(user).is_staff,
+        # Household visits: a party member with households linked, staff who visit or manage them.
+        "party": bool(_scope(user).linked_household_ids)
+        or may(user, Cap.PARTY_VISIT)
+        or may(user, Cap.PARTY_MANAGE),
     }

@@ -108,7 +108,7 @@ def _need(n: Need, user: Any) -> dict[str, Any]:
         "state_label": str(n.get_state_display()), "asked": n.asked, "created_at": n.created_at,
         "outcome": n.outcome, "order_id": order.pk if order else None,
         "order_code": order.tracking_code if order else None, "order_state": order.state if order else None,
-        "actions": NEED.allowed(n, lambda _a: may),
+        "actions": NEED.allowed(n, lambda _a: True) if may else [],
     }  # fmt: skip
 
 

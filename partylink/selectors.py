@@ -290,3 +290,37 @@ def my_member(user: User) -> tuple[PartyMember, str] | None:
         return None
     member_user = link.member.resident.user
     return link.member, (member_user.work_phone if member_user is not None else "")
+
+
+def work_grids(user: User) -> QuerySet[Node]:
+    """The grids where `user` visits households (party.visit), for the grid picker."""
+    paths = get_scope(user).cap_paths(Cap.PARTY_VISIT)
+    if not paths:
+        return Node.objects.none()
+    return Node.objects.filter(paths_q(paths, "path"), level=Level.GRID).order_by("path")[:300]
+
+
+def managed_grids(user: User) -> QuerySet[Node]:
+    paths = manage_paths(user)
+    if not paths:
+        return Node.objects.none()
+    return Node.objects.filter(paths_q(paths, "path"), level=Level.GRID).order_by("path")[:2000]
+
+
+def member_loads(members: Sequence[PartyMember]) -> dict[int, int]:
+    """How many households each member looks after."""
+    return dict(
+        HouseholdLink.objects.filter(member__in=members)
+        .order_by()
+        .values("member_id")
+        .annotate(n=Count("id"))
+        .values_list("member_id", "n")
+    )
+
+
+def grid_history(grid: Node) -> QuerySet[LinkChange]:
+    return (
+        LinkChange.objects.filter(path__startswith=grid.path)
+        .select_related("household", "member__resident", "previous__resident", "by")
+        .order_by("-at", "-id")
+    )

@@ -72,6 +72,10 @@ def _may_work(user: User, household: Household) -> bool:
     return household.pk in scope.linked_household_ids or under(selectors.work_paths(user), household.path)
 
 
+def _may_work_in(user: User, grid: Node) -> bool:
+    return under(selectors.work_paths(user), grid.path)
+
+
 def _is_member_of(user: User, household: Household) -> bool:
     return household.pk in get_scope(user).linked_household_ids
 

@@ -100,7 +100,10 @@ def test_an_out_of_scope_member_cannot_visit_or_read_a_household_not_linked_to_t
 def test_staff_list_a_grid_with_numbers_whole_only_where_their_role_needs_them(world, client_as, clock):
     c = world.c
     rows = client_as(c.u_li).get(f"{API}/households?grid={c.a1.pk}").json()
-    assert {r["address"]: r["head_phone"] for r in rows} == {"东村A1湾组1号": "13800001234", "东村A1湾组2号": "13900002222"}
+    assert {r["address"]: r["head_phone"] for r in rows} == {
+        "东村A1湾组1号": "13800001234",
+        "东村A1湾组2号": "13900002222",
+    }
     assert PersonalDataAccess.objects.filter(user_id=c.u_li.pk, field="phone").count() == 2  # each read logged
     admin = client_as(c.u_admin).get(f"{API}/households?grid={c.a1.pk}").json()  # manages links, calls nobody
     assert [r["head_phone"] for r in admin] == ["138****1234", "139****2222"]
@@ -115,7 +118,9 @@ def test_a_resident_finds_their_member_and_asks_for_help(world, client_as, clock
     assert m == {"name": "刘党员", "center_household": True, "phone": "13900002222"}
     r = post(zhang, f"{API}/ask", {"text": "帮我看看电费怎么交"})
     assert r.status_code == 201 and r.json()["asked"] is True and r.json()["actions"] == []
-    assert [n["text"] for n in client_as(c.u_liu).get(f"{API}/needs?state=open").json()["items"]] == ["帮我看看电费怎么交"]
+    assert [n["text"] for n in client_as(c.u_liu).get(f"{API}/needs?state=open").json()["items"]] == [
+        "帮我看看电费怎么交"
+    ]
     assert client_as(c.u_sun).get(f"{API}/my-member").status_code == 404  # staff, not on the register
     assert post(zhang, f"{API}/ask", {"text": "a\u0000"}).status_code == 400
     assert post(zhang, f"{API}/ask", {"text": "x" * 501}).status_code == 422
@@ -149,6 +154,8 @@ def test_plans_are_read_by_staff_and_set_by_those_who_manage(world, client_as, c
     assert r.status_code == 200 and r.json()["default"] is False
     bad = zhou.put(f"{API}/plans/{c.v1.pk}", {"visits": 40, "period": "quarter"}, content_type="application/json")
     assert bad.status_code == 422
-    li = client_as(c.u_li).put(f"{API}/plans/{c.v1.pk}", {"visits": 3, "period": "month"}, content_type="application/json")
+    li = client_as(c.u_li).put(
+        f"{API}/plans/{c.v1.pk}", {"visits": 3, "period": "month"}, content_type="application/json"
+    )
     assert li.status_code == 404
     assert VisitPlan.objects.get(village=c.v1).visits == 2
