@@ -212,7 +212,5 @@ def nav(user: Any) -> dict[str, bool]:
         "queue": may(user, Cap.ORDERS_HANDLE),
         "api": _scope(user).is_staff,
         # Household visits: a party member with households linked, staff who visit or manage them.
-        "party": bool(_scope(user).linked_household_ids)
-        or may(user, Cap.PARTY_VISIT)
-        or may(user, Cap.PARTY_MANAGE),
+        "party": bool(_scope(user).linked_household_ids) or may(user, Cap.PARTY_VISIT) or may(user, Cap.PARTY_MANAGE),
     }

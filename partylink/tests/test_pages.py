@@ -118,7 +118,7 @@ def test_village_staff_link_move_unlink_and_assign_on_the_links_page(world, clie
     c = world.c
     zhou = client_as(c.u_zhou)
     page = zhou.get(f"/party/links/?grid={c.a1.pk}")
-    assert page.status_code == 200 and 'data-household="%d"' % c.h_liu.pk in page.content.decode()
+    assert page.status_code == 200 and f'data-household="{c.h_liu.pk}"' in page.content.decode()
     member = c.liu.party_member
     zhou.post("/party/links/link/", {"household": c.h_liu.pk, "member": member.pk, "reason": "就近"})
     assert HouseholdLink.objects.get(household=c.h_liu).member_id == member.pk
@@ -139,7 +139,7 @@ def test_village_staff_link_move_unlink_and_assign_on_the_links_page(world, clie
 def test_village_staff_set_the_visit_plan(world, client_as, clock):
     c = world.c
     zhou = client_as(c.u_zhou)
-    assert 'data-village="%d"' % c.v1.pk in zhou.get("/party/plans/").content.decode()
+    assert f'data-village="{c.v1.pk}"' in zhou.get("/party/plans/").content.decode()
     zhou.post("/party/plans/", {"village": c.v1.pk, "visits": "2", "period": "quarter"})
     assert VisitPlan.objects.get(village=c.v1).visits == 2
     r = zhou.post("/party/plans/", {"village": c.v1.pk, "visits": "40", "period": "quarter"}, follow=True)
