@@ -167,6 +167,15 @@ class Command(BaseCommand):
                     f"redemptions in {p.shops:,} shops over the past year, {p.upcoming:,} activities next week, "
                     f"in {p.seconds:.1f} s"
                 )
+        if scale in ("small", "county"):
+            from demo.party import seed_party
+
+            pt = seed_party(seed=seed, cap={"small": 20000}.get(scale, 60000))
+            if verbosity >= 1:
+                self.stdout.write(
+                    f"Household visits: {pt.visits:,} over three months, {pt.needs:,} needs found, {pt.orders:,} "
+                    f"relayed as work orders, in {pt.seconds:.1f} s"
+                )
         if verbosity >= 1:
             self._report(summary)
 

@@ -1,0 +1,121 @@
+"""Household work for the demo: the past three months of party members' visits to the households linked to
+them (most visited each month, some missed, a few needs found on each round: settled on the spot, left
+open, or — for the latest visits — relayed as work orders through the services), a village with a visit
+plan of its own, and a request from the demo resident to their member (双联双找).
+
+Visits are written in bulk (a county has tens of thousands); what makes a work order goes through
+partylink.services, as a member's tap would."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+import time
+from dataclasses import dataclass
+
+from accounts.models import Role, RoleAssignment, User
+from core.clock import SHANGHAI, frozen, now
+from core.errors import ApiError
+from org.models import HouseholdLink, Level, Node
+from partylink import services
+from partylink.models import Need, Visit
+from partylink.selectors import period_bounds
+
+NEEDS = {
+    Need.Kind.NEED: ["想申请高龄津贴，不知道要带什么材料", "孩子上学的补助怎么申请", "想办残疾证", "医保卡丢了要补办",
+                     "想找点零工做", "家里老人要人帮忙买药"],
+    Need.Kind.PROBLEM: ["门口路灯坏了好几天", "屋后排水沟堵了", "自来水压力太小", "村道上有个大坑"],
+    Need.Kind.RISK: ["老房子墙体开裂", "电线老化裸露", "独居老人最近身体不好", "液化气罐放在灶边"],
+}  # fmt: skip
+NOTES = ["一切正常", "身体尚好", "家中有困难，已记录", "宣传了政策"]
+SETTLED = ["当场讲清了办理流程和材料", "帮忙在手机上预约了", "已联系村医上门", "帮忙买好送到家"]
+
+
+@dataclass
+class Summary:
+    visits: int = 0
+    needs: int = 0
+    orders: int = 0
+    seconds: float = 0.0
+
+
+def seed_party(*, seed: int = 1, end: dt.datetime | None = None, cap: int = 20000) -> Summary:
+    """Three months of visits to up to `cap` linked households."""
+    started = time.perf_counter()
+    rng = random.Random(seed)
+    end = (end or now()).astimezone(SHANGHAI)
+    summary = Summary()
+    grid_workers = {
+        ra.node_id: ra.user_id
+        for ra in RoleAssignment.objects.filter(role=Role.GRID_WORKER).order_by("id")
+        if ra.node_id
+    }
+    fallback = User.objects.filter(is_superuser=True).order_by("id").values_list("id", flat=True).first()
+    links = list(HouseholdLink.objects.select_related("member__resident", "household").order_by("id")[:cap])
+    months = []
+    start, _ = period_bounds("month", end)
+    for back in range(3, -1, -1):
+        s = start
+        for _ in range(back):
+            s, _e = period_bounds("month", s - dt.timedelta(days=1))
+        months.append((s, min(period_bounds("month", s)[1], end)))
+    visits: list[Visit] = []
+    for link in links:
+        h = link.household
+        visitor = link.member.resident.user_id or grid_workers.get(h.grid_id) or fallback
+        if visitor is None:
+            continue
+        for s, e in months:
+            current = e == end
+            if rng.random() > (0.45 if current else 0.8):
+                continue  # missed this month (or not yet, this month)
+            at = s + (e - s) * rng.random()
+            visits.append(Visit(household=h, path=h.path, visitor_id=visitor, member=link.member, visited_at=at,
+                                met="户主", notes=rng.choice(NOTES),
+                                created_at=at))  # fmt: skip
+    Visit.objects.bulk_create(visits, batch_size=2000)
+    summary.visits = len(visits)
+    needs: list[Need] = []
+    for v in visits:
+        if rng.random() > 0.25:
+            continue
+        kind = rng.choice(list(NEEDS))
+        settled = rng.random() < 0.6
+        needs.append(Need(visit=v, household=v.household, path=v.path, kind=kind, text=rng.choice(NEEDS[kind]),
+                          raised_by_id=v.visitor_id, created_at=v.visited_at,
+                          state=Need.State.SETTLED if settled else Need.State.OPEN,
+                          outcome=rng.choice(SETTLED) if settled else "",
+                          closed_by_id=v.visitor_id if settled else None,
+                          closed_at=v.visited_at if settled else None))  # fmt: skip
+    Need.objects.bulk_create(needs, batch_size=2000)
+    summary.needs = len(needs)
+    # The latest open needs become work orders, as the visitor's tap would make them.
+    recent = [n for n in needs if n.state == Need.State.OPEN and n.created_at > end - dt.timedelta(days=6)]
+    for n in recent[:20]:
+        by = User.objects.get(pk=n.raised_by_id)
+        with frozen(n.created_at + dt.timedelta(minutes=5)):
+            try:
+                services.need_relay(need=Need.objects.select_related("household__grid").get(pk=n.pk), by=by)
+                summary.orders += 1
+            except ApiError:  # a demo visitor who may not file there: the need stays open
+                continue
+    # The demo logins' village visits twice a month; the demo resident has asked their member for help.
+    party = User.objects.filter(username="party").first()
+    if party is not None:
+        village = Node.objects.filter(level=Level.VILLAGE, party_members__resident__user=party).first()
+        if village is not None:
+            services.plan_set(village=village, visits=2, period="month", by=_clerk(village) or party)
+    resident = User.objects.filter(username="resident").first()
+    if resident is not None:
+        try:
+            services.need_ask(by=resident, text="家里的灯坏了，我够不着，能帮忙看看吗？")
+            summary.needs += 1
+        except ApiError:  # their household has no member in this demo
+            pass
+    summary.seconds = time.perf_counter() - started
+    return summary
+
+
+def _clerk(village: Node) -> User | None:
+    ra = RoleAssignment.objects.filter(role=Role.VILLAGE_STAFF, node=village).select_related("user").first()
+    return ra.user if ra else None
