@@ -17,6 +17,8 @@ urlpatterns = [
     path("assessment/<str:month>/<str:group>/specials/", views.assessment_special, name="special"),
     path("assessment/<str:month>/<str:group>/xlsx/", views.assessment_xlsx, name="assessment_xlsx"),
     path("assessment/<str:month>/<str:group>/bulletin/", views.assessment_bulletin, name="bulletin"),
+    path("party/", views.party_page, name="party"),
+    path("party/xlsx/", views.party_xlsx, name="party_xlsx"),
     path("exemptions/", views.exemptions_page, name="exemptions"),
     path("exemptions/<int:exemption_id>/decide/", views.exemption_decide, name="decide"),
 ]

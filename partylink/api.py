@@ -14,13 +14,15 @@ from ninja import Field, Query, Router
 from ninja.responses import Status
 
 from accounts.http import AuthedRequest
+from core.clock import EARLIEST, LATEST
 from core.errors import NotFound
 from core.schemas import DictSchema, Page, PageParams, QueryIn, StrictIn, paginate
 from org.access import access_node, get_scope
 from org.models import Household, Level
 from org.selectors import whole_number
-from partylink import selectors, services
+from partylink import reports, selectors, services
 from partylink.models import Need, Visit, VisitPlan
+from partylink.reports import report_period
 from partylink.states import NEED
 
 router = Router(tags=["party"])
@@ -369,3 +371,51 @@ def plan_set(request: AuthedRequest, village_id: int, body: PlanIn):
     village = access_node(request.user, village_id)
     p = services.plan_set(village=village, visits=body.visits, period=body.period, by=request.user)
     return {"village_id": village.pk, "visits": p.visits, "period": p.period, "default": False}
+
+
+# --- coverage report -------------------------------------------------------------------------------------------
+
+
+class ReportFilter(QueryIn):
+    node: int | None = Field(None, ge=1, description="Whose children to report on; default: the top of your area")
+    start: dt.date | None = Field(None, ge=EARLIEST, le=LATEST, description="First day (default: this month)")
+    end: dt.date | None = Field(None, ge=EARLIEST, le=LATEST, description="Last day, included (default: today)")
+
+
+class ReportRowOut(DictSchema):
+    node_id: int
+    name: str
+    level: int
+    households: int
+    unlinked: int = Field(description="Households without a party member")
+    linked: int
+    members: int = Field(description="Party members whose branch lies here")
+    over_limit: int = Field(description="Members linked to more households than allowed")
+    unvisited: int = Field(description="Linked households without a visit in the period")
+    visits: int
+    needs: int = Field(description="Needs found or asked in the period")
+    settled: int
+    relayed: int = Field(description="Needs relayed as work orders")
+    resolved: int = Field(description="Relayed needs whose order is resolved, rated or closed")
+    open: int
+
+
+class ReportOut(DictSchema):
+    node_id: int
+    name: str
+    start: dt.date
+    end: dt.date
+    rows: list[ReportRowOut]
+    total: ReportRowOut
+
+
+@router.get("/party/report", response=ReportOut, summary="Coverage and activity of household work, by unit")
+def report(request: AuthedRequest, f: Query[ReportFilter]):
+    node = selectors.report_node(request.user, f.node)
+    start, end = report_period(f.start, f.end)
+    r = reports.coverage(node, start=selectors.day_bounds(start, end)[0], end=selectors.day_bounds(start, end)[1])
+    assert r.total is not None
+    return {
+        "node_id": node.pk, "name": node.name, "start": start, "end": end,
+        "rows": [x.as_dict() for x in r.rows], "total": r.total.as_dict(),
+    }  # fmt: skip

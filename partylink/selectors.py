@@ -19,7 +19,7 @@ from django.utils.translation import gettext as _
 
 from core.clock import SHANGHAI, now
 from core.errors import NotFound
-from org.access import get_scope, paths_q
+from org.access import Viewer, get_scope, paths_q
 from org.models import Household, HouseholdLink, Level, Node, PartyMember, Relation, Resident, path_ids
 from org.policy import Cap, under
 from partylink.models import LinkChange, Need, Visit, VisitPlan
@@ -323,4 +323,30 @@ def grid_history(grid: Node) -> QuerySet[LinkChange]:
         LinkChange.objects.filter(path__startswith=grid.path)
         .select_related("household", "member__resident", "previous__resident", "by")
         .order_by("-at", "-id")
+    )
+
+
+def watch_paths(user: Viewer) -> tuple[str, ...]:
+    return get_scope(user).cap_paths(Cap.PARTY_WATCH)
+
+
+def report_node(user: User, node_id: int | None) -> Node:
+    """The node whose coverage report `user` asks for: one under where they read the reports (party.watch);
+    by default the top of it. Missing and not theirs are the same 404."""
+    paths = watch_paths(user)
+    if node_id is None:
+        node = Node.objects.filter(path=paths[0]).first() if paths else None
+    else:
+        node = Node.objects.filter(pk=node_id).first()
+        node = node if node is not None and under(paths, node.path) else None
+    if node is None:
+        raise NotFound(_("No such place in your area."), code="node.not_found")
+    return node
+
+
+def day_bounds(start: dt.date, end: dt.date) -> tuple[dt.datetime, dt.datetime]:
+    """Days `start` to `end` (both included) as [start 00:00, the day after `end` 00:00) in Asia/Shanghai."""
+    return (
+        dt.datetime.combine(start, dt.time(), tzinfo=SHANGHAI),
+        dt.datetime.combine(end + dt.timedelta(days=1), dt.time(), tzinfo=SHANGHAI),
     )

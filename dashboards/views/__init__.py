@@ -30,6 +30,7 @@ from dashboards.views.common import (
     UNIT_COLUMNS,
 )
 from dashboards.views.nodes import department_page, node_page, node_xlsx
+from dashboards.views.party import party_page, party_xlsx
 from dashboards.views.ranking import ranking_page, ranking_xlsx
 
 __all__ = [
@@ -51,6 +52,8 @@ __all__ = [
     "exemptions_page",
     "node_page",
     "node_xlsx",
+    "party_page",
+    "party_xlsx",
     "ranking_page",
     "ranking_xlsx",
 ]

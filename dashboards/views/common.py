@@ -174,7 +174,13 @@ def _assets() -> dict[str, Any]:
 def base_context(request: HttpRequest) -> dict[str, Any]:
     """What every dashboard page shows around its content: the tabs (the assessment for assessors
     only) and the chart and map libraries."""
-    return {"assessor": bool(selectors.dash_scope(request.user).assess_paths), **_assets()}
+    from partylink.selectors import watch_paths
+
+    return {
+        "assessor": bool(selectors.dash_scope(request.user).assess_paths),
+        "party_watch": bool(watch_paths(request.user)),
+        **_assets(),
+    }
 
 
 def basic_weight_for(start: dt.date) -> Decimal:
