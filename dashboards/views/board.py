@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
@@ -17,6 +18,8 @@ from core.clock import today
 from core.pages import gate, to_int
 from dashboards import board, selectors
 from dashboards.views.common import base_context, scope_or_404
+from org.models import Node
+from org.policy import under
 
 MAP_DAYS = 30  # the board's map counts the orders of the last 30 days
 ALL_GRIDS = 200  # up to this many grids the board lists them all, quiet ones too
@@ -66,4 +69,20 @@ def board_page(request: AuthedRequest) -> HttpResponse:
     }
     if request.GET.get("part") == "live":
         return render(request, "dashboards/_board_live.html", ctx)
+    ctx["party"] = _party_tiles(request, node)
     return render(request, "dashboards/board.html", ctx)
+
+
+def _party_tiles(request: AuthedRequest, node: Node) -> dict[str, Any] | None:
+    """党员联户 this month under the node, for those who read its reports (on the page's load, not on every
+    refresh: the figures move by the day)."""
+    from partylink import reports
+    from partylink.selectors import day_bounds, watch_paths
+
+    if not under(watch_paths(request.user), node.path):
+        return None
+    t = today()
+    start, end = day_bounds(t.replace(day=1), t)
+    total = reports.coverage(node, start=start, end=end).total
+    assert total is not None
+    return {"coverage": total.coverage, "unvisited": total.unvisited, "open": total.open, "visits": total.visits}

@@ -142,3 +142,15 @@ def test_the_report_over_the_api_and_in_the_command_centre_with_its_excel_file(w
     cells = {row[0]: row for row in ws.iter_rows(min_row=3, values_only=True)}
     header = [c.value for c in ws[2]]
     assert cells["A2湾组"][header.index("Linked, not visited") if "Linked, not visited" in header else 7] == 1
+
+
+def test_the_command_centre_board_shows_this_months_household_work_to_those_who_read_it(world, client_as, clock):
+    from partylink import services
+
+    c = world.c
+    services.visit_log(by=c.u_liu, household_id=c.h_zhang.pk, notes="看望", needs=[services.NeedIn(text="要帮忙买药")])
+    page = client_as(c.u_qian).get("/dashboard/")
+    assert page.context["party"] == {"coverage": 0.4, "unvisited": 1, "open": 1, "visits": 1}  # 2 of 5 linked
+    assert 'data-board="party"' in page.content.decode()
+    grid = client_as(c.u_li).get("/dashboard/")  # a grid worker's board: no household-work figures
+    assert grid.status_code == 200 and grid.context["party"] is None
