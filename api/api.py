@@ -229,10 +229,11 @@ def _register_routers() -> None:
     from volunteers.api import router as volunteers_router
     from workorders.api import router as workorders_router
 
+    # Work orders first: intake is the busiest call, and the routes are matched in the order they are added.
+    api.add_router("", workorders_router)
     api.add_router("", accounts_router)
     api.add_router("", org_router)
     api.add_router("", catalog_router)
-    api.add_router("", workorders_router)
     api.add_router("", sos_router)
     api.add_router("", points_router)
     api.add_router("", volunteers_router)

@@ -6,7 +6,10 @@ from core.health import health as health_view
 from org import views as org_views
 from workorders.urls import track_patterns
 
+# The API first: its clients make most of the requests, and Django tries the patterns in order (each
+# app's include before it cost every API call a failed match per pattern).
 urlpatterns = [
+    path("api/v1/", api.urls),
     path("", org_views.home, name="home"),
     path("accounts/", include("accounts.urls")),
     path("org/", include("org.urls")),
@@ -20,7 +23,6 @@ urlpatterns = [
     path("track/", include(track_patterns)),
     path("catalog/", include("catalog.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
-    path("api/v1/", api.urls),
     path("admin/", admin.site.urls),
     path("health", health_view, name="health"),  # monitors: database and workers alive (core.health)
 ]
