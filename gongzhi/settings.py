@@ -75,6 +75,7 @@ INSTALLED_APPS = [
     "points",
     "volunteers",
     "partylink",
+    "notices",
     "dashboards",
     "demo",
 ]

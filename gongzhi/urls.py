@@ -18,6 +18,7 @@ urlpatterns = [
     path("points/", include("points.urls")),
     path("volunteers/", include("volunteers.urls")),
     path("party/", include("partylink.urls")),
+    path("notices/", include("notices.urls")),
     path("inbox/", include("notify.urls")),
     path("dashboard/", include("dashboards.urls")),
     path("track/", include(track_patterns)),

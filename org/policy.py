@@ -56,6 +56,8 @@ class Cap(StrEnum):
     PARTY_VISIT = "party.visit"  # visits the subtree's households and deals with the needs found
     PARTY_MANAGE = "party.manage"  # links members and households, sets visit plans; sees visits and needs
     PARTY_WATCH = "party.watch"  # reads the coverage and activity reports
+    # --- notices (scope: the subtree) ----------------------------------------------------------------------
+    NOTICES_PUBLISH = "notices.publish"  # publishes notices to the subtree and reads who has read them
 
 
 C = Cap
@@ -66,11 +68,11 @@ CAPS: dict[str, frozenset[Cap]] = {
     Role.ADMIN: frozenset(
         {C.PEOPLE, C.REGISTER, C.ORDERS_SEE, C.ORDERS_DISPATCH, C.ORDERS_SUPERVISE, C.ORDERS_PROXY}
         | {C.DASHBOARD, C.DASHBOARD_DEPARTMENTS, C.ASSESS, C.POINTS_MANAGE, C.POINTS_FILE, C.SOS_CENTRE}
-        | {C.PARTY_MANAGE, C.PARTY_WATCH}
+        | {C.PARTY_MANAGE, C.PARTY_WATCH, C.NOTICES_PUBLISH}
     ),
     Role.LEADER: frozenset(
         {C.PEOPLE, C.ORDERS_SEE, C.ORDERS_SUPERVISE, C.DASHBOARD, C.DASHBOARD_DEPARTMENTS, C.ASSESS}
-        | {C.POINTS_WATCH, C.SOS_CENTRE, C.PARTY_WATCH}
+        | {C.POINTS_WATCH, C.SOS_CENTRE, C.PARTY_WATCH, C.NOTICES_PUBLISH}
     ),
     # The dispatcher calls residents back: phones, not ID numbers.
     Role.DISPATCHER: frozenset(
@@ -80,13 +82,15 @@ CAPS: dict[str, frozenset[Cap]] = {
     # Department staff see the work dispatched to their department, not the register of residents.
     Role.DEPT_STAFF: frozenset({C.ORDERS_HANDLE}),
     Role.TOWN_STAFF: frozenset(
-        _LOCAL | {C.REGISTER, C.POINTS_MANAGE, C.POINTS_FILE, C.PARTY_VISIT, C.PARTY_MANAGE, C.PARTY_WATCH}
+        _LOCAL
+        | {C.REGISTER, C.POINTS_MANAGE, C.POINTS_FILE, C.PARTY_VISIT, C.PARTY_MANAGE, C.PARTY_WATCH}
+        | {C.NOTICES_PUBLISH}
     ),
     # Village staff file papers for residents (ID numbers) and are on duty for one-key calls.
     Role.VILLAGE_STAFF: frozenset(
         _LOCAL
         | {C.ID_NUMBER, C.REGISTER, C.POINTS_MANAGE, C.POINTS_FILE, C.SOS_VILLAGE}
-        | {C.PARTY_VISIT, C.PARTY_MANAGE, C.PARTY_WATCH}
+        | {C.PARTY_VISIT, C.PARTY_MANAGE, C.PARTY_WATCH, C.NOTICES_PUBLISH}
     ),
     # 代办 needs the ID number; the grid worker is the first a one-key call reaches.
     Role.GRID_WORKER: frozenset(_LOCAL | {C.ID_NUMBER, C.REGISTER, C.POINTS_FILE, C.SOS_GRID, C.PARTY_VISIT}),

@@ -1,6 +1,7 @@
 """Imports point down the layers, never up: a lower app never reaches into a higher one.
 
-    core ← org, accounts ← catalog, notify ← workorders, sos, points, volunteers, partylink ← dashboards ← api, demo
+    core ← org, accounts ← catalog, notify ← workorders, sos, points, volunteers, partylink, notices
+    ← dashboards ← api, demo
 
 Each app's non-test, non-migration source is parsed with `ast` (Django is not imported), and every import
 statement is read wherever it stands — at the top, inside a function, under `if TYPE_CHECKING:` — as are
@@ -30,6 +31,7 @@ LAYERS: dict[str, int] = {
     "points": 3,
     "volunteers": 3,
     "partylink": 3,
+    "notices": 3,
     "dashboards": 4,
     "api": 5,
     "demo": 5,

@@ -1,0 +1,19 @@
+"""{% current_notices user %}: the notices for a person now, pinned first, for their home page (the home
+page lives in org, below this app: the template asks, org's code does not import notices)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import template
+
+from notices import selectors
+
+register = template.Library()
+
+
+@register.inclusion_tag("notices/_box.html")
+def current_notices(user: Any, limit: int = 3) -> dict[str, Any]:
+    if not getattr(user, "is_authenticated", False):
+        return {"notices": []}
+    return {"notices": list(selectors.notices_for(user)[:limit])}
