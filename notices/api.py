@@ -6,15 +6,19 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from django.utils.translation import gettext as _
 from ninja import Field, Query, Router
 from ninja.responses import Status
 
 from accounts.http import AuthedRequest
-from core.schemas import DictSchema, Page, PageParams, StrictIn, paginate
+from core.clock import EARLIEST, LATEST, SHANGHAI, today
+from core.errors import NotFound
+from core.schemas import DictSchema, Page, PageParams, QueryIn, StrictIn, paginate
 from notices import selectors, services
-from notices.models import Notice
+from notices.models import Event, Notice
 from notices.states import NOTICE
 from org.access import access_node
+from org.models import ServicePoint
 
 router = Router(tags=["notices"])
 
@@ -128,3 +132,101 @@ def withdraw(request: AuthedRequest, notice_id: int, body: WithdrawIn):
     n = selectors.access_notice(request.user, notice_id)
     services.notice_withdraw(notice=n, by=request.user, reason=body.reason)
     return _notice(n, request.user)
+
+
+# --- events ---------------------------------------------------------------------------------------------------
+
+
+class EventOut(DictSchema):
+    id: int
+    node_id: int
+    point_id: int | None
+    kind: str
+    kind_label: str
+    title: str
+    description: str
+    place: str
+    starts_at: dt.datetime
+    ends_at: dt.datetime
+    capacity: int
+    left: int
+    state: str
+    mine: bool = Field(description="Whether you are signed up to attend")
+
+
+def _event(e: Event, mine: bool) -> dict[str, Any]:
+    return {
+        "id": e.pk, "node_id": e.node_id, "point_id": e.point_id, "kind": e.kind,
+        "kind_label": str(e.get_kind_display()), "title": e.title, "description": e.description,
+        "place": e.place, "starts_at": e.starts_at,
+        "ends_at": e.ends_at, "capacity": e.capacity, "left": e.left, "state": e.state, "mine": mine,
+    }  # fmt: skip
+
+
+class WeekFilter(QueryIn):
+    start: dt.date | None = Field(None, ge=EARLIEST, le=LATEST, description="First day of the week (default today)")
+
+
+@router.get("/events", response=list[EventOut], summary="This week's events in my area (一周活动预告)")
+def events(request: AuthedRequest, f: Query[WeekFilter]):
+    start = dt.datetime.combine(f.start or today(), dt.time(), tzinfo=SHANGHAI)
+    rows = list(selectors.events_for(request.user, start=start, end=start + dt.timedelta(days=7)))
+    mine = selectors.my_attendance(request.user, rows)
+    return [_event(e, e.pk in mine and mine[e.pk].state == "signed_up") for e in rows]
+
+
+class EventIn(StrictIn):
+    node_id: int = Field(..., ge=1)
+    point_id: int | None = Field(None, ge=1)
+    kind: Event.Kind = Event.Kind.OTHER
+    title: str = Field(..., min_length=1, max_length=80)
+    description: str = Field("", max_length=2000)
+    place: str = Field("", max_length=120, description="Default: the service point's name")
+    starts_at: dt.datetime
+    ends_at: dt.datetime
+    capacity: int = Field(..., ge=1, le=services.MAX_CAPACITY)
+
+
+@router.post("/events", response={201: EventOut}, summary="Publish an event for an area of yours")
+def event_publish(request: AuthedRequest, body: EventIn):
+    node = access_node(request.user, body.node_id)
+    point = ServicePoint.objects.filter(pk=body.point_id).first() if body.point_id else None
+    if body.point_id and point is None:
+        raise NotFound(_("No such service point in your area."), code="point.not_found")
+    e = services.event_publish(
+        by=request.user, node=node, point=point, **body.model_dump(exclude={"node_id", "point_id"})
+    )
+    return Status(201, _event(e, False))
+
+
+def _fresh(request: AuthedRequest, event_id: int) -> dict[str, Any]:
+    e = selectors.access_event(request.user, event_id)
+    mine = selectors.my_attendance(request.user, [e])
+    return _event(e, e.pk in mine and mine[e.pk].state == "signed_up")
+
+
+@router.get("/events/{event_id}", response=EventOut, summary="One event")
+def event(request: AuthedRequest, event_id: int):
+    return _fresh(request, event_id)
+
+
+@router.post("/events/{event_id}/attend", response=EventOut, summary="Sign up to attend")
+def attend(request: AuthedRequest, event_id: int):
+    services.event_attend(event=selectors.access_event(request.user, event_id), by=request.user)
+    return _fresh(request, event_id)
+
+
+@router.post("/events/{event_id}/withdraw", response=EventOut, summary="Give my place back")
+def event_withdraw(request: AuthedRequest, event_id: int):
+    services.event_withdraw(event=selectors.access_event(request.user, event_id), by=request.user)
+    return _fresh(request, event_id)
+
+
+class CancelIn(StrictIn):
+    reason: str = Field(..., min_length=1, max_length=200)
+
+
+@router.post("/events/{event_id}/cancel", response=EventOut, summary="Cancel an event (those signed up are told)")
+def event_cancel(request: AuthedRequest, event_id: int, body: CancelIn):
+    services.event_cancel(event=selectors.access_event(request.user, event_id), by=request.user, reason=body.reason)
+    return _fresh(request, event_id)

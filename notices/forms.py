@@ -24,3 +24,19 @@ class NoticeForm(ActionForm):
 
 class WithdrawForm(NextForm):
     reason = Text(max_length=200, required=True, line=True, label=_("Reason"))
+
+
+class EventForm(ActionForm):
+    node = Whole(label=_("For the area of"))
+    point = Whole(label=_("Service point"))
+    kind = Text(max_length=10, required=True, label=_("Kind"))
+    title = Text(max_length=80, required=True, line=True, label=_("Title"))
+    description = Text(max_length=2000, label=_("Description"))
+    place = Text(max_length=120, line=True, label=_("Place"))
+    starts_at = Text(max_length=WHEN_MAX, required=True, label=_("Starts"))
+    ends_at = Text(max_length=WHEN_MAX, required=True, label=_("Ends"))
+    capacity = Whole(label=_("Places"))
+
+
+class CancelForm(NextForm):
+    reason = Text(max_length=200, required=True, line=True, label=_("Reason"))

@@ -80,3 +80,79 @@ class Read(models.Model):
 
     def __str__(self) -> str:
         return f"{self.notice} · {self.user}"
+
+
+class Event(models.Model):
+    """一周活动预告: an event residents come to (送戏、送医、送教, a lecture, a clinic), at a service point or a
+    place of the area, with a capacity for those who sign up to attend."""
+
+    class Kind(models.TextChoices):
+        SHOW = "show", _("show (送戏)")
+        CLINIC = "clinic", _("clinic (送医)")
+        TEACHING = "teaching", _("class (送教)")
+        LECTURE = "lecture", _("lecture")
+        OTHER = "other", _("other")
+
+    class State(models.TextChoices):
+        PUBLISHED = "published", _("published")
+        CANCELLED = "cancelled", _("cancelled")
+
+    node = models.ForeignKey(Node, on_delete=models.PROTECT, related_name="events", verbose_name=_("for the area of"))
+    path = PathField(_("path"))
+    point = models.ForeignKey(
+        "org.ServicePoint", on_delete=models.PROTECT, null=True, blank=True, related_name="events",
+        verbose_name=_("service point"),
+    )  # fmt: skip
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices, default=Kind.OTHER)
+    title = models.CharField(_("title"), max_length=80)
+    description = models.TextField(_("description"), max_length=2000, blank=True)
+    place = models.CharField(_("place"), max_length=120)
+    starts_at = models.DateTimeField(_("starts at"))
+    ends_at = models.DateTimeField(_("ends at"))
+    capacity = models.PositiveIntegerField(_("places"))
+    taken = models.PositiveIntegerField(_("places taken"), default=0)
+    state = models.CharField(_("state"), max_length=10, choices=State.choices, default=State.PUBLISHED)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("published by")
+    )
+    created_at = models.DateTimeField(_("published at"))
+
+    class Meta:
+        verbose_name = _("event")
+        verbose_name_plural = _("events")
+        ordering = ["starts_at", "id"]
+        indexes = [models.Index(fields=["path", "starts_at"], name="event_path_starts")]
+        constraints = [
+            models.CheckConstraint(condition=Q(taken__lte=models.F("capacity")), name="event_taken_within_capacity"),
+            models.CheckConstraint(condition=Q(ends_at__gt=models.F("starts_at")), name="event_ends_after_start"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def left(self) -> int:
+        return max(0, self.capacity - self.taken)
+
+
+class Attendance(models.Model):
+    """A resident signed up to attend an event (one place each); withdrawn gives the place back."""
+
+    class State(models.TextChoices):
+        SIGNED_UP = "signed_up", _("signed up")
+        WITHDRAWN = "withdrawn", _("withdrawn")
+
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="attendances", verbose_name=_("event"))
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", verbose_name=_("who")
+    )
+    state = models.CharField(_("state"), max_length=10, choices=State.choices, default=State.SIGNED_UP)
+    signed_at = models.DateTimeField(_("signed up at"))
+
+    class Meta:
+        verbose_name = _("attendance")
+        verbose_name_plural = _("attendances")
+        constraints = [models.UniqueConstraint(fields=["event", "user"], name="attendance_once")]
+
+    def __str__(self) -> str:
+        return f"{self.event} · {self.user}"

@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 
 from core.clock import now
 from core.errors import NotFound
-from notices.models import Notice
+from notices.models import Attendance, Event, Notice
 from org.access import Viewer, get_scope, paths_q
 from org.models import Node, PartyMember, Resident, path_prefixes
 from org.policy import Cap, is_staff_role, under
@@ -138,3 +138,46 @@ def publish_nodes(user: Viewer) -> QuerySet[Node]:
     if not paths:
         return Node.objects.none()
     return Node.objects.filter(paths_q(paths, "path")).order_by("path")[:500]
+
+
+# --- events ---------------------------------------------------------------------------------------------------
+
+
+def events_for(user: Viewer, *, start: dt.datetime, end: dt.datetime) -> QuerySet[Event]:
+    """The events of the week for a resident: those of their area (their grid and every place above it),
+    published, starting in [start, end)."""
+    scope = get_scope(user)
+    if scope.own is None:
+        return Event.objects.none()
+    return (
+        Event.objects.filter(
+            path__in=path_prefixes(scope.own.path), state=Event.State.PUBLISHED, starts_at__gte=start,
+            starts_at__lt=end,
+        )
+        .select_related("node", "point")
+        .order_by("starts_at", "id")
+    )  # fmt: skip
+
+
+def managed_events(user: Viewer) -> QuerySet[Event]:
+    paths = publish_paths(user)
+    if not paths:
+        return Event.objects.none()
+    return Event.objects.filter(paths_q(paths, "path")).select_related("node", "point").order_by("-starts_at", "-id")
+
+
+def access_event(user: Viewer, event_id: int) -> Event:
+    """An event `user` may open: one of their area's (as a resident), or one where they publish."""
+    e = Event.objects.filter(pk=event_id).select_related("node", "point").first()
+    scope = get_scope(user)
+    mine = e is not None and scope.own is not None and scope.own.path.startswith(e.path)
+    if e is None or not (mine or under(publish_paths(user), e.path)):
+        raise NotFound(_("No such event."), code="event.not_found")
+    return e
+
+
+def my_attendance(user: Viewer, events: list[Event]) -> dict[int, Attendance]:
+    uid = get_scope(user).user_id
+    if uid is None:
+        return {}
+    return {a.event_id: a for a in Attendance.objects.filter(user_id=uid, event__in=events)}

@@ -10,4 +10,10 @@ urlpatterns = [
     path("<int:notice_id>/files/<int:attachment_id>/", views.attachment, name="attachment"),
     path("<int:notice_id>/publish/", views.publish, name="publish"),
     path("<int:notice_id>/withdraw/", views.withdraw, name="withdraw"),
+    path("events/", views.events_page, name="events"),
+    path("events/new/", views.event_new, name="event_new"),
+    path("events/<int:event_id>/", views.event_page, name="event"),
+    path("events/<int:event_id>/attend/", views.event_attend, name="attend"),
+    path("events/<int:event_id>/withdraw/", views.event_withdraw, name="event_withdraw"),
+    path("events/<int:event_id>/cancel/", views.event_cancel, name="event_cancel"),
 ]

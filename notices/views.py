@@ -5,6 +5,7 @@ of its audience have read each. Writes go through notices.services; a refusal is
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -14,12 +15,14 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.http import AuthedRequest
-from core.clock import SHANGHAI
+from core.clock import SHANGHAI, today
 from core.forms import bind
 from core.pages import attempt, gate
 from notices import forms, selectors, services
-from notices.models import Notice
+from notices.models import Event, Notice
 from notices.states import NOTICE
+from org.models import ServicePoint
+from org.policy import under
 
 
 @login_required
@@ -119,3 +122,101 @@ def withdraw(request: AuthedRequest, notice_id: int) -> HttpResponse:
     ):
         messages.success(request, _("Notice withdrawn."))
     return redirect("notices:notice", n.pk)
+
+
+# --- events ---------------------------------------------------------------------------------------------------
+
+
+@login_required
+def events_page(request: AuthedRequest) -> HttpResponse:
+    """一周活动预告: the week's events of my area with sign-up; for publishers, theirs to manage."""
+    start = dt.datetime.combine(today(), dt.time(), tzinfo=SHANGHAI)
+    events = list(selectors.events_for(request.user, start=start, end=start + dt.timedelta(days=7)))
+    mine = selectors.my_attendance(request.user, events)
+    publishes = bool(selectors.publish_paths(request.user))
+    return render(
+        request, "notices/events.html",
+        {
+            "rows": [{"e": e, "mine": e.pk in mine and mine[e.pk].state == "signed_up"} for e in events],
+            "publishes": publishes, "managed": selectors.managed_events(request.user)[:30] if publishes else [],
+            "nodes": selectors.publish_nodes(request.user) if publishes else [],
+            "points": ServicePoint.objects.filter(path__in=[]) if not publishes else _points(request),
+            "kinds": Event.Kind.choices,
+        },
+    )  # fmt: skip
+
+
+def _points(request: AuthedRequest) -> Any:
+    from org.access import paths_q
+
+    return ServicePoint.objects.filter(paths_q(selectors.publish_paths(request.user), "path")).order_by("path")[:200]
+
+
+@login_required
+def event_page(request: AuthedRequest, event_id: int) -> HttpResponse:
+    e = gate(selectors.access_event, request.user, event_id)
+    mine = selectors.my_attendance(request.user, [e]).get(e.pk)
+    return render(
+        request, "notices/event.html",
+        {"e": e, "mine": mine is not None and mine.state == "signed_up", "manages": under(
+            selectors.publish_paths(request.user), e.path)},
+    )  # fmt: skip
+
+
+@login_required
+@require_POST
+def event_new(request: AuthedRequest) -> HttpResponse:
+    if not selectors.publish_paths(request.user):
+        raise Http404
+    form = bind(request, forms.EventForm)
+    if form is not None:
+        d = form.cleaned_data
+        node = next((x for x in selectors.publish_nodes(request.user) if x.pk == d["node"]), None)
+        if node is None:
+            raise Http404
+        point = _points(request).filter(pk=d["point"]).first() if d["point"] else None
+        starts, ends = _local(d["starts_at"]), _local(d["ends_at"])
+        if starts is None or ends is None:
+            messages.error(request, _("Enter the date and time."))
+        elif d["capacity"] is None:
+            messages.error(request, _("Enter a whole number."))
+        else:
+            e = attempt(
+                request, services.event_publish, by=request.user, node=node, point=point, kind=d["kind"],
+                title=d["title"], description=d["description"] or "", place=d["place"] or "", starts_at=starts,
+                ends_at=ends, capacity=d["capacity"],
+            )  # fmt: skip
+            if e is not None:
+                messages.success(request, _("Event published."))
+                return redirect("notices:event", e.pk)
+    return redirect("notices:events")
+
+
+@login_required
+@require_POST
+def event_attend(request: AuthedRequest, event_id: int) -> HttpResponse:
+    e = gate(selectors.access_event, request.user, event_id)
+    if attempt(request, services.event_attend, event=e, by=request.user):
+        messages.success(request, _("You are signed up. See you there!"))
+    return redirect("notices:event", e.pk)
+
+
+@login_required
+@require_POST
+def event_withdraw(request: AuthedRequest, event_id: int) -> HttpResponse:
+    e = gate(selectors.access_event, request.user, event_id)
+    if attempt(request, services.event_withdraw, event=e, by=request.user):
+        messages.success(request, _("Your place is given back."))
+    return redirect("notices:event", e.pk)
+
+
+@login_required
+@require_POST
+def event_cancel(request: AuthedRequest, event_id: int) -> HttpResponse:
+    e = gate(selectors.access_event, request.user, event_id)
+    form = bind(request, forms.CancelForm)
+    if form is not None and attempt(
+        request, services.event_cancel, event=e, by=request.user, reason=form.cleaned_data["reason"]
+    ):
+        messages.success(request, _("Event cancelled; those signed up are told."))
+    return redirect("notices:event", e.pk)
