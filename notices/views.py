@@ -79,9 +79,11 @@ def manage(request: AuthedRequest) -> HttpResponse:
     if not selectors.publish_paths(request.user):
         raise Http404
     nodes = list(selectors.publish_nodes(request.user))
+    form = forms.NoticeForm(request.POST if request.method == "POST" else None)
     if request.method == "POST":
-        form = bind(request, forms.NoticeForm)
-        if form is not None:
+        if not form.is_valid():
+            messages.error(request, form.error_text())
+        else:
             d = form.cleaned_data
             node = next((x for x in nodes if x.pk == d["node"]), None)
             if node is None:
@@ -100,7 +102,7 @@ def manage(request: AuthedRequest) -> HttpResponse:
                     messages.success(request, _("Notice saved."))
                     return redirect("notices:notice", n.pk)
     rows = [{"n": n, "reach": selectors.reach(n)} for n in selectors.managed(request.user)[:50]]
-    return render(request, "notices/manage.html", {"nodes": nodes, "rows": rows, "form": request.POST})
+    return render(request, "notices/manage.html", {"nodes": nodes, "rows": rows, "form": form.data})
 
 
 @login_required

@@ -167,7 +167,7 @@ def households(request: AuthedRequest, f: Query[VisitHouseholdFilter]):
     grid = access_node(request.user, f.grid)
     if grid.level != Level.GRID:
         raise NotFound()
-    rows = list(selectors.visitable(request.user).filter(grid=grid).select_related("grid").order_by("path", "id")[:500])
+    rows = list(selectors.readable(request.user).filter(grid=grid).select_related("grid").order_by("path", "id")[:500])
     return _households(request, rows)
 
 
@@ -207,7 +207,7 @@ class VisitFilter(QueryIn):
 
 @router.get("/party/visits", response=Page[VisitOut], summary="Visits I may see, newest first")
 def visits(request: AuthedRequest, f: Query[VisitFilter], page: Query[PageParams]):
-    household = selectors.access_household(request.user, f.household) if f.household else None
+    household = selectors.access_readable_household(request.user, f.household) if f.household else None
     return paginate(selectors.visits_for(request.user, household=household), page, lambda v: _visit(v, request.user))
 
 

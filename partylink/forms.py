@@ -70,6 +70,12 @@ class UnlinkForm(NextForm):
     reason = Text(max_length=200, line=True, required=True, label=_("Reason"))
 
 
+class GridForm(ActionForm):
+    """Which grid a bulk assignment is for (read first: the members offered depend on it)."""
+
+    grid = Whole(label=_("Grid"))
+
+
 class AssignForm(NextForm):
     grid = Whole(label=_("Grid"))
     reason = Text(max_length=200, line=True, label=_("Reason"))

@@ -38,8 +38,13 @@ def setting(name: str) -> Any:
 # --- who may see which households ---------------------------------------------------------------------------
 
 
+def visit_paths(user: User) -> tuple[str, ...]:
+    """The subtrees whose households `user` visits (party.visit): logs visits, deals with the needs."""
+    return get_scope(user).cap_paths(Cap.PARTY_VISIT)
+
+
 def work_paths(user: User) -> tuple[str, ...]:
-    """The subtrees whose households `user` visits or manages."""
+    """The subtrees whose household work `user` reads: where they visit or manage."""
     scope = get_scope(user)
     return tuple(sorted(set(scope.cap_paths(Cap.PARTY_VISIT)) | set(scope.cap_paths(Cap.PARTY_MANAGE))))
 
@@ -56,18 +61,34 @@ def member_of(user: User) -> PartyMember | None:
     return PartyMember.objects.filter(resident_id=scope.own_resident_id).select_related("resident").first()
 
 
-def visitable(user: User) -> QuerySet[Household]:
-    """The households `user` may visit: linked to them, or in a subtree where they visit or manage."""
+def _households(user: User, paths: tuple[str, ...]) -> QuerySet[Household]:
     scope = get_scope(user)
-    paths = work_paths(user)
     q = paths_q(paths, "path") if paths else Q(pk__in=[])
     if scope.linked_household_ids:
         q |= Q(pk__in=list(scope.linked_household_ids))
     return Household.objects.filter(q)
 
 
+def visitable(user: User) -> QuerySet[Household]:
+    """The households `user` may visit: linked to them, or in a subtree where they visit."""
+    return _households(user, visit_paths(user))
+
+
+def readable(user: User) -> QuerySet[Household]:
+    """The households whose visits and needs `user` reads: linked, or where they visit or manage."""
+    return _households(user, work_paths(user))
+
+
 def access_household(user: User, household_id: int) -> Household:
+    """A household `user` may visit (log a visit to); missing and not theirs are the same 404."""
     h = visitable(user).select_related("grid").filter(pk=household_id).first()
+    if h is None:
+        raise NotFound(_("No such household among yours."), code="household.not_found")
+    return h
+
+
+def access_readable_household(user: User, household_id: int) -> Household:
+    h = readable(user).select_related("grid").filter(pk=household_id).first()
     if h is None:
         raise NotFound(_("No such household among yours."), code="household.not_found")
     return h

@@ -69,11 +69,11 @@ class NeedIn:
 
 def _may_work(user: User, household: Household) -> bool:
     scope = get_scope(user)
-    return household.pk in scope.linked_household_ids or under(selectors.work_paths(user), household.path)
+    return household.pk in scope.linked_household_ids or under(selectors.visit_paths(user), household.path)
 
 
 def _may_work_in(user: User, grid: Node) -> bool:
-    return under(selectors.work_paths(user), grid.path)
+    return under(selectors.visit_paths(user), grid.path)
 
 
 def _is_member_of(user: User, household: Household) -> bool:

@@ -332,7 +332,10 @@ def unlink(request: AuthedRequest) -> HttpResponse:
 @require_POST
 def assign(request: AuthedRequest) -> HttpResponse:
     _manager_or_404(request)
-    grid = gate(access_node, request.user, _int(request.POST.get("grid")) or 0)
+    which = bind(request, forms.GridForm)
+    if which is None:
+        return redirect("partylink:links")
+    grid = gate(access_node, request.user, which.cleaned_data["grid"] or 0)
     if grid.level != Level.GRID:
         raise Http404
     members = list(selectors.members_in(request.user, Node.objects.get(pk=grid.parent_id)))

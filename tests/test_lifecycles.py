@@ -40,11 +40,17 @@ RACES = {
     "nomination": "test_two_staff_decide_one_nomination",
     "participation": "test_an_organiser_rates_twice_at_once",
     "activity": "test_an_activity_cancelled_and_finished_at_once",
+    "need": "test_a_need_settled_and_relayed_at_once_makes_at_most_one_order",
+    "notice": "test_a_notice_withdrawn_twice_at_once",
+    "event": "test_an_event_cancelled_twice_at_once_tells_each_person_once",
+    "attendance": "test_a_resident_withdraws_twice_at_once_gives_one_place_back",
 }
 
 
 def test_every_lifecycle_has_a_race_test():
     import dashboards.states  # noqa: F401
+    import notices.states  # noqa: F401
+    import partylink.states  # noqa: F401
     import points.states  # noqa: F401
     import sos.states  # noqa: F401
     import volunteers.states  # noqa: F401
@@ -60,6 +66,8 @@ def test_every_lifecycle_has_a_race_test():
 @pytest.mark.parametrize("name", sorted(RACES))
 def test_a_table_names_only_states_its_model_knows(name):
     import dashboards.states  # noqa: F401
+    import notices.states  # noqa: F401
+    import partylink.states  # noqa: F401
     import points.states  # noqa: F401
     import sos.states  # noqa: F401
     import volunteers.states  # noqa: F401
@@ -218,3 +226,78 @@ def test_an_activity_cancelled_and_finished_at_once(vw):  # noqa: F811 - the fix
     lost = one_winner(2, move)
     assert lost.code == "volunteers.not_open"
     assert Activity.objects.get(pk=vw.running.pk).state in ("cancelled", "finished")
+
+
+@RACE
+def test_a_need_settled_and_relayed_at_once_makes_at_most_one_order(world):
+    from partylink import services as party
+    from partylink.models import Need
+
+    c = world.c
+    visit = party.visit_log(by=c.u_liu, household_id=c.h_zhang.pk, needs=[party.NeedIn(text="想办高龄津贴")])
+    need_id = visit.needs.get().pk
+    stale = [Need.objects.select_related("household__grid").get(pk=need_id) for _ in range(2)]
+
+    def move(i: int) -> Any:
+        if i == 0:
+            return party.need_settle(need=stale[0], by=c.u_liu, outcome="当场讲清了材料")
+        return party.need_relay(need=stale[1], by=c.u_liu)
+
+    lost = one_winner(2, move)
+    assert lost.code == "need.closed"
+    need = Need.objects.get(pk=need_id)
+    assert WorkOrder.objects.count() == (1 if need.state == "relayed" else 0)
+    assert (need.order_id is not None) == (need.state == "relayed")
+
+
+@RACE
+def test_a_notice_withdrawn_twice_at_once(world):
+    from notices import services as notices
+    from notices.models import Notice
+
+    c = world.c
+    n = notices.notice_create(by=c.u_zhou, node=c.v1, title="停水通知", body="明天停水")
+    stale = [Notice.objects.get(pk=n.pk) for _ in range(2)]
+    lost = one_winner(2, lambda i: notices.notice_withdraw(notice=stale[i], by=c.u_zhou, reason=f"撤回{i}"))
+    assert lost.code == "notice.transition_not_allowed"
+    assert Notice.objects.get(pk=n.pk).withdrawn_reason in ("撤回0", "撤回1")
+
+
+def _event(c: Any) -> Any:
+    from core.clock import now
+    from notices import services as notices
+
+    start = now() + dt.timedelta(days=2)
+    return notices.event_publish(
+        by=c.u_zhou, node=c.v1, title="义诊", place="卫生室", starts_at=start, ends_at=start + dt.timedelta(hours=2),
+        capacity=5,
+    )  # fmt: skip
+
+
+@RACE
+def test_an_event_cancelled_twice_at_once_tells_each_person_once(world):
+    from notices import services as notices
+    from notices.models import Event as Ev
+    from notify.models import Message
+
+    c = world.c
+    e = _event(c)
+    notices.event_attend(event=e, by=c.u_zhang)
+    stale = [Ev.objects.get(pk=e.pk) for _ in range(2)]
+    lost = one_winner(2, lambda i: notices.event_cancel(event=stale[i], by=c.u_zhou, reason="下雨"))
+    assert lost.code == "event.cancelled"
+    assert Message.objects.filter(user=c.u_zhang, kind="events").count() == 1
+
+
+@RACE
+def test_a_resident_withdraws_twice_at_once_gives_one_place_back(world):
+    from notices import services as notices
+    from notices.models import Event as Ev
+
+    c = world.c
+    e = _event(c)
+    notices.event_attend(event=e, by=c.u_zhang)
+    notices.event_attend(event=e, by=c.u_liu)
+    lost = one_winner(2, lambda i: notices.event_withdraw(event=Ev.objects.get(pk=e.pk), by=c.u_zhang))
+    assert lost.code in ("event.not_signed_up", "attendance.state_changed")
+    assert Ev.objects.get(pk=e.pk).taken == 1

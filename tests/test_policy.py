@@ -133,6 +133,10 @@ WHO_MAY_AT_A1 = {
     "sos.volunteer": "zheng",
     "sos.village": "zhou",
     "sos.centre": "zhao",  # the dispatcher first; leaders and administrators only where there is none
+    "party.visit": "li wu zhou",  # 刘党员 visits the households linked to him, not a place
+    "party.manage": "admin wu zhou",
+    "party.watch": "admin qian wu zhao zhou",
+    "notices.publish": "admin qian wu zhou",
 }
 
 
@@ -264,6 +268,22 @@ def test_every_persona_and_capability_the_table_says_is_what_the_product_does(pl
             return chain.get(user.pk) == "village_duty"
         if cap == Cap.SOS_CENTRE:
             return user.pk in {u.pk for u in _centre(resident)}
+        if cap == Cap.PARTY_VISIT:
+            r = client.post(
+                "/api/v1/party/visits", {"household_id": household.pk, "notes": "走访了解情况"},
+                content_type="application/json",
+            )  # fmt: skip
+            return r.status_code == 201
+        if cap == Cap.PARTY_MANAGE:
+            return client.get(f"/api/v1/party/links/{household.pk}/history").status_code == 200
+        if cap == Cap.PARTY_WATCH:
+            return client.get(f"/api/v1/party/report?node={c.a1.pk}").status_code == 200
+        if cap == Cap.NOTICES_PUBLISH:
+            r = client.post(
+                "/api/v1/notices", {"node_id": c.a1.pk, "title": "通知", "body": "明天停水"},
+                content_type="application/json",
+            )  # fmt: skip
+            return r.status_code == 201
         raise AssertionError(f"no probe for {cap}")
 
     # What the table says, with the rules each capability's gate adds to it.

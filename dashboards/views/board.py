@@ -83,6 +83,5 @@ def _party_tiles(request: AuthedRequest, node: Node) -> dict[str, Any] | None:
         return None
     t = today()
     start, end = day_bounds(t.replace(day=1), t)
-    total = reports.coverage(node, start=start, end=end).total
-    assert total is not None
-    return {"coverage": total.coverage, "unvisited": total.unvisited, "open": total.open, "visits": total.visits}
+    s = reports.summary(node, start=start, end=end)
+    return {"coverage": s.coverage, "unvisited": s.unvisited, "open": s.open, "visits": s.visits}
