@@ -176,6 +176,11 @@ class Command(BaseCommand):
                     f"Household visits: {pt.visits:,} over three months, {pt.needs:,} needs found, {pt.orders:,} "
                     f"relayed as work orders, in {pt.seconds:.1f} s"
                 )
+            from demo.notices import seed_notices
+
+            nt = seed_notices(seed=seed)
+            if verbosity >= 1:
+                self.stdout.write(f"Notices: {nt.notices}; events this week: {nt.events} ({nt.signups} sign-ups)")
         if verbosity >= 1:
             self._report(summary)
 
