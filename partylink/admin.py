@@ -4,7 +4,7 @@ the links' history and the needs' lifecycle."""
 from django.contrib import admin
 
 from core.admin import SuperuserReadOnlyMixin as _ReadOnly
-from partylink.models import LinkChange, Need, Visit, VisitPlan
+from partylink.models import LinkChange, Need, Project, Visit, VisitPlan
 
 
 @admin.register(Visit)
@@ -32,3 +32,10 @@ class LinkChangeAdmin(_ReadOnly, admin.ModelAdmin):
 class VisitPlanAdmin(_ReadOnly, admin.ModelAdmin):
     list_display = ("village", "visits", "period", "updated_by", "updated_at")
     list_select_related = ("village", "updated_by")
+
+
+@admin.register(Project)
+class ProjectAdmin(_ReadOnly, admin.ModelAdmin):
+    list_display = ("title", "village", "lead", "state", "progress", "budget", "proposed_at")
+    list_filter = ("state",)
+    list_select_related = ("village", "lead__resident")

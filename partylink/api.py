@@ -21,9 +21,9 @@ from org.access import access_node, get_scope
 from org.models import Household, Level
 from org.selectors import whole_number
 from partylink import reports, selectors, services
-from partylink.models import Need, Visit, VisitPlan
+from partylink.models import Need, Project, Visit, VisitPlan
 from partylink.reports import report_period
-from partylink.states import NEED
+from partylink.states import NEED, PROJECT
 
 router = Router(tags=["party"])
 
@@ -398,6 +398,8 @@ class ReportRowOut(DictSchema):
     relayed: int = Field(description="Needs relayed as work orders")
     resolved: int = Field(description="Relayed needs whose order is resolved, rated or closed")
     open: int
+    projects: int = Field(description="Practical projects under way now")
+    projects_done: int = Field(description="Practical projects finished in the period")
 
 
 class ReportOut(DictSchema):
@@ -419,3 +421,179 @@ def report(request: AuthedRequest, f: Query[ReportFilter]):
         "node_id": node.pk, "name": node.name, "start": start, "end": end,
         "rows": [x.as_dict() for x in r.rows], "total": r.total.as_dict(),
     }  # fmt: skip
+
+
+# --- practical projects (领办实事) -----------------------------------------------------------------------------
+
+
+class MilestoneOut(DictSchema):
+    id: int
+    title: str
+    due_on: dt.date
+    done_at: dt.datetime | None
+
+
+class ProjectUpdateOut(DictSchema):
+    by: str
+    at: dt.datetime
+    text: str
+    progress: int
+    has_photo: bool
+
+
+class ProjectOut(DictSchema):
+    id: int
+    village_id: int
+    village: str
+    title: str
+    goals: str
+    lead: str
+    beneficiaries: int
+    budget: Decimal
+    state: str
+    state_label: str
+    progress: int
+    decision_note: str
+    milestones: list[MilestoneOut]
+    updates: list[ProjectUpdateOut]
+    rating: float | None = Field(description="The residents' average rating, once done")
+    ratings: int
+    my_rating: int | None
+    actions: list[str]
+
+
+def _project(p: Project, user: Any) -> dict[str, Any]:
+    from django.db.models import Avg, Count
+
+    agg = p.ratings.aggregate(avg=Avg("stars"), n=Count("id"))
+    mine = p.ratings.filter(user_id=user.pk).values_list("stars", flat=True).first()
+    leads = services._leads_or_manages(user, p)
+    manages = services._manages(user, p.path)
+
+    def may(action: str) -> bool:
+        return manages if action in ("approve", "reject", "cancel") else leads
+
+    return {
+        "id": p.pk, "village_id": p.village_id, "village": p.village.name, "title": p.title, "goals": p.goals,
+        "lead": p.lead.resident.name, "beneficiaries": p.beneficiaries.count(), "budget": p.budget,
+        "state": p.state, "state_label": str(p.get_state_display()), "progress": p.progress,
+        "decision_note": p.decision_note,
+        "milestones": [
+            {"id": m.pk, "title": m.title, "due_on": m.due_on, "done_at": m.done_at} for m in p.milestones.all()
+        ],
+        "updates": [
+            {"by": u.by.display_name or u.by.username, "at": u.at, "text": u.text, "progress": u.progress,
+             "has_photo": bool(u.photo)}
+            for u in p.updates.select_related("by")[:20]
+        ],
+        "rating": round(agg["avg"], 2) if agg["avg"] is not None else None, "ratings": agg["n"], "my_rating": mine,
+        "actions": PROJECT.allowed(p, may),
+    }  # fmt: skip
+
+
+@router.get("/party/projects", response=Page[ProjectOut], summary="Practical projects I may see (领办实事)")
+def projects(request: AuthedRequest, page: Query[PageParams]):
+    return paginate(selectors.projects_for(request.user), page, lambda p: _project(p, request.user))
+
+
+@router.get("/party/projects/{project_id}", response=ProjectOut, summary="One project")
+def project(request: AuthedRequest, project_id: int):
+    return _project(selectors.access_project(request.user, project_id), request.user)
+
+
+class MilestoneIn(StrictIn):
+    title: str = Field(..., min_length=1, max_length=80)
+    due_on: dt.date = Field(..., ge=EARLIEST, le=LATEST)
+
+
+class ProjectIn(StrictIn):
+    village_id: int = Field(..., ge=1)
+    title: str = Field(..., min_length=1, max_length=80)
+    goals: str = Field(..., min_length=1, max_length=2000)
+    lead_id: int | None = Field(
+        None, ge=1, description="Village staff: the member who leads it; members lead their own"
+    )
+    beneficiary_ids: list[int] = Field(default_factory=list, max_length=500)
+    budget: Decimal = Field(Decimal(0), ge=0, le=services.MAX_BUDGET, decimal_places=2)
+    milestones: list[MilestoneIn] = Field(default_factory=list, max_length=services.MAX_MILESTONES)
+
+
+@router.post("/party/projects", response={201: ProjectOut}, summary="Propose a project")
+def project_propose(request: AuthedRequest, body: ProjectIn):
+    village = access_node(request.user, body.village_id)
+    lead = selectors.access_member(request.user, body.lead_id) if body.lead_id else None
+    p = services.project_propose(
+        by=request.user, village=village, title=body.title, goals=body.goals, lead=lead,
+        beneficiary_ids=body.beneficiary_ids, budget=body.budget,
+        milestones=[services.MilestoneIn(title=m.title, due_on=m.due_on) for m in body.milestones],
+    )  # fmt: skip
+    return Status(201, _project(selectors.access_project(request.user, p.pk), request.user))
+
+
+class ProjectDecideIn(StrictIn):
+    note: str = Field("", max_length=200)
+
+
+@router.post("/party/projects/{project_id}/approve", response=ProjectOut, summary="Approve a proposal")
+def project_approve(request: AuthedRequest, project_id: int, body: ProjectDecideIn):
+    p = selectors.access_project(request.user, project_id)
+    services.project_decide(project=p, by=request.user, approve=True, note=body.note)
+    return _project(p, request.user)
+
+
+@router.post("/party/projects/{project_id}/reject", response=ProjectOut, summary="Turn down a proposal (say why)")
+def project_reject(request: AuthedRequest, project_id: int, body: ProjectDecideIn):
+    p = selectors.access_project(request.user, project_id)
+    services.project_decide(project=p, by=request.user, approve=False, note=body.note)
+    return _project(p, request.user)
+
+
+class ProgressIn(StrictIn):
+    text: str = Field(..., min_length=1, max_length=500)
+    progress: int = Field(..., ge=0, le=100)
+
+
+@router.post("/party/projects/{project_id}/updates", response=ProjectOut, summary="Report progress")
+def project_progress(request: AuthedRequest, project_id: int, body: ProgressIn):
+    p = selectors.access_project(request.user, project_id)
+    services.project_update(project=p, by=request.user, text=body.text, progress=body.progress)
+    return _project(selectors.access_project(request.user, project_id), request.user)
+
+
+@router.post(
+    "/party/projects/{project_id}/milestones/{milestone_id}/done", response=ProjectOut, summary="A milestone reached"
+)
+def project_milestone(request: AuthedRequest, project_id: int, milestone_id: int):
+    p = selectors.access_project(request.user, project_id)
+    services.milestone_done(project=p, milestone_id=milestone_id, by=request.user)
+    return _project(p, request.user)
+
+
+@router.post("/party/projects/{project_id}/complete", response=ProjectOut, summary="Mark the project done")
+def project_complete(request: AuthedRequest, project_id: int):
+    p = selectors.access_project(request.user, project_id)
+    services.project_complete(project=p, by=request.user)
+    return _project(p, request.user)
+
+
+class ProjectReasonIn(StrictIn):
+    reason: str = Field(..., min_length=1, max_length=200)
+
+
+@router.post("/party/projects/{project_id}/cancel", response=ProjectOut, summary="Cancel a project")
+def project_cancel(request: AuthedRequest, project_id: int, body: ProjectReasonIn):
+    p = selectors.access_project(request.user, project_id)
+    services.project_cancel(project=p, by=request.user, reason=body.reason)
+    return _project(p, request.user)
+
+
+class RateProjectIn(StrictIn):
+    stars: int = Field(..., ge=1, le=5)
+    comment: str = Field("", max_length=300)
+
+
+@router.post("/party/projects/{project_id}/rate", response=ProjectOut, summary="Rate a finished project (residents)")
+def project_rate(request: AuthedRequest, project_id: int, body: RateProjectIn):
+    p = selectors.access_project(request.user, project_id)
+    services.project_rate(project=p, by=request.user, stars=body.stars, comment=body.comment)
+    return _project(p, request.user)

@@ -9,7 +9,7 @@ from typing import Any
 
 from django.utils.translation import gettext_lazy as _
 
-from core.forms import ActionForm, Choice, Key, NextForm, Picks, Text, Whole
+from core.forms import ActionForm, Choice, Flag, Key, NextForm, Picks, Text, Whole
 from partylink.models import Need, VisitPlan
 
 NEED_ROWS = 3  # need rows on the visit page (the API takes up to services.MAX_NEEDS)
@@ -91,3 +91,31 @@ class PlanForm(NextForm):
     village = Whole(label=_("Village"))
     visits = Whole(label=_("Visits per household"))
     period = Choice(choices=VisitPlan.Period.choices, required=True, label=_("Period"))
+
+
+class ProjectForm(ActionForm):
+    village = Whole(label=_("Village"))
+    title = Text(max_length=80, required=True, line=True, label=_("Title"))
+    goals = Text(max_length=2000, required=True, label=_("Goals"))
+    lead = Whole(label=_("Led by"))
+    budget = Text(max_length=14, label=_("Budget (yuan)"))
+    milestones = Text(max_length=2000, label=_("Milestones"))
+
+
+class DecideForm(NextForm):
+    note = Text(max_length=200, line=True, label=_("Note"))
+    approve = Flag(label=_("Approve"))
+
+
+class ProgressForm(NextForm):
+    text = Text(max_length=500, required=True, label=_("Progress"))
+    progress = Whole(label=_("Progress (%)"))
+
+
+class RateForm(NextForm):
+    stars = Whole(label=_("Rating"))
+    comment = Text(max_length=300, line=True, label=_("Comment"))
+
+
+class ReasonForm(NextForm):
+    reason = Text(max_length=200, required=True, line=True, label=_("Reason"))

@@ -183,3 +183,105 @@ class VisitPlan(models.Model):
 
     def __str__(self) -> str:
         return f"{self.village}: {self.visits}/{self.get_period_display()}"
+
+
+class Project(models.Model):
+    """领办实事: a practical project a party member leads for the households around them — proposed by the
+    member or by village staff for a branch, approved by the village (its party secretary), with goals,
+    beneficiaries, a budget, milestones and progress; its village's residents rate the result when done."""
+
+    class State(models.TextChoices):
+        PROPOSED = "proposed", _("proposed")
+        APPROVED = "approved", _("under way")
+        REJECTED = "rejected", _("not approved")
+        DONE = "done", _("done")
+        CANCELLED = "cancelled", _("cancelled")
+
+    village = models.ForeignKey(Node, on_delete=models.PROTECT, related_name="projects", verbose_name=_("village"))
+    path = PathField(_("path"))
+    title = models.CharField(_("title"), max_length=80)
+    goals = models.TextField(_("goals"), max_length=2000)
+    lead = models.ForeignKey(PartyMember, on_delete=models.PROTECT, related_name="projects", verbose_name=_("led by"))
+    beneficiaries = models.ManyToManyField(
+        Household, blank=True, related_name="projects", verbose_name=_("beneficiary households")
+    )
+    budget = models.DecimalField(_("budget (yuan)"), max_digits=12, decimal_places=2, default=0)
+    state = models.CharField(_("state"), max_length=10, choices=State.choices, default=State.PROPOSED)
+    proposed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("proposed by")
+    )
+    proposed_at = models.DateTimeField(_("proposed at"))
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+        verbose_name=_("decided by"),
+    )  # fmt: skip
+    decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
+    decision_note = models.CharField(_("decision note"), max_length=200, blank=True)
+    progress = models.PositiveSmallIntegerField(_("progress (%)"), default=0)
+    done_at = models.DateTimeField(_("done at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("practical project")
+        verbose_name_plural = _("practical projects")
+        ordering = ["-proposed_at", "-id"]
+        indexes = [models.Index(fields=["path", "state"], name="project_path_state")]
+        constraints = [
+            models.CheckConstraint(condition=Q(budget__gte=0), name="project_budget_not_negative"),
+            models.CheckConstraint(condition=Q(progress__lte=100), name="project_progress_percent"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class Milestone(models.Model):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="milestones", verbose_name=_("project"))
+    title = models.CharField(_("title"), max_length=80)
+    due_on = models.DateField(_("due on"))
+    done_at = models.DateTimeField(_("done at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("milestone")
+        verbose_name_plural = _("milestones")
+        ordering = ["due_on", "id"]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class ProjectUpdate(models.Model):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="updates", verbose_name=_("project"))
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("by"))
+    at = models.DateTimeField(_("at"))
+    text = models.CharField(_("progress"), max_length=500)
+    progress = models.PositiveSmallIntegerField(_("progress (%)"))
+    photo = models.FileField(_("photo"), upload_to="projects/%Y/%m/", blank=True)
+
+    class Meta:
+        verbose_name = _("progress update")
+        verbose_name_plural = _("progress updates")
+        ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return self.text[:40]
+
+
+class ProjectRating(models.Model):
+    """A resident of the village rates a finished project (once; rating again changes it)."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="ratings", verbose_name=_("project"))
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", verbose_name=_("by"))
+    stars = models.PositiveSmallIntegerField(_("rating"))
+    comment = models.CharField(_("comment"), max_length=300, blank=True)
+    at = models.DateTimeField(_("at"))
+
+    class Meta:
+        verbose_name = _("project rating")
+        verbose_name_plural = _("project ratings")
+        constraints = [
+            models.UniqueConstraint(fields=["project", "user"], name="project_rating_once"),
+            models.CheckConstraint(condition=Q(stars__gte=1, stars__lte=5), name="project_rating_stars"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.project}: {self.stars}"

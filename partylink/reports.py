@@ -25,7 +25,7 @@ from django.utils.translation import gettext_lazy as _
 from org.access import paths_q
 from org.models import Household, HouseholdLink, Level, Node, PartyMember, path_ids, path_range
 from partylink import selectors
-from partylink.models import Need, Visit
+from partylink.models import Need, Project, Visit
 
 DONE_ORDER_STATES = ("resolved", "rated", "closed")
 
@@ -47,6 +47,8 @@ class Row:
     relayed: int = 0
     resolved: int = 0
     open: int = 0
+    projects: int = 0
+    projects_done: int = 0
 
     def add(self, other: Row) -> None:
         for f in FIGURES:
@@ -62,7 +64,7 @@ class Row:
 
 
 FIGURES = ("households", "unlinked", "linked", "members", "over_limit", "unvisited", "visits", "needs", "settled",
-           "relayed", "resolved", "open")  # fmt: skip
+           "relayed", "resolved", "open", "projects", "projects_done")  # fmt: skip
 
 
 @dataclass
@@ -118,6 +120,9 @@ def coverage(node: Node, *, start: dt.datetime, end: dt.datetime) -> Report:
     grouped(needs.filter(state=Need.State.RELAYED), "relayed")
     grouped(needs.filter(state=Need.State.RELAYED, order__state__in=DONE_ORDER_STATES), "resolved")
     grouped(needs.filter(state=Need.State.OPEN), "open")
+    projects = Project.objects.filter(under)
+    grouped(projects.filter(state=Project.State.APPROVED), "projects")
+    grouped(projects.filter(state=Project.State.DONE, done_at__gte=start, done_at__lt=end), "projects_done")
     return Report(node=node, start=start, end=end, rows=list(rows.values()), total=total)
 
 
@@ -152,6 +157,7 @@ def columns() -> list[tuple[str, Any]]:
         ("unvisited", _("Linked, not visited")), ("visits", _("Visits")), ("needs", _("Needs found")),
         ("settled", _("Settled on the spot")), ("relayed", _("Work orders opened")),
         ("resolved", _("Orders resolved")), ("open", _("Still open")),
+        ("projects", _("Projects under way")), ("projects_done", _("Projects done")),
     ]  # fmt: skip
 
 
@@ -168,6 +174,8 @@ DEFINITIONS = {
     "relayed": _("Of those, relayed as work orders."),
     "resolved": _("Of those relayed, the orders resolved, rated or closed."),
     "open": _("Of those, neither settled nor relayed yet."),
+    "projects": _("Practical projects led by party members, approved and under way now."),
+    "projects_done": _("Practical projects finished in the period."),
 }
 
 
@@ -207,6 +215,12 @@ def recount(node: Node, *, start: dt.datetime, end: dt.datetime) -> dict[int, di
         r["needs"] += 1
         r[{"settled": "settled", "relayed": "relayed", "open": "open"}[n.state]] += 1
         r["resolved"] += n.state == "relayed" and n.order is not None and n.order.state in DONE_ORDER_STATES
+    for p in Project.objects.all():
+        if not (p.path.startswith(node.path) and child(p.path) is not None):
+            continue
+        r = out[child(p.path)]  # type: ignore[index]
+        r["projects"] += p.state == "approved"
+        r["projects_done"] += p.state == "done" and p.done_at is not None and start <= p.done_at < end
     return dict(out)
 
 

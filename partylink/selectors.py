@@ -22,7 +22,7 @@ from core.errors import NotFound
 from org.access import Viewer, get_scope, paths_q
 from org.models import Household, HouseholdLink, Level, Node, PartyMember, Relation, Resident, path_ids
 from org.policy import Cap, under
-from partylink.models import LinkChange, Need, Visit, VisitPlan
+from partylink.models import LinkChange, Need, Project, Visit, VisitPlan
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -371,3 +371,49 @@ def day_bounds(start: dt.date, end: dt.date) -> tuple[dt.datetime, dt.datetime]:
         dt.datetime.combine(start, dt.time(), tzinfo=SHANGHAI),
         dt.datetime.combine(end + dt.timedelta(days=1), dt.time(), tzinfo=SHANGHAI),
     )
+
+
+# --- practical projects ---------------------------------------------------------------------------------------
+
+PUBLIC_PROJECT_STATES = ("approved", "done")
+
+
+def projects_for(user: User) -> QuerySet[Project]:
+    """Projects `user` sees: their village's under way and done (a resident); those they lead or proposed;
+    every project where they manage household work."""
+    scope = get_scope(user)
+    q = Q(pk__in=[])
+    if scope.own is not None:
+        q |= Q(path__in=_prefixes(scope.own.path), state__in=PUBLIC_PROJECT_STATES)
+        q |= Q(lead__resident_id=scope.own.id)
+    q |= Q(proposed_by_id=user.pk)
+    paths = manage_paths(user)
+    if paths:
+        q |= paths_q(paths, "path")
+    return Project.objects.filter(q).select_related("village", "lead__resident").order_by("-proposed_at", "-id")
+
+
+def _prefixes(path: str) -> list[str]:
+    from org.models import path_prefixes
+
+    return path_prefixes(path)
+
+
+def access_project(user: User, project_id: int) -> Project:
+    p = projects_for(user).filter(pk=project_id).first()
+    if p is None:
+        raise NotFound(_("No such project."), code="project.not_found")
+    return p
+
+
+def project_villages(user: User) -> list[Node]:
+    """The villages where `user` may propose a project: where they manage, or where their branch is."""
+    villages = list(village_nodes(user))
+    m = member_of(user)
+    if m is not None:
+        branch = Node.objects.filter(pk=m.branch_id).first()
+        if branch is not None:
+            v = branch if branch.level == Level.VILLAGE else branch.parent
+            if v is not None and v.pk not in {x.pk for x in villages}:
+                villages.append(v)
+    return villages

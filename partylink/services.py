@@ -26,8 +26,8 @@ from org.access import get_scope
 from org.models import Household, HouseholdLink, Level, Node, PartyMember, Relation, Resident
 from org.policy import under
 from partylink import selectors
-from partylink.models import LinkChange, Need, Visit, VisitPlan
-from partylink.states import NEED
+from partylink.models import LinkChange, Milestone, Need, Project, ProjectRating, ProjectUpdate, Visit, VisitPlan
+from partylink.states import NEED, PROJECT
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -384,3 +384,165 @@ def plan_set(*, village: Node, visits: int, period: str, by: User) -> VisitPlan:
         village=village, defaults={"visits": visits, "period": period, "updated_by": by, "updated_at": now()}
     )
     return plan
+
+
+# --- practical projects (领办实事) -----------------------------------------------------------------------------
+
+MAX_MILESTONES = 12
+MAX_BUDGET = Decimal("100000000")
+
+
+@dataclass(frozen=True)
+class MilestoneIn:
+    title: str
+    due_on: dt.date
+
+
+def _village_member(user: User, village: Node) -> PartyMember | None:
+    """The party member `user` is, if their branch or home lies in `village`."""
+    m = selectors.member_of(user)
+    if m is None:
+        return None
+    branch_path = Node.objects.filter(pk=m.branch_id).values_list("path", flat=True).first() or ""
+    return m if branch_path.startswith(village.path) or m.path.startswith(village.path) else None
+
+
+def project_propose(
+    *,
+    by: User,
+    village: Node,
+    title: str,
+    goals: str,
+    lead: PartyMember | None = None,
+    beneficiary_ids: Sequence[int] = (),
+    budget: Decimal = Decimal(0),
+    milestones: Sequence[MilestoneIn] = (),
+) -> Project:
+    """A member proposes a project they will lead; village staff propose one for a member of the village."""
+    if village.level != Level.VILLAGE:
+        raise NotFound(_("No such village in your area."), code="node.not_found")
+    own = _village_member(by, village)
+    if _manages(by, village.path):
+        lead = lead or own
+        if lead is None:
+            raise ValidationFailed(_("Name the party member who leads it."), code="project.no_lead",
+                                   fields={"lead_id": [_("required")]})  # fmt: skip
+        lead_branch = Node.objects.filter(pk=lead.branch_id).values_list("path", flat=True).first() or ""
+        if not (lead_branch.startswith(village.path) or lead.path.startswith(village.path)):
+            raise NotFound(_("No such party member in your area."), code="member.not_found")
+    elif own is not None:
+        if lead is not None and lead.pk != own.pk:
+            raise NotFound(_("No such party member in your area."), code="member.not_found")
+        lead = own
+    else:
+        raise NotFound(_("No such village in your area."), code="node.not_found")
+    title = _text(title, "title", max_len=80, min_len=2, line=True)
+    goals = _text(goals, "goals", max_len=2000, min_len=2)
+    if budget < 0 or budget > MAX_BUDGET or budget != budget.quantize(Decimal("0.01")):
+        raise ValidationFailed(_("A budget in yuan, not negative, at most two decimals."), code="project.bad_budget",
+                               fields={"budget": [_("not a budget")]})  # fmt: skip
+    if len(milestones) > MAX_MILESTONES:
+        message = _("At most %(n)s milestones.") % {"n": MAX_MILESTONES}
+        raise ValidationFailed(message, code="project.too_many_milestones", fields={"milestones": [message]})
+    cleaned = [(_text(m.title, f"milestones.{i}.title", max_len=80, min_len=2, line=True), m.due_on)
+               for i, m in enumerate(milestones)]  # fmt: skip
+    households = list(Household.objects.filter(pk__in=set(beneficiary_ids), path__startswith=village.path))
+    if len(households) != len(set(beneficiary_ids)):
+        raise ValidationFailed(_("Beneficiaries are households of the village."), code="project.bad_beneficiary",
+                               fields={"beneficiary_ids": [_("not in this village")]})  # fmt: skip
+    with transaction.atomic():
+        p = Project.objects.create(
+            village=village, path=village.path, title=title, goals=goals, lead=lead, budget=budget,
+            proposed_by=by, proposed_at=now(),
+        )  # fmt: skip
+        p.beneficiaries.set(households)
+        Milestone.objects.bulk_create([Milestone(project=p, title=t, due_on=d) for t, d in cleaned])
+    return p
+
+
+def project_decide(*, project: Project, by: User, approve: bool, note: str = "") -> Project:
+    """The village (its party secretary) approves or turns down a proposal."""
+    if not _manages(by, project.path):
+        raise NotFound(_("No such project."), code="project.not_found")
+    note = _text(note, "note", max_len=200, line=True)
+    if not approve and len(note) < 2:
+        raise ValidationFailed(_("Say why it is not approved."), code="project.reason_required",
+                               fields={"note": [_("required")]})  # fmt: skip
+    with transaction.atomic():
+        PROJECT.move(project, "approve" if approve else "reject",
+                     fields={"decided_by": by, "decided_at": now(), "decision_note": note})  # fmt: skip
+    return project
+
+
+def _leads_or_manages(by: User, project: Project) -> bool:
+    lead_user = Resident.objects.filter(pk=project.lead.resident_id).values_list("user_id", flat=True).first()
+    return lead_user == getattr(by, "pk", None) or _manages(by, project.path)
+
+
+def project_update(*, project: Project, by: User, text: str, progress: int, photo: Any = None) -> ProjectUpdate:
+    """A progress update by the member who leads it (or the village), with an optional photo."""
+    if not _leads_or_manages(by, project):
+        raise NotFound(_("No such project."), code="project.not_found")
+    text = _text(text, "text", max_len=500, min_len=2)
+    if not 0 <= progress <= 100:
+        raise ValidationFailed(_("Progress is from 0 to 100 %."), code="project.bad_progress",
+                               fields={"progress": [_("0–100")]})  # fmt: skip
+    jpeg = _photo(photo) if photo is not None else None
+    with transaction.atomic():
+        locked = Project.objects.select_for_update().get(pk=project.pk)
+        if locked.state != Project.State.APPROVED:
+            raise PROJECT.refusal(locked.state, "complete")
+        u = ProjectUpdate(project=locked, by=by, at=now(), text=text, progress=progress)
+        if jpeg is not None:
+            u.photo.save("update.jpg", ContentFile(jpeg), save=False)
+        u.save()
+        Project.objects.filter(pk=project.pk).update(progress=progress)
+    project.progress = progress
+    return u
+
+
+def milestone_done(*, project: Project, milestone_id: int, by: User) -> Milestone:
+    if not _leads_or_manages(by, project):
+        raise NotFound(_("No such project."), code="project.not_found")
+    m = project.milestones.filter(pk=milestone_id).first()
+    if m is None:
+        raise NotFound(_("No such milestone."), code="project.milestone_not_found")
+    if project.state != Project.State.APPROVED:
+        raise PROJECT.refusal(project.state, "complete")
+    if not Milestone.objects.filter(pk=m.pk, done_at__isnull=True).update(done_at=now()):
+        raise Conflict(_("This milestone is already done."), code="project.milestone_done")
+    m.refresh_from_db()
+    return m
+
+
+def project_complete(*, project: Project, by: User) -> Project:
+    if not _leads_or_manages(by, project):
+        raise NotFound(_("No such project."), code="project.not_found")
+    with transaction.atomic():
+        PROJECT.move(project, "complete", fields={"done_at": now(), "progress": 100})
+    return project
+
+
+def project_cancel(*, project: Project, by: User, reason: str) -> Project:
+    if not _manages(by, project.path):
+        raise NotFound(_("No such project."), code="project.not_found")
+    reason = _text(reason, "reason", max_len=200, min_len=2, line=True)
+    with transaction.atomic():
+        PROJECT.move(project, "cancel", fields={"decision_note": reason, "decided_by": by, "decided_at": now()})
+    return project
+
+
+def project_rate(*, project: Project, by: User, stars: int, comment: str = "") -> ProjectRating:
+    """A resident of the village rates the finished project; rating again changes their rating."""
+    scope = get_scope(by)
+    if scope.own is None or not scope.own.path.startswith(project.path):
+        raise NotFound(_("No such project."), code="project.not_found")
+    if project.state != Project.State.DONE:
+        raise Conflict(_("A project is rated when it is done."), code="project.not_done")
+    if not 1 <= stars <= 5:
+        raise ValidationFailed(_("From 1 to 5 stars."), code="project.bad_rating", fields={"stars": [_("1–5")]})
+    comment = _text(comment, "comment", max_len=300, line=True) if comment.strip() else ""
+    rating, _created = ProjectRating.objects.update_or_create(
+        project=project, user=by, defaults={"stars": stars, "comment": comment, "at": now()}
+    )
+    return rating

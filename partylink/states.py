@@ -20,3 +20,20 @@ NEED: Machine = register(
         decide_on_row=True,
     )
 )
+
+PROJECT: Machine = register(
+    Machine(
+        name="project",
+        model="partylink.Project",
+        transitions=table(
+            ("approve", "proposed", "approved"),
+            ("reject", "proposed", "rejected"),
+            ("complete", "approved", "done"),
+            ("cancel", ("proposed", "approved"), "cancelled"),
+        ),
+        refused=_("This project cannot be changed now that it is %(state)s."),
+        refused_code="project.transition_not_allowed",
+        recheck=True,
+        decide_on_row=True,
+    )
+)

@@ -15,6 +15,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db.models import Avg, Count
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -373,3 +374,157 @@ def plans_page(request: AuthedRequest) -> HttpResponse:
     own = set(VisitPlan.objects.filter(village__in=villages).values_list("village_id", flat=True))
     rows = [{"v": v, "plan": plans[v.pk], "own": v.pk in own} for v in villages]
     return render(request, "partylink/plans.html", {"rows": rows, "periods": VisitPlan.Period.choices})
+
+
+# --- practical projects (领办实事) -----------------------------------------------------------------------------
+
+
+def _milestones(text: str) -> list[services.MilestoneIn] | None:
+    """Milestones typed one a line as "YYYY-MM-DD title"; None when a line is not one."""
+    out = []
+    for line in (text or "").splitlines():
+        line = line.strip()
+        if not line:
+            continue
+        day, _sep, title = line.partition(" ")
+        try:
+            due = dt.date.fromisoformat(day)
+        except ValueError:
+            return None
+        out.append(services.MilestoneIn(title=title.strip(), due_on=due))
+    return out
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def projects_page(request: AuthedRequest) -> HttpResponse:
+    """领办实事: the projects I may see; a member (or village staff) proposes one."""
+    villages = selectors.project_villages(request.user)
+    if request.method == "POST":
+        form = bind(request, forms.ProjectForm)
+        if form is not None:
+            d = form.cleaned_data
+            village = next((v for v in villages if v.pk == d["village"]), None)
+            if village is None:
+                raise Http404
+            milestones = _milestones(d["milestones"] or "")
+            budget = _budget(d["budget"] or "0")
+            if milestones is None:
+                messages.error(request, _("Write each milestone on a line as 2026-12-31 and its title."))
+            elif budget is None:
+                messages.error(request, _("A budget in yuan, not negative, at most two decimals."))
+            else:
+                lead = gate(selectors.access_member, request.user, d["lead"]) if d["lead"] else None
+                p = attempt(
+                    request, services.project_propose, by=request.user, village=village, title=d["title"],
+                    goals=d["goals"], lead=lead, budget=budget, milestones=milestones,
+                )  # fmt: skip
+                if p is not None:
+                    messages.success(request, _("Project proposed; the village will decide."))
+                    return redirect("partylink:project", p.pk)
+    members = []
+    if selectors.manage_paths(request.user):
+        members = [m for v in villages for m in selectors.members_in(request.user, v)]
+    return render(
+        request, "partylink/projects.html",
+        {"projects": selectors.projects_for(request.user)[:100], "villages": villages, "members": members},
+    )  # fmt: skip
+
+
+def _budget(value: str) -> Decimal | None:
+    try:
+        d = Decimal(value.strip() or "0")
+    except InvalidOperation:
+        return None
+    return d if d.is_finite() and d >= 0 and d == d.quantize(Decimal("0.01")) else None
+
+
+@login_required
+def project_page(request: AuthedRequest, project_id: int) -> HttpResponse:
+    p = gate(selectors.access_project, request.user, project_id)
+    leads, manages = services._leads_or_manages(request.user, p), services._manages(request.user, p.path)
+    scope = get_scope(request.user)
+    return render(
+        request, "partylink/project.html",
+        {
+            "p": p, "leads": leads, "manages": manages, "milestones": p.milestones.all(),
+            "updates": p.updates.select_related("by")[:30], "beneficiaries": p.beneficiaries.all()[:50],
+            "may_rate": p.state == "done" and scope.own is not None and scope.own.path.startswith(p.path),
+            "my_rating": p.ratings.filter(user_id=request.user.pk).first(),
+            "rating": p.ratings.aggregate(avg=Avg("stars"), n=Count("id")),
+        },
+    )  # fmt: skip
+
+
+def _project_back(p_id: int) -> HttpResponse:
+    return redirect("partylink:project", p_id)
+
+
+@login_required
+@require_POST
+def project_decide(request: AuthedRequest, project_id: int) -> HttpResponse:
+    p = gate(selectors.access_project, request.user, project_id)
+    form = bind(request, forms.DecideForm)
+    if form is not None:
+        d = form.cleaned_data
+        if attempt(request, services.project_decide, project=p, by=request.user, approve=d["approve"],
+                   note=d["note"] or ""):  # fmt: skip
+            messages.success(request, _("Decision saved."))
+    return _project_back(p.pk)
+
+
+@login_required
+@require_POST
+def project_progress(request: AuthedRequest, project_id: int) -> HttpResponse:
+    p = gate(selectors.access_project, request.user, project_id)
+    form = bind(request, forms.ProgressForm)
+    if form is not None:
+        if form.cleaned_data["progress"] is None:
+            messages.error(request, _("Enter a whole number."))
+        elif attempt(request, services.project_update, project=p, by=request.user, text=form.cleaned_data["text"],
+                     progress=form.cleaned_data["progress"], photo=request.FILES.get("photo")):  # fmt: skip
+            messages.success(request, _("Progress saved."))
+    return _project_back(p.pk)
+
+
+@login_required
+@require_POST
+def project_milestone(request: AuthedRequest, project_id: int, milestone_id: int) -> HttpResponse:
+    p = gate(selectors.access_project, request.user, project_id)
+    if attempt(request, services.milestone_done, project=p, milestone_id=milestone_id, by=request.user):
+        messages.success(request, _("Milestone reached."))
+    return _project_back(p.pk)
+
+
+@login_required
+@require_POST
+def project_complete(request: AuthedRequest, project_id: int) -> HttpResponse:
+    p = gate(selectors.access_project, request.user, project_id)
+    if attempt(request, services.project_complete, project=p, by=request.user):
+        messages.success(request, _("The project is done; the village's residents may now rate it."))
+    return _project_back(p.pk)
+
+
+@login_required
+@require_POST
+def project_cancel(request: AuthedRequest, project_id: int) -> HttpResponse:
+    p = gate(selectors.access_project, request.user, project_id)
+    form = bind(request, forms.ReasonForm)
+    if form is not None and attempt(request, services.project_cancel, project=p, by=request.user,
+                                    reason=form.cleaned_data["reason"]):  # fmt: skip
+        messages.success(request, _("Project cancelled."))
+    return _project_back(p.pk)
+
+
+@login_required
+@require_POST
+def project_rate(request: AuthedRequest, project_id: int) -> HttpResponse:
+    p = gate(selectors.access_project, request.user, project_id)
+    form = bind(request, forms.RateForm)
+    if form is not None:
+        if form.cleaned_data["stars"] is None:
+            messages.error(request, _("From 1 to 5 stars."))
+        elif attempt(request, services.project_rate, project=p, by=request.user, stars=form.cleaned_data["stars"],
+                     comment=form.cleaned_data["comment"] or ""):  # fmt: skip
+            messages.success(request, _("Thank you for your rating."))
+    return _project_back(p.pk)

@@ -44,6 +44,7 @@ RACES = {
     "notice": "test_a_notice_withdrawn_twice_at_once",
     "event": "test_an_event_cancelled_twice_at_once_tells_each_person_once",
     "attendance": "test_a_resident_withdraws_twice_at_once_gives_one_place_back",
+    "project": "test_a_project_approved_and_turned_down_at_once",
 }
 
 
@@ -301,3 +302,19 @@ def test_a_resident_withdraws_twice_at_once_gives_one_place_back(world):
     lost = one_winner(2, lambda i: notices.event_withdraw(event=Ev.objects.get(pk=e.pk), by=c.u_zhang))
     assert lost.code in ("event.not_signed_up", "attendance.state_changed")
     assert Ev.objects.get(pk=e.pk).taken == 1
+
+
+@RACE
+def test_a_project_approved_and_turned_down_at_once(world):
+    from partylink import services as party
+    from partylink.models import Project
+
+    c = world.c
+    p = party.project_propose(by=c.u_liu, village=c.v1, title="修缮便民桥", goals="加装护栏")
+    stale = [Project.objects.get(pk=p.pk) for _ in range(2)]
+    deciders = [c.u_zhou, c.u_wu]
+    lost = one_winner(
+        2, lambda i: party.project_decide(project=stale[i], by=deciders[i], approve=i == 0, note="村两委研究")
+    )
+    assert lost.code == "project.transition_not_allowed"
+    assert Project.objects.get(pk=p.pk).state in ("approved", "rejected")

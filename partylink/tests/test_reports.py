@@ -42,6 +42,16 @@ def _generate(world, seed: int) -> None:
             when = START + dt.timedelta(days=rng.uniform(-40, 45))  # before, inside and after the period
             visits.append(Visit(household=h, path=h.path, visitor=c.u_li, visited_at=when, created_at=when))
     Visit.objects.bulk_create(visits)
+    from partylink.models import Project
+
+    for i in range(rng.randint(1, 5)):
+        village = rng.choice([c.v1, c.v2, c.v3])
+        state = rng.choice(["proposed", "approved", "done", "done", "cancelled"])
+        done_at = START + dt.timedelta(days=rng.uniform(-20, 40)) if state == "done" else None
+        Project.objects.create(
+            village=village, path=village.path, title=f"项目{i}", goals="修路", lead=rng.choice(members),
+            proposed_by=c.u_zhou, proposed_at=START - dt.timedelta(days=30), state=state, done_at=done_at,
+        )  # fmt: skip
     orders = list(WorkOrder.objects.order_by("id"))
     for i, v in enumerate(visits):
         if rng.random() < 0.4:
