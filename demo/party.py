@@ -12,11 +12,12 @@ import datetime as dt
 import random
 import time
 from dataclasses import dataclass
+from decimal import Decimal
 
 from accounts.models import Role, RoleAssignment, User
 from core.clock import SHANGHAI, frozen, now
 from core.errors import ApiError
-from org.models import HouseholdLink, Level, Node
+from org.models import HouseholdLink, Level, Node, PartyMember
 from partylink import services
 from partylink.models import Need, Visit
 from partylink.selectors import period_bounds
@@ -36,6 +37,7 @@ class Summary:
     visits: int = 0
     needs: int = 0
     orders: int = 0
+    projects: int = 0
     seconds: float = 0.0
 
 
@@ -105,6 +107,7 @@ def seed_party(*, seed: int = 1, end: dt.datetime | None = None, cap: int = 2000
         village = Node.objects.filter(level=Level.VILLAGE, party_members__resident__user=party).first()
         if village is not None:
             services.plan_set(village=village, visits=2, period="month", by=_clerk(village) or party)
+    summary.projects = _projects(rng, end)
     resident = User.objects.filter(username="resident").first()
     if resident is not None:
         try:
@@ -119,3 +122,51 @@ def seed_party(*, seed: int = 1, end: dt.datetime | None = None, cap: int = 2000
 def _clerk(village: Node) -> User | None:
     ra = RoleAssignment.objects.filter(role=Role.VILLAGE_STAFF, node=village).select_related("user").first()
     return ra.user if ra else None
+
+
+PROJECTS = [
+    ("修缮村口便民桥", "桥面防滑、加装护栏，方便老人和孩子出行", "8000"),
+    ("留守老人爱心午餐", "每周三次为独居和留守老人送午餐", "12000"),
+    ("村道路灯补装", "补装主村道 20 盏太阳能路灯", "15000"),
+    ("农家书屋整理开放", "整理图书、周末开放，组织读书会", "2000"),
+]
+
+
+def _projects(rng: random.Random, end: dt.datetime) -> int:
+    """In the demo logins' village and a few others: one project done and rated, one under way, one proposed."""
+    from partylink.models import Project
+
+    made = 0
+    with_login = list(
+        PartyMember.objects.filter(resident__user__isnull=False).select_related("resident__user", "branch")
+    )
+    others = list(PartyMember.objects.filter(resident__user__isnull=True).select_related("resident", "branch")[:3])
+    members = (with_login + others)[:3]
+    for i, m in enumerate(members[:3]):
+        village = m.branch if m.branch.level == Level.VILLAGE else m.branch.parent
+        clerk = (_clerk(village) if village is not None else None) or User.objects.filter(is_superuser=True).first()
+        by = m.resident.user or clerk
+        if village is None or clerk is None or by is None:
+            continue
+        title, goals, budget = PROJECTS[i % len(PROJECTS)]
+        with frozen(end - dt.timedelta(days=60)):
+            try:
+                p = services.project_propose(by=by, village=village, title=title, goals=goals, budget=Decimal(budget),
+                                             lead=m if by == clerk else None)  # fmt: skip
+            except ApiError:
+                continue
+        made += 1
+        if i == 2:
+            continue  # still waiting for the village
+        with frozen(end - dt.timedelta(days=55)):
+            services.project_decide(project=p, by=clerk, approve=True, note="村两委会议研究同意")
+        for k, (text, pct) in enumerate((("材料采购完成", 40), ("施工过半", 70))):
+            with frozen(end - dt.timedelta(days=40 - 10 * k)):
+                services.project_update(project=Project.objects.get(pk=p.pk), by=clerk, text=text, progress=pct)
+        if i == 0:
+            with frozen(end - dt.timedelta(days=10)):
+                services.project_complete(project=Project.objects.get(pk=p.pk), by=clerk)
+            raters = User.objects.filter(resident__path__startswith=village.path).order_by("id")[:6]
+            for u in raters:
+                services.project_rate(project=Project.objects.get(pk=p.pk), by=u, stars=rng.choice((4, 5, 5)))
+    return made

@@ -27,3 +27,15 @@ def test_three_months_of_visits_with_needs_some_relayed(world):
     assert relayed.count() == s.orders == WorkOrder.objects.count()
     assert all(n.order.owner.household_id == n.household_id for n in relayed)
     assert {x.state for x in standings([c.h_zhang, c.h_chen], at=end).values()} <= {"due", "overdue", "done"}
+
+
+@pytest.mark.django_db
+def test_practical_projects_in_every_state_through_the_services(world):
+    from partylink.models import Project
+
+    seed_party(seed=1, end=at("2026-11-25 18:00"))
+    projects = list(Project.objects.all())
+    assert projects and all(p.lead.resident.household.path.startswith(p.path) or p.lead.branch.path.startswith(p.path)
+                            for p in projects)  # fmt: skip
+    done = [p for p in projects if p.state == "done"]
+    assert all(p.progress == 100 and p.done_at is not None for p in done)

@@ -174,7 +174,7 @@ class Command(BaseCommand):
             if verbosity >= 1:
                 self.stdout.write(
                     f"Household visits: {pt.visits:,} over three months, {pt.needs:,} needs found, {pt.orders:,} "
-                    f"relayed as work orders, in {pt.seconds:.1f} s"
+                    f"relayed as work orders, {pt.projects} practical projects, in {pt.seconds:.1f} s"
                 )
             from demo.notices import seed_notices
 
