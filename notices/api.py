@@ -137,7 +137,7 @@ def withdraw(request: AuthedRequest, notice_id: int, body: WithdrawIn):
 # --- events ---------------------------------------------------------------------------------------------------
 
 
-class EventOut(DictSchema):
+class CommunityEventOut(DictSchema):
     id: int
     node_id: int
     point_id: int | None
@@ -167,7 +167,7 @@ class WeekFilter(QueryIn):
     start: dt.date | None = Field(None, ge=EARLIEST, le=LATEST, description="First day of the week (default today)")
 
 
-@router.get("/events", response=list[EventOut], summary="This week's events in my area (一周活动预告)")
+@router.get("/events", response=list[CommunityEventOut], summary="This week's events in my area (一周活动预告)")
 def events(request: AuthedRequest, f: Query[WeekFilter]):
     start = dt.datetime.combine(f.start or today(), dt.time(), tzinfo=SHANGHAI)
     rows = list(selectors.events_for(request.user, start=start, end=start + dt.timedelta(days=7)))
@@ -175,7 +175,7 @@ def events(request: AuthedRequest, f: Query[WeekFilter]):
     return [_event(e, e.pk in mine and mine[e.pk].state == "signed_up") for e in rows]
 
 
-class EventIn(StrictIn):
+class CommunityEventIn(StrictIn):
     node_id: int = Field(..., ge=1)
     point_id: int | None = Field(None, ge=1)
     kind: Event.Kind = Event.Kind.OTHER
@@ -187,8 +187,8 @@ class EventIn(StrictIn):
     capacity: int = Field(..., ge=1, le=services.MAX_CAPACITY)
 
 
-@router.post("/events", response={201: EventOut}, summary="Publish an event for an area of yours")
-def event_publish(request: AuthedRequest, body: EventIn):
+@router.post("/events", response={201: CommunityEventOut}, summary="Publish an event for an area of yours")
+def event_publish(request: AuthedRequest, body: CommunityEventIn):
     node = access_node(request.user, body.node_id)
     point = ServicePoint.objects.filter(pk=body.point_id).first() if body.point_id else None
     if body.point_id and point is None:
@@ -205,18 +205,18 @@ def _fresh(request: AuthedRequest, event_id: int) -> dict[str, Any]:
     return _event(e, e.pk in mine and mine[e.pk].state == "signed_up")
 
 
-@router.get("/events/{event_id}", response=EventOut, summary="One event")
+@router.get("/events/{event_id}", response=CommunityEventOut, summary="One event")
 def event(request: AuthedRequest, event_id: int):
     return _fresh(request, event_id)
 
 
-@router.post("/events/{event_id}/attend", response=EventOut, summary="Sign up to attend")
+@router.post("/events/{event_id}/attend", response=CommunityEventOut, summary="Sign up to attend")
 def attend(request: AuthedRequest, event_id: int):
     services.event_attend(event=selectors.access_event(request.user, event_id), by=request.user)
     return _fresh(request, event_id)
 
 
-@router.post("/events/{event_id}/withdraw", response=EventOut, summary="Give my place back")
+@router.post("/events/{event_id}/withdraw", response=CommunityEventOut, summary="Give my place back")
 def event_withdraw(request: AuthedRequest, event_id: int):
     services.event_withdraw(event=selectors.access_event(request.user, event_id), by=request.user)
     return _fresh(request, event_id)
@@ -226,7 +226,9 @@ class CancelIn(StrictIn):
     reason: str = Field(..., min_length=1, max_length=200)
 
 
-@router.post("/events/{event_id}/cancel", response=EventOut, summary="Cancel an event (those signed up are told)")
+@router.post(
+    "/events/{event_id}/cancel", response=CommunityEventOut, summary="Cancel an event (those signed up are told)"
+)
 def event_cancel(request: AuthedRequest, event_id: int, body: CancelIn):
     services.event_cancel(event=selectors.access_event(request.user, event_id), by=request.user, reason=body.reason)
     return _fresh(request, event_id)

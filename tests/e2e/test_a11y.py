@@ -58,6 +58,13 @@ TARGETS = [
     Target("volunteering", "volunteer", True, "/volunteers/"),
     Target("staff-home", "dispatcher", False, "/"),
     Target("api-tokens", "dispatcher", False, "/accounts/tokens/"),
+    # Household work, notices and events.
+    Target("party-households", "party", True, "/party/"),
+    Target("party-visit-form", "party", True, "/party/households/{household}/visit/"),
+    Target("party-projects", "party", True, "/party/projects/"),
+    Target("notices", "resident", True, "/notices/"),
+    Target("events", "resident", True, "/notices/events/"),
+    Target("party-links", "village", False, "/party/links/"),
 ]
 
 # Pages whose remaining violations are in templates another team owns: the exact fixes are in the
@@ -125,7 +132,11 @@ def _scan_all(base_url: str, browser) -> dict[str, dict]:
     home = Resident.objects.get(user__username="resident").path
     shop = next((s for s in Shop.objects.filter(is_active=True) if home.startswith(s.path)), None)
     assert shop is not None, "the demo opens a points shop serving the demo resident"
-    fill = {"order": order.pk, "shop": shop.pk}
+    from org.models import HouseholdLink
+
+    link = HouseholdLink.objects.filter(member__resident__user__username="party").order_by("household_id").first()
+    assert link is not None, "the demo links households to the demo party member"
+    fill = {"order": order.pk, "shop": shop.pk, "household": link.household_id}
     contexts: dict[tuple[str | None, bool], object] = {}
     scans: dict[str, dict] = {}
     try:
