@@ -33,6 +33,12 @@ def main() -> None:
     ap.add_argument("--var-dir")
     ap.add_argument("--reuse", action="store_true")
     ap.add_argument("--repeat", type=int, default=20)
+    ap.add_argument(
+        "--link-all",
+        action="store_true",
+        help="also link every household to a party member of its village and add three months of visits to "
+        "most links (bulk-inserted): a county where 一联十户 covers everyone, as in 麻城",
+    )
     args = ap.parse_args()
 
     from common import bench_env, run
@@ -56,6 +62,8 @@ def main() -> None:
     from partylink.models import Need, Visit
     from partylink.selectors import day_bounds
 
+    if args.link_all:
+        _link_all()
     db = "PostgreSQL" if args.postgres else "SQLite"
     print(f"# bench/party_report.py on {db}, var={var}; seeded in {seeded:.0f} s"
           + (" (reused)" if "already has data" in out else ""))  # fmt: skip
@@ -79,6 +87,49 @@ def main() -> None:
                 r = reports.coverage(node, start=start, end=end)
             print(f"{db:<10} {label:<8} {span:<13} rows={len(r.rows):>3} queries={len(q.captured_queries):>2} "
                   f"median={statistics.median(times):7.1f} ms  worst={max(times):7.1f} ms")  # fmt: skip
+
+
+def _link_all() -> None:
+    """Link every unlinked household to a member of its village (round robin) and give 70 % of all links one to
+    three visits over the last three months, in bulk. Runs once: a database already fully linked is left."""
+    import random
+    from collections import defaultdict
+
+    from django.db import transaction
+
+    from accounts.models import User
+    from core.clock import now
+    from org.models import Household, HouseholdLink, PartyMember, path_ids
+    from partylink.models import Visit
+
+    free = list(Household.objects.filter(party_link__isnull=True).values_list("id", "path"))
+    if not free:
+        return
+    members: dict[int, list[int]] = defaultdict(list)
+    for mid, path in PartyMember.objects.values_list("id", "path"):
+        members[path_ids(path)[-2]].append(mid)
+    rng = random.Random(7)
+    visitor = User.objects.filter(is_superuser=True).first()
+    at = now()
+    with transaction.atomic():
+        turn: dict[int, int] = defaultdict(int)
+        links = []
+        for hid, path in free:
+            village = path_ids(path)[-2]
+            pool = members.get(village)
+            if not pool:
+                continue
+            links.append(HouseholdLink(member_id=pool[turn[village] % len(pool)], household_id=hid, since=at.date()))
+            turn[village] += 1
+        HouseholdLink.objects.bulk_create(links, batch_size=5000)
+        visits = []
+        for hid, path in HouseholdLink.objects.values_list("household_id", "household__path"):
+            if rng.random() < 0.7:
+                for _ in range(rng.randint(1, 3)):
+                    when = at - dt.timedelta(days=rng.uniform(0, 90))
+                    visits.append(Visit(household_id=hid, path=path, visitor=visitor, visited_at=when, created_at=when))
+        Visit.objects.bulk_create(visits, batch_size=5000)
+    print(f"# linked {len(links):,} more households; added {len(visits):,} visits")
 
 
 if __name__ == "__main__":
