@@ -133,3 +133,13 @@ def test_the_api_and_the_pages(world, client_as, clock):
     p = liu.post("/party/projects/", {"village": c.v1.pk, "title": "修路", "goals": "修村道",
                                       "milestones": "明天 开工"}, follow=True)  # fmt: skip
     assert list(p.context["messages"]) and Project.objects.count() == 1
+
+
+def test_the_village_page_shows_its_projects(world, client_as, clock):
+    c = world.c
+    p = _propose(c)
+    services.project_decide(project=p, by=c.u_zhou, approve=True)
+    page = client_as(c.u_zhou).get(f"/org/nodes/{c.v1.pk}/").content.decode()
+    assert f'data-project="{p.pk}"' in page
+    other = client_as(c.u_zhou).get(f"/org/nodes/{c.a2.pk}/").content.decode()
+    assert f'data-project="{p.pk}"' not in other  # a grid below the village has none of its own
