@@ -38,3 +38,9 @@ def frozen(at: dt.datetime) -> Iterator[None]:
         yield
     finally:
         _frozen.reset(token)
+
+
+def aware(value: dt.datetime) -> dt.datetime:
+    """A time as given, or, without a zone (an API client's "2026-01-05T10:00"), Asia/Shanghai wall-clock time:
+    comparing it with now() would otherwise fail."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=SHANGHAI)

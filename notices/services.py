@@ -12,7 +12,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils.translation import gettext as _
 
-from core.clock import SHANGHAI, now
+from core.clock import SHANGHAI, aware, now
 from core.errors import Conflict, NotFound, ValidationFailed
 from core.validation import clean_text, has_nul, one_line
 from notices import selectors
@@ -69,6 +69,7 @@ def notice_create(
     if not (to_residents or to_staff or to_party):
         raise _invalid("audience", _("Choose who the notice is for."), "notice.no_audience")
     at = now()
+    expires_at = aware(expires_at) if expires_at is not None else None
     if expires_at is not None and expires_at <= at:
         raise _invalid("expires_at", _("The expiry must be in the future."), "notice.bad_expiry")
     if len(attachments) > MAX_ATTACHMENTS:
@@ -160,6 +161,7 @@ def event_publish(
     if kind not in Event.Kind.values:
         raise _invalid("kind", _("Unknown kind of event."), "event.bad_kind")
     at = now()
+    starts_at, ends_at = aware(starts_at), aware(ends_at)
     if starts_at <= at:
         raise _invalid("starts_at", _("An event is published before it starts."), "event.bad_time")
     if ends_at <= starts_at or ends_at - starts_at > dt.timedelta(hours=MAX_HOURS):

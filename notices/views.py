@@ -64,6 +64,17 @@ def attachment(request: AuthedRequest, notice_id: int, attachment_id: int) -> Fi
     return FileResponse(a.file.open("rb"), as_attachment=True, filename=a.name)
 
 
+def _publish_node(request: AuthedRequest, node_id: int | None) -> Any:
+    """The place a notice or an event is for: any node where the user publishes (the page's list shows the
+    first 500; the rest are reached by id all the same)."""
+    from org.models import Node
+
+    node = Node.objects.filter(pk=node_id).first() if node_id else None
+    if node is None or not under(selectors.publish_paths(request.user), node.path):
+        raise Http404
+    return node
+
+
 def _local(value: str) -> dt.datetime | None:
     try:
         t = dt.datetime.fromisoformat(value.strip())
@@ -85,9 +96,7 @@ def manage(request: AuthedRequest) -> HttpResponse:
             messages.error(request, form.error_text())
         else:
             d = form.cleaned_data
-            node = next((x for x in nodes if x.pk == d["node"]), None)
-            if node is None:
-                raise Http404
+            node = _publish_node(request, d["node"])
             expires = _local(d["expires_at"]) if d["expires_at"] else None
             if d["expires_at"] and expires is None:
                 messages.error(request, _("Enter the date and time."))
@@ -173,9 +182,7 @@ def event_new(request: AuthedRequest) -> HttpResponse:
     form = bind(request, forms.EventForm)
     if form is not None:
         d = form.cleaned_data
-        node = next((x for x in selectors.publish_nodes(request.user) if x.pk == d["node"]), None)
-        if node is None:
-            raise Http404
+        node = _publish_node(request, d["node"])
         point = _points(request).filter(pk=d["point"]).first() if d["point"] else None
         starts, ends = _local(d["starts_at"]), _local(d["ends_at"])
         if starts is None or ends is None:

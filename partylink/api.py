@@ -18,7 +18,7 @@ from core.clock import EARLIEST, LATEST
 from core.errors import NotFound
 from core.schemas import DictSchema, Page, PageParams, QueryIn, StrictIn, paginate
 from org.access import access_node, get_scope
-from org.models import Household, Level
+from org.models import Household, Level, PartyMember
 from org.selectors import whole_number
 from partylink import reports, selectors, services
 from partylink.models import Need, Project, Visit, VisitPlan
@@ -521,7 +521,12 @@ class ProjectIn(StrictIn):
 @router.post("/party/projects", response={201: ProjectOut}, summary="Propose a project")
 def project_propose(request: AuthedRequest, body: ProjectIn):
     village = access_node(request.user, body.village_id)
-    lead = selectors.access_member(request.user, body.lead_id) if body.lead_id else None
+    own = selectors.member_of(request.user)
+    lead: PartyMember | None
+    if body.lead_id and own is not None and body.lead_id == own.pk:
+        lead = own  # a member naming themselves
+    else:
+        lead = selectors.access_member(request.user, body.lead_id) if body.lead_id else None
     p = services.project_propose(
         by=request.user, village=village, title=body.title, goals=body.goals, lead=lead,
         beneficiary_ids=body.beneficiary_ids, budget=body.budget,

@@ -140,13 +140,14 @@ class Summary:
 
 
 def summary(node: Node, *, start: dt.datetime, end: dt.datetime) -> Summary:
-    """The command centre board's figures of household work under `node`: four queries."""
+    """The command centre board's figures of household work under `node`: this period's visits and linked
+    households not visited, and every need still open (not only this period's): four queries."""
     under = path_range(node.path)
     counts = Household.objects.filter(under).aggregate(households=Count("id"), linked=Count("party_link"))
     visited = Visit.objects.filter(household_id=OuterRef("household_id"), visited_at__gte=start, visited_at__lt=end)
     unvisited = HouseholdLink.objects.filter(paths_q((node.path,), "household__path")).filter(~Exists(visited)).count()
     visits = Visit.objects.filter(under, visited_at__gte=start, visited_at__lt=end).count()
-    still_open = Need.objects.filter(under, created_at__gte=start, created_at__lt=end, state=Need.State.OPEN).count()
+    still_open = Need.objects.filter(under, state=Need.State.OPEN).count()  # the backlog, however old
     return Summary(counts["households"], counts["linked"], unvisited, visits, still_open)
 
 

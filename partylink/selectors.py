@@ -95,17 +95,18 @@ def access_readable_household(user: User, household_id: int) -> Household:
 
 
 def _by_household_q(user: User) -> Q:
-    """Rows (visits, needs, link changes) of the households `user` may see."""
+    """Rows (visits, needs, link changes) of the households `user` may see: by where the household is now
+    (a row's own path copy stays where it was found, for the reports)."""
     scope = get_scope(user)
     paths = work_paths(user)
-    q = paths_q(paths, "path") if paths else Q(pk__in=[])
+    q = paths_q(paths, "household__path") if paths else Q(pk__in=[])
     if scope.linked_household_ids:
         q |= Q(household_id__in=list(scope.linked_household_ids))
     return q
 
 
 def visits_for(user: User, *, household: Household | None = None) -> QuerySet[Visit]:
-    qs = Visit.objects.filter(_by_household_q(user) | Q(visitor_id=user.pk))
+    qs = Visit.objects.filter(_by_household_q(user))
     if household is not None:
         qs = qs.filter(household=household)
     return qs.select_related("household", "visitor", "member__resident")
@@ -119,7 +120,8 @@ def access_visit(user: User, visit_id: int) -> Visit:
 
 
 def needs_for(user: User, *, state: str = "", household: Household | None = None) -> QuerySet[Need]:
-    qs = Need.objects.filter(_by_household_q(user) | Q(raised_by_id=user.pk))
+    # A resident reads what they asked their member (their own household is not one they visit).
+    qs = Need.objects.filter(_by_household_q(user) | Q(raised_by_id=user.pk, asked=True))
     if state:
         qs = qs.filter(state=state)
     if household is not None:
@@ -245,10 +247,14 @@ def standings(households: Sequence[Household], *, at: dt.datetime | None = None)
         linked_since = since.get(h.pk)
         held_before = linked_since is None or linked_since <= prev_start.date()
         missed = held_before and before < plan.visits
+        # Linked during this period: the plan's share of it runs from the day of the link.
+        begin = start
+        if linked_since is not None:
+            begin = max(start, dt.datetime.combine(linked_since, dt.time(), tzinfo=SHANGHAI))
         if done >= plan.visits:
             next_due, state = None, DONE
         else:
-            next_due = start + (end - start) * (done + 1) / plan.visits
+            next_due = begin + (end - begin) * (done + 1) / plan.visits
             state = OVERDUE if (next_due <= at or (missed and done == 0)) else DUE
         out[h.pk] = Standing(h.pk, plan, done, last.get(h.pk), next_due, missed, state)
     return out

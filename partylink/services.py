@@ -17,7 +17,7 @@ from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
-from core.clock import now
+from core.clock import aware, now
 from core.errors import Conflict, NotFound, ValidationFailed
 from core.validation import clean_text, has_nul, one_line
 from notify.services import message_queue
@@ -101,7 +101,7 @@ def visit_log(
     patrol for staff), all in one transaction. A retry with the same key returns the first visit."""
     household = selectors.access_household(by, household_id)
     at = now()
-    visited_at = visited_at or at
+    visited_at = aware(visited_at) if visited_at is not None else at
     errors: dict[str, list[str]] = {}
     if visited_at > at + FUTURE_SLACK:
         errors["visited_at"] = [_("A visit cannot be logged before it happens.")]
@@ -120,6 +120,9 @@ def visit_log(
     if not notes and not cleaned:
         message = _("Please note what you found, or at least one need.")
         raise ValidationFailed(message, code="visit.empty", fields={"notes": [message]})
+    if (lat is not None and not -90 <= lat <= 90) or (lng is not None and not -180 <= lng <= 180):
+        raise ValidationFailed(_("This place is not on the map."), code="visit.bad_location",
+                               fields={"lat": [_("This place is not on the map.")]})  # fmt: skip
     if (lat is None) != (lng is None):
         raise ValidationFailed(_("Give both latitude and longitude, or neither."), code="visit.bad_location",
                                fields={"lat": [_("Give both latitude and longitude, or neither.")]})  # fmt: skip
@@ -294,7 +297,13 @@ def _manages(by: User, path: str) -> bool:
 
 
 def link_set(
-    *, household: Household, member: PartyMember, by: User, reason: str = "", since: dt.date | None = None
+    *,
+    household: Household,
+    member: PartyMember,
+    by: User,
+    reason: str = "",
+    since: dt.date | None = None,
+    only_if_unlinked: bool = False,
 ) -> HouseholdLink:
     """Link a household to a member (or move it from another member), recording who, when and why. A member
     takes at most GONGZHI["PARTY"]["MAX_HOUSEHOLDS"] households."""
@@ -306,7 +315,12 @@ def link_set(
     limit = int(selectors.setting("MAX_HOUSEHOLDS"))
     with transaction.atomic():
         PartyMember.objects.select_for_update().filter(pk=member.pk).first()  # links to one member: one at a time
+        # The household's row too: with no link yet there is no link row to lock, and two managers linking it
+        # at once must not both see it free.
+        Household.objects.select_for_update().filter(pk=household.pk).first()
         current = HouseholdLink.objects.select_for_update().filter(household=household).first()
+        if current is not None and only_if_unlinked:
+            return current
         if current is not None and current.member_id == member.pk:
             raise Conflict(_("This household is already linked to this member."), code="link.unchanged")
         if HouseholdLink.objects.filter(member=member).count() >= limit:
@@ -364,7 +378,9 @@ def links_assign_grid(*, grid: Node, members: Sequence[PartyMember], by: User, r
             if not candidates:
                 break
             m = candidates[turn % len(candidates)]
-            link_set(household=h, member=m, by=by, reason=reason)
+            link = link_set(household=h, member=m, by=by, reason=reason, only_if_unlinked=True)
+            if link.member_id != m.pk:
+                continue  # linked by someone else meanwhile: theirs stands
             room[m.pk] -= 1
             linked += 1
     return Assigned(linked=linked, left=len(free) - linked)
@@ -507,10 +523,12 @@ def milestone_done(*, project: Project, milestone_id: int, by: User) -> Mileston
     m = project.milestones.filter(pk=milestone_id).first()
     if m is None:
         raise NotFound(_("No such milestone."), code="project.milestone_not_found")
-    if project.state != Project.State.APPROVED:
-        raise PROJECT.refusal(project.state, "complete")
-    if not Milestone.objects.filter(pk=m.pk, done_at__isnull=True).update(done_at=now()):
-        raise Conflict(_("This milestone is already done."), code="project.milestone_done")
+    with transaction.atomic():
+        locked = Project.objects.select_for_update().get(pk=project.pk)  # not on a project cancelled meanwhile
+        if locked.state != Project.State.APPROVED:
+            raise PROJECT.refusal(locked.state, "complete")
+        if not Milestone.objects.filter(pk=m.pk, done_at__isnull=True).update(done_at=now()):
+            raise Conflict(_("This milestone is already done."), code="project.milestone_done")
     m.refresh_from_db()
     return m
 

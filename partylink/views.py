@@ -121,11 +121,13 @@ def _local(value: str) -> dt.datetime | None:
 
 
 def _decimal(value: str) -> Decimal | None:
+    """A coordinate as the page's location button wrote it; None when it is not one (the service checks
+    the ranges)."""
     try:
         d = Decimal((value or "").strip())
     except InvalidOperation:
         return None
-    return d if d.is_finite() and abs(d) <= 180 else None
+    return d if d.is_finite() else None
 
 
 def _categories() -> Any:
@@ -434,9 +436,9 @@ def projects_page(request: AuthedRequest) -> HttpResponse:
 def _budget(value: str) -> Decimal | None:
     try:
         d = Decimal(value.strip() or "0")
-    except InvalidOperation:
+        return d if d.is_finite() and 0 <= d <= services.MAX_BUDGET and d == d.quantize(Decimal("0.01")) else None
+    except InvalidOperation:  # not a number, or "9e99", which no quantize can hold
         return None
-    return d if d.is_finite() and d >= 0 and d == d.quantize(Decimal("0.01")) else None
 
 
 @login_required

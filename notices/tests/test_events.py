@@ -180,3 +180,12 @@ def test_fifty_at_once_never_take_more_places_than_there_are(county, settings):
     assert sorted(results).count(200) == 20 and sorted(results).count(409) == 30, results
     e.refresh_from_db()
     assert e.taken == 20 == Attendance.objects.filter(event=e, state="signed_up").count()
+
+
+def test_an_event_time_without_a_zone_is_shanghai_time(world, client_as, clock):
+    c = world.c
+    r = client_as(c.u_zhou).post(API, {"node_id": c.v1.pk, "title": "讲座", "place": "村委会", "capacity": 5,
+                                       "starts_at": "2026-11-26T14:00", "ends_at": "2026-11-26T16:00+08:00"},
+                                 content_type="application/json")  # fmt: skip
+    assert r.status_code == 201, r.content
+    assert Event.objects.get().starts_at == at("2026-11-26 14:00")

@@ -159,3 +159,10 @@ def test_plans_are_read_by_staff_and_set_by_those_who_manage(world, client_as, c
     )
     assert li.status_code == 404
     assert VisitPlan.objects.get(village=c.v1).visits == 2
+
+
+def test_a_time_without_a_zone_is_read_as_shanghai_time_not_a_server_error(world, client_as, clock):
+    c = world.c
+    r = post(client_as(c.u_liu), f"{API}/visits", {"household_id": c.h_zhang.pk, "notes": "看望",
+                                                  "visited_at": "2026-11-18T09:00:00"})  # fmt: skip
+    assert r.status_code == 201 and r.json()["visited_at"] == "2026-11-18T01:00:00Z"  # 09:00 in Shanghai

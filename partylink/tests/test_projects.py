@@ -143,3 +143,23 @@ def test_the_village_page_shows_its_projects(world, client_as, clock):
     assert f'data-project="{p.pk}"' in page
     other = client_as(c.u_zhou).get(f"/org/nodes/{c.a2.pk}/").content.decode()
     assert f'data-project="{p.pk}"' not in other  # a grid below the village has none of its own
+
+
+def test_edges_a_member_names_themself_a_budget_too_big_to_read_and_a_milestone_after_cancelling(
+    world, client_as, clock
+):
+    c = world.c
+    liu = client_as(c.u_liu)
+    r = liu.post(API, {"village_id": c.v1.pk, "title": "修路", "goals": "修村道", "lead_id": c.liu.party_member.pk},
+                 content_type="application/json")  # fmt: skip
+    assert r.status_code == 201, r.content
+    bad = liu.post("/party/projects/", {"village": c.v1.pk, "title": "修桥", "goals": "修桥", "budget": "9e99"},
+                   follow=True)  # fmt: skip
+    assert bad.status_code == 200 and list(bad.context["messages"]) and Project.objects.count() == 1
+    p = _propose(c)
+    services.project_decide(project=p, by=c.u_zhou, approve=True)
+    stale = Project.objects.get(pk=p.pk)
+    services.project_cancel(project=Project.objects.get(pk=p.pk), by=c.u_zhou, reason="资金未到位")
+    with pytest.raises(Conflict):  # read as under way a moment ago, cancelled since
+        services.milestone_done(project=stale, milestone_id=p.milestones.first().pk, by=c.u_liu)
+    assert not p.milestones.filter(done_at__isnull=False).exists()

@@ -162,5 +162,9 @@ def test_the_command_centre_board_shows_this_months_household_work_to_those_who_
     page = client_as(c.u_qian).get("/dashboard/")
     assert page.context["party"] == {"coverage": 0.4, "unvisited": 1, "open": 1, "visits": 1}  # 2 of 5 linked
     assert 'data-board="party"' in page.content.decode()
+    from partylink.models import Need
+
+    Need.objects.update(created_at=at("2026-10-02 10:00"))  # found last month, still open: on the board all the same
+    assert client_as(c.u_qian).get("/dashboard/").context["party"]["open"] == 1
     grid = client_as(c.u_li).get("/dashboard/")  # a grid worker's board: no household-work figures
     assert grid.status_code == 200 and grid.context["party"] is None

@@ -252,3 +252,54 @@ def test_plans_are_set_only_by_whoever_manages_the_village(world, clock):
     with pytest.raises(ValidationFailed):
         services.plan_set(village=c.v1, visits=2, period="year", by=c.u_zhou)
     assert services.plan_set(village=c.v2, visits=2, period="quarter", by=c.u_wu).visits == 2
+
+
+def test_after_a_household_moves_its_needs_are_read_where_it_lives_now(world, clock):
+    from org import services as org
+
+    c = world.c
+    visit = services.visit_log(by=c.u_li, household_id=c.h_liu.pk, needs=[NeedIn(text="院墙开裂有隐患")])
+    need = visit.needs.get()
+    org.household_move(household=c.h_liu, grid=c.c1)
+    with pytest.raises(NotFound):  # 东村's grid worker no longer reads it ...
+        selectors.access_need(c.u_li, need.pk)
+    assert selectors.access_need(c.u_sun, need.pk) == need  # ... 南村's does
+
+
+def test_a_time_without_a_zone_is_shanghai_time_and_a_place_off_the_map_is_refused(world, clock):
+    from decimal import Decimal
+
+    c = world.c
+    v = services.visit_log(by=c.u_liu, household_id=c.h_zhang.pk, notes="看望",
+                           visited_at=dt.datetime(2026, 11, 18, 9, 0))  # fmt: skip
+    assert v.visited_at == at("2026-11-18 09:00")
+    with pytest.raises(ValidationFailed) as e:
+        services.visit_log(by=c.u_liu, household_id=c.h_zhang.pk, notes="看望", lat=Decimal(150), lng=Decimal(114))
+    assert e.value.code == "visit.bad_location"
+
+
+def test_a_household_linked_this_month_is_due_from_the_day_of_its_link(world, clock):
+    c = world.c
+    services.plan_set(village=c.v1, visits=2, period="month", by=c.u_zhou)
+    services.link_set(household=c.h_liu, member=c.liu.party_member, by=c.u_zhou, since=dt.date(2026, 11, 10))
+    s = selectors.standings([c.h_liu])[
+        c.h_liu.pk
+    ]  # the 18th: the first of two is due half-way through 10–30 Nov, not by the 15th
+    assert (s.state, s.next_due) == ("due", at("2026-11-20 12:00"))  # 10 Nov + 21 days / 2
+
+
+def test_bulk_assignment_leaves_a_household_linked_meanwhile_to_its_member(world, clock, monkeypatch):
+    from org import services as org
+
+    c = world.c
+    other = org.party_member_create(resident=c.chen, branch=c.v1)
+    real = services.link_set
+
+    def someone_else_first(**kw):
+        if kw["household"].pk == c.h_liu.pk and kw.get("only_if_unlinked"):
+            org.household_link(member=other, household=c.h_liu, since=dt.date(2026, 11, 18))
+        return real(**kw)
+
+    monkeypatch.setattr(services, "link_set", someone_else_first)
+    done = services.links_assign_grid(grid=c.a1, members=[c.liu.party_member], by=c.u_zhou)
+    assert done.linked == 0 and HouseholdLink.objects.get(household=c.h_liu).member_id == other.pk
