@@ -3,6 +3,7 @@ message, keyset pages of a list, and the small parsers of form values."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import uuid
 from collections.abc import Callable
@@ -14,6 +15,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.utils.http import url_has_allowed_host_and_scheme
 
+from core.clock import aware
 from core.errors import ApiError, NotFound
 from core.forms import NextForm
 
@@ -131,3 +133,15 @@ def keyset(request: HttpRequest, qs: Any, size: int) -> Page:
         newer_url=url(f"newer={found[0].pk}") if has_newer and found else "",
         first_url=url("") if (older or newer) else "",
     )
+
+
+def local_datetime(value: str | None) -> dt.datetime | None:
+    """A datetime-local value ("2026-06-01T09:00") as Asia/Shanghai wall-clock time (a zone given is kept);
+    None when empty or not a date and time (the view says so)."""
+    value = (value or "").strip()
+    if not value:
+        return None
+    try:
+        return aware(dt.datetime.fromisoformat(value))
+    except ValueError:
+        return None

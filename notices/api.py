@@ -72,7 +72,10 @@ def _notice(n: Notice, user: Any, *, read: bool | None = None) -> dict[str, Any]
 
 @router.get("/notices", response=Page[NoticeOut], summary="Notices for me, pinned first")
 def mine(request: AuthedRequest, page: Query[PageParams]):
-    return paginate(selectors.notices_for(request.user), page, lambda n: _notice(n, request.user))
+    out = paginate(selectors.notices_for(request.user), page)
+    read = selectors.read_ids(request.user, out["items"])
+    out["items"] = [_notice(n, request.user, read=n.pk in read) for n in out["items"]]
+    return out
 
 
 @router.get("/notices/unread-count", response=dict[str, int], summary="How many notices for me I have not opened")

@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 
 from core.clock import now
 from core.errors import NotFound
-from notices.models import Attendance, Event, Notice
+from notices.models import Attendance, Event, Notice, Read
 from org.access import Viewer, get_scope, paths_q
 from org.models import Node, PartyMember, Resident, path_prefixes
 from org.policy import Cap, is_staff_role, under
@@ -66,6 +66,7 @@ def notices_for(user: Viewer, *, at: dt.datetime | None = None) -> QuerySet[Noti
     return (
         Notice.objects.filter(audience_q(user) & current(at))
         .select_related("node")
+        .prefetch_related("attachments")
         .order_by("-pinned", "-published_at", "-id")
     )
 
@@ -78,6 +79,7 @@ def managed(user: Viewer) -> QuerySet[Notice]:
     return (
         Notice.objects.filter(paths_q(paths, "path"))
         .select_related("node", "created_by")
+        .prefetch_related("attachments")
         .annotate(read_count=Count("reads"))
         .order_by("-created_at", "-id")
     )
@@ -181,3 +183,11 @@ def my_attendance(user: Viewer, events: list[Event]) -> dict[int, Attendance]:
     if uid is None:
         return {}
     return {a.event_id: a for a in Attendance.objects.filter(user_id=uid, event__in=events)}
+
+
+def read_ids(user: Viewer, notices: list[Notice]) -> set[int]:
+    """Which of `notices` `user` has opened: one query for a page."""
+    uid = get_scope(user).user_id
+    if uid is None or not notices:
+        return set()
+    return set(Read.objects.filter(user_id=uid, notice__in=notices).values_list("notice_id", flat=True))

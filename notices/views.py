@@ -17,7 +17,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from accounts.http import AuthedRequest
 from core.clock import SHANGHAI, today
 from core.forms import bind
-from core.pages import attempt, gate
+from core.pages import attempt, gate, local_datetime
 from notices import forms, selectors, services
 from notices.models import Event, Notice
 from notices.states import NOTICE
@@ -28,11 +28,7 @@ from org.policy import under
 @login_required
 def home(request: AuthedRequest) -> HttpResponse:
     notices = list(selectors.notices_for(request.user)[:100])
-    read = set(
-        Notice.objects.filter(pk__in=[n.pk for n in notices], reads__user_id=request.user.pk).values_list(
-            "pk", flat=True
-        )
-    )
+    read = selectors.read_ids(request.user, notices)
     return render(
         request, "notices/home.html",
         {"notices": notices, "read": read, "publishes": bool(selectors.publish_paths(request.user))},
@@ -75,14 +71,6 @@ def _publish_node(request: AuthedRequest, node_id: int | None) -> Any:
     return node
 
 
-def _local(value: str) -> dt.datetime | None:
-    try:
-        t = dt.datetime.fromisoformat(value.strip())
-    except ValueError:
-        return None
-    return t.replace(tzinfo=SHANGHAI) if t.tzinfo is None else t
-
-
 @login_required
 @require_http_methods(["GET", "POST"])
 def manage(request: AuthedRequest) -> HttpResponse:
@@ -97,7 +85,7 @@ def manage(request: AuthedRequest) -> HttpResponse:
         else:
             d = form.cleaned_data
             node = _publish_node(request, d["node"])
-            expires = _local(d["expires_at"]) if d["expires_at"] else None
+            expires = local_datetime(d["expires_at"])
             if d["expires_at"] and expires is None:
                 messages.error(request, _("Enter the date and time."))
             else:
@@ -184,7 +172,7 @@ def event_new(request: AuthedRequest) -> HttpResponse:
         d = form.cleaned_data
         node = _publish_node(request, d["node"])
         point = _points(request).filter(pk=d["point"]).first() if d["point"] else None
-        starts, ends = _local(d["starts_at"]), _local(d["ends_at"])
+        starts, ends = local_datetime(d["starts_at"]), local_datetime(d["ends_at"])
         if starts is None or ends is None:
             messages.error(request, _("Enter the date and time."))
         elif d["capacity"] is None:

@@ -8,7 +8,6 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
-from django.http import HttpRequest
 from django.utils.translation import gettext as _
 from ninja import Field, Query, Router
 from ninja.responses import Status
@@ -17,9 +16,8 @@ from accounts.http import AuthedRequest
 from core.clock import EARLIEST, LATEST
 from core.errors import NotFound
 from core.schemas import DictSchema, Page, PageParams, QueryIn, StrictIn, paginate
-from org.access import access_node, get_scope
+from org.access import access_node
 from org.models import Household, Level, PartyMember
-from org.selectors import whole_number
 from partylink import reports, selectors, services
 from partylink.models import Need, Project, Visit, VisitPlan
 from partylink.reports import report_period
@@ -115,7 +113,7 @@ def _need(n: Need, user: Any) -> dict[str, Any]:
 
 
 def _visit(v: Visit, user: Any) -> dict[str, Any]:
-    needs = v.needs.select_related("household", "resident", "order").order_by("id")
+    needs = v.needs.all()  # prefetched in id order by selectors.visits_for
     return {
         "id": v.pk, "household_id": v.household_id, "address": v.household.address,
         "visitor": v.visitor.display_name or v.visitor.username, "as_member": v.member_id is not None,
@@ -124,22 +122,10 @@ def _visit(v: Visit, user: Any) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def _households(request: HttpRequest, households: list[Household]) -> list[dict[str, Any]]:
-    user = request.user
-    scope = get_scope(user)
-    standing = selectors.standings(households)
-    heads = selectors.heads(households)
-    open_needs = selectors.open_needs(households)
+def _households(request: AuthedRequest, households: list[Household]) -> list[dict[str, Any]]:
     out = []
-    for h in households:
-        s = standing[h.pk]
-        head = heads.get(h.pk)
-        phone = ""
-        if head is not None:
-            phone = whole_number(
-                user, head.phone, field="phone", allowed=scope.unmask_phone(head), channel="api",
-                path=request.path, resident=head,
-            )  # fmt: skip
+    for row in selectors.household_rows(request.user, households, channel="api", path=request.path):
+        h, s, head, phone = row.h, row.s, row.head, row.phone
         out.append({
             "id": h.pk, "address": h.address, "grid": h.grid.name, "tags": list(h.tags or []),
             "head": head.name if head else None, "head_phone": phone,
@@ -148,7 +134,7 @@ def _households(request: HttpRequest, households: list[Household]) -> list[dict[
                 "plan_visits": s.plan.visits, "plan_period": s.plan.period, "next_due": s.next_due,
                 "last_visit": s.last_visit,
             },
-            "open_needs": open_needs.get(h.pk, 0),
+            "open_needs": row.open,
         })  # fmt: skip
     return out
 
@@ -463,10 +449,9 @@ class ProjectOut(DictSchema):
 
 
 def _project(p: Project, user: Any) -> dict[str, Any]:
-    from django.db.models import Avg, Count
 
-    agg = p.ratings.aggregate(avg=Avg("stars"), n=Count("id"))
-    mine = p.ratings.filter(user_id=user.pk).values_list("stars", flat=True).first()
+    extra: Any = p  # the figures selectors.projects_for annotates and prefetches
+    mine = next((r.stars for r in extra.my_ratings), None)
     leads = services._leads_or_manages(user, p)
     manages = services._manages(user, p.path)
 
@@ -475,7 +460,7 @@ def _project(p: Project, user: Any) -> dict[str, Any]:
 
     return {
         "id": p.pk, "village_id": p.village_id, "village": p.village.name, "title": p.title, "goals": p.goals,
-        "lead": p.lead.resident.name, "beneficiaries": p.beneficiaries.count(), "budget": p.budget,
+        "lead": p.lead.resident.name, "beneficiaries": extra.beneficiary_count, "budget": p.budget,
         "state": p.state, "state_label": str(p.get_state_display()), "progress": p.progress,
         "decision_note": p.decision_note,
         "milestones": [
@@ -484,9 +469,10 @@ def _project(p: Project, user: Any) -> dict[str, Any]:
         "updates": [
             {"by": u.by.display_name or u.by.username, "at": u.at, "text": u.text, "progress": u.progress,
              "has_photo": bool(u.photo)}
-            for u in p.updates.select_related("by")[:20]
+            for u in p.updates.all()[:20]
         ],
-        "rating": round(agg["avg"], 2) if agg["avg"] is not None else None, "ratings": agg["n"], "my_rating": mine,
+        "rating": round(extra.rating_avg, 2) if extra.rating_avg is not None else None,
+        "ratings": extra.rating_count, "my_rating": mine,
         "actions": PROJECT.allowed(p, may),
     }  # fmt: skip
 
@@ -543,14 +529,14 @@ class ProjectDecideIn(StrictIn):
 def project_approve(request: AuthedRequest, project_id: int, body: ProjectDecideIn):
     p = selectors.access_project(request.user, project_id)
     services.project_decide(project=p, by=request.user, approve=True, note=body.note)
-    return _project(p, request.user)
+    return _project(selectors.access_project(request.user, project_id), request.user)  # the figures after the step
 
 
 @router.post("/party/projects/{project_id}/reject", response=ProjectOut, summary="Turn down a proposal (say why)")
 def project_reject(request: AuthedRequest, project_id: int, body: ProjectDecideIn):
     p = selectors.access_project(request.user, project_id)
     services.project_decide(project=p, by=request.user, approve=False, note=body.note)
-    return _project(p, request.user)
+    return _project(selectors.access_project(request.user, project_id), request.user)  # the figures after the step
 
 
 class ProgressIn(StrictIn):
@@ -571,14 +557,14 @@ def project_progress(request: AuthedRequest, project_id: int, body: ProgressIn):
 def project_milestone(request: AuthedRequest, project_id: int, milestone_id: int):
     p = selectors.access_project(request.user, project_id)
     services.milestone_done(project=p, milestone_id=milestone_id, by=request.user)
-    return _project(p, request.user)
+    return _project(selectors.access_project(request.user, project_id), request.user)  # the figures after the step
 
 
 @router.post("/party/projects/{project_id}/complete", response=ProjectOut, summary="Mark the project done")
 def project_complete(request: AuthedRequest, project_id: int):
     p = selectors.access_project(request.user, project_id)
     services.project_complete(project=p, by=request.user)
-    return _project(p, request.user)
+    return _project(selectors.access_project(request.user, project_id), request.user)  # the figures after the step
 
 
 class ProjectReasonIn(StrictIn):
@@ -589,7 +575,7 @@ class ProjectReasonIn(StrictIn):
 def project_cancel(request: AuthedRequest, project_id: int, body: ProjectReasonIn):
     p = selectors.access_project(request.user, project_id)
     services.project_cancel(project=p, by=request.user, reason=body.reason)
-    return _project(p, request.user)
+    return _project(selectors.access_project(request.user, project_id), request.user)  # the figures after the step
 
 
 class RateProjectIn(StrictIn):
@@ -601,4 +587,4 @@ class RateProjectIn(StrictIn):
 def project_rate(request: AuthedRequest, project_id: int, body: RateProjectIn):
     p = selectors.access_project(request.user, project_id)
     services.project_rate(project=p, by=request.user, stars=body.stars, comment=body.comment)
-    return _project(p, request.user)
+    return _project(selectors.access_project(request.user, project_id), request.user)  # the figures after the step

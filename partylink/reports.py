@@ -15,7 +15,6 @@ Definitions (the same in the page, the API and the Excel file):
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -178,51 +177,6 @@ DEFINITIONS = {
     "projects": _("Practical projects led by party members, approved and under way now."),
     "projects_done": _("Practical projects finished in the period."),
 }
-
-
-def recount(node: Node, *, start: dt.datetime, end: dt.datetime) -> dict[int, dict[str, int]]:
-    """The same figures counted the slow way, row by row in Python (for the tests)."""
-    depth = len(path_ids(node.path))
-    out: dict[int, dict[str, int]] = defaultdict(lambda: dict.fromkeys(FIGURES, 0))
-    limit = int(selectors.setting("MAX_HOUSEHOLDS"))
-
-    def child(path: str) -> int | None:
-        return _child_of(node, depth, path)
-
-    link_of = {x.household_id: x for x in HouseholdLink.objects.all()}
-    visited = {v.household_id for v in Visit.objects.all() if start <= v.visited_at < end}
-    for h in Household.objects.all():
-        if not h.path.startswith(node.path) or child(h.path) is None:
-            continue
-        r = out[child(h.path)]  # type: ignore[index]
-        r["households"] += 1
-        if h.pk in link_of:
-            r["linked"] += 1
-            r["unvisited"] += h.pk not in visited
-        else:
-            r["unlinked"] += 1
-    for m in PartyMember.objects.select_related("branch"):
-        if m.branch.path.startswith(node.path) and child(m.branch.path) is not None:
-            r = out[child(m.branch.path)]  # type: ignore[index]
-            r["members"] += 1
-            r["over_limit"] += sum(1 for x in link_of.values() if x.member_id == m.pk) > limit
-    for v in Visit.objects.all():
-        if v.path.startswith(node.path) and child(v.path) is not None and start <= v.visited_at < end:
-            out[child(v.path)]["visits"] += 1  # type: ignore[index]
-    for n in Need.objects.select_related("order"):
-        if not (n.path.startswith(node.path) and child(n.path) is not None and start <= n.created_at < end):
-            continue
-        r = out[child(n.path)]  # type: ignore[index]
-        r["needs"] += 1
-        r[{"settled": "settled", "relayed": "relayed", "open": "open"}[n.state]] += 1
-        r["resolved"] += n.state == "relayed" and n.order is not None and n.order.state in DONE_ORDER_STATES
-    for p in Project.objects.all():
-        if not (p.path.startswith(node.path) and child(p.path) is not None):
-            continue
-        r = out[child(p.path)]  # type: ignore[index]
-        r["projects"] += p.state == "approved"
-        r["projects_done"] += p.state == "done" and p.done_at is not None and start <= p.done_at < end
-    return dict(out)
 
 
 MAX_DAYS = 366

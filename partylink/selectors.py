@@ -14,15 +14,15 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.db.models import Count, Max, Q, QuerySet
+from django.db.models import Avg, Count, Max, Prefetch, Q, QuerySet
 from django.utils.translation import gettext as _
 
 from core.clock import SHANGHAI, now
 from core.errors import NotFound
 from org.access import Viewer, get_scope, paths_q
-from org.models import Household, HouseholdLink, Level, Node, PartyMember, Relation, Resident, path_ids
+from org.models import Household, HouseholdLink, Level, Node, PartyMember, Relation, Resident, path_ids, path_prefixes
 from org.policy import Cap, under
-from partylink.models import LinkChange, Need, Project, Visit, VisitPlan
+from partylink.models import LinkChange, Need, Project, ProjectRating, ProjectUpdate, Visit, VisitPlan
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -109,7 +109,9 @@ def visits_for(user: User, *, household: Household | None = None) -> QuerySet[Vi
     qs = Visit.objects.filter(_by_household_q(user))
     if household is not None:
         qs = qs.filter(household=household)
-    return qs.select_related("household", "visitor", "member__resident")
+    # A page of visits reads its needs in one more query, not one a visit.
+    needs = Need.objects.select_related("household", "resident", "order").order_by("id")
+    return qs.select_related("household", "visitor", "member__resident").prefetch_related(Prefetch("needs", needs))
 
 
 def access_visit(user: User, visit_id: int) -> Visit:
@@ -217,7 +219,8 @@ def standings(households: Sequence[Household], *, at: dt.datetime | None = None)
     """Where each household stands: visits this period against the plan, spread evenly over the period
     (with 2 a month, the first is due by mid-month); overdue when a visit's share of the period has passed,
     or when the previous period ended short and no visit has been made since. A household linked during
-    the previous period is not held to it. Two queries whatever the number of households."""
+    the previous period is not held to it. Four queries whatever the number of households (plans, links, this
+    and the last period's visits, the last visit of each)."""
     at = at or now()
     if not households:
         return {}
@@ -390,19 +393,28 @@ def projects_for(user: User) -> QuerySet[Project]:
     scope = get_scope(user)
     q = Q(pk__in=[])
     if scope.own is not None:
-        q |= Q(path__in=_prefixes(scope.own.path), state__in=PUBLIC_PROJECT_STATES)
+        q |= Q(path__in=path_prefixes(scope.own.path), state__in=PUBLIC_PROJECT_STATES)
         q |= Q(lead__resident_id=scope.own.id)
     q |= Q(proposed_by_id=user.pk)
     paths = manage_paths(user)
     if paths:
         q |= paths_q(paths, "path")
-    return Project.objects.filter(q).select_related("village", "lead__resident").order_by("-proposed_at", "-id")
-
-
-def _prefixes(path: str) -> list[str]:
-    from org.models import path_prefixes
-
-    return path_prefixes(path)
+    # What a list shows of each project comes with it (not a few queries a project).
+    return (
+        Project.objects.filter(q)
+        .select_related("village", "lead__resident")
+        .prefetch_related(
+            "milestones",
+            Prefetch("updates", ProjectUpdate.objects.select_related("by").order_by("-at", "-id")),
+            Prefetch("ratings", ProjectRating.objects.filter(user_id=user.pk), to_attr="my_ratings"),
+        )
+        .annotate(
+            rating_avg=Avg("ratings__stars"),
+            rating_count=Count("ratings", distinct=True),
+            beneficiary_count=Count("beneficiaries", distinct=True),
+        )
+        .order_by("-proposed_at", "-id")
+    )
 
 
 def access_project(user: User, project_id: int) -> Project:
@@ -423,3 +435,35 @@ def project_villages(user: User) -> list[Node]:
             if v is not None and v.pk not in {x.pk for x in villages}:
                 villages.append(v)
     return villages
+
+
+@dataclass(frozen=True)
+class HouseholdRow:
+    """A household as a member's or a grid's list shows it: where it stands, its head with the phone as the
+    viewer may read it (each whole number shown logged), its open needs."""
+
+    h: Household
+    s: Standing
+    head: Resident | None
+    phone: str
+    open: int
+
+
+def household_rows(user: User, households: list[Household], *, channel: str, path: str) -> list[HouseholdRow]:
+    from org.selectors import whole_number
+
+    scope = get_scope(user)
+    standing = standings(households)
+    head_of = heads(households)
+    waiting = open_needs(households)
+    rows = []
+    for h in households:
+        head = head_of.get(h.pk)
+        phone = ""
+        if head is not None:
+            phone = whole_number(
+                user, head.phone, field="phone", allowed=scope.unmask_phone(head), channel=channel, path=path,
+                resident=head,
+            )  # fmt: skip
+        rows.append(HouseholdRow(h, standing[h.pk], head, phone, waiting.get(h.pk, 0)))
+    return rows

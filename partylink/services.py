@@ -491,8 +491,7 @@ def project_decide(*, project: Project, by: User, approve: bool, note: str = "")
 
 
 def _leads_or_manages(by: User, project: Project) -> bool:
-    lead_user = Resident.objects.filter(pk=project.lead.resident_id).values_list("user_id", flat=True).first()
-    return lead_user == getattr(by, "pk", None) or _manages(by, project.path)
+    return project.lead.resident.user_id == getattr(by, "pk", None) or _manages(by, project.path)
 
 
 def project_update(*, project: Project, by: User, text: str, progress: int, photo: Any = None) -> ProjectUpdate:

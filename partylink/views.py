@@ -25,10 +25,9 @@ from django.views.decorators.http import require_http_methods, require_POST
 from accounts.http import AuthedRequest
 from core.clock import SHANGHAI, now
 from core.forms import bind
-from core.pages import attempt, back, gate
+from core.pages import attempt, back, gate, local_datetime, new_key, to_int
 from org.access import access_node, get_scope
 from org.models import Household, HouseholdLink, Level, Node
-from org.selectors import whole_number
 from partylink import forms, selectors, services
 from partylink.models import Need, VisitPlan
 from partylink.states import NEED
@@ -36,30 +35,11 @@ from partylink.states import NEED
 HOME = "/party/"
 
 
-def _household_rows(request: AuthedRequest, households: list[Household]) -> list[dict[str, Any]]:
-    scope = get_scope(request.user)
-    standing = selectors.standings(households)
-    heads = selectors.heads(households)
-    open_needs = selectors.open_needs(households)
-    rows = []
-    for h in households:
-        head = heads.get(h.pk)
-        phone = ""
-        if head is not None:
-            phone = whole_number(
-                request.user, head.phone, field="phone", allowed=scope.unmask_phone(head), channel="page",
-                path=request.path, resident=head,
-            )  # fmt: skip
-        rows.append({"h": h, "s": standing[h.pk], "head": head, "phone": phone, "open": open_needs.get(h.pk, 0)})
+def _household_rows(request: AuthedRequest, households: list[Household]) -> list[selectors.HouseholdRow]:
     order = {selectors.OVERDUE: 0, selectors.DUE: 1, selectors.DONE: 2}
     latest = dt.datetime.max.replace(tzinfo=SHANGHAI)
-
-    def urgency(row: dict[str, Any]) -> tuple[int, dt.datetime]:
-        s: selectors.Standing = row["s"]
-        return order[s.state], s.next_due or latest
-
-    rows.sort(key=urgency)
-    return rows
+    rows = selectors.household_rows(request.user, households, channel="page", path=request.path)
+    return sorted(rows, key=lambda r: (order[r.s.state], r.s.next_due or latest))
 
 
 def _need_rows(user: Any, needs: Any) -> list[dict[str, Any]]:
@@ -77,7 +57,7 @@ def home(request: AuthedRequest) -> HttpResponse:
     grid = None
     grids = list(selectors.work_grids(user))
     if request.GET.get("grid"):
-        grid = gate(access_node, user, _int(request.GET.get("grid")) or 0)
+        grid = gate(access_node, user, to_int(request.GET.get("grid")) or 0)
         if grid.level != Level.GRID or not services._may_work_in(user, grid):
             raise Http404
         households = list(
@@ -100,24 +80,6 @@ def home(request: AuthedRequest) -> HttpResponse:
             "needs": _need_rows(user, needs), "manages": bool(selectors.manage_paths(user)),
         },
     )  # fmt: skip
-
-
-def _int(value: str | None) -> int | None:
-    from core.pages import to_int
-
-    return to_int(value)
-
-
-def _local(value: str) -> dt.datetime | None:
-    """A datetime-local value as Asia/Shanghai wall-clock time; None when empty or not one (the form says so)."""
-    value = (value or "").strip()
-    if not value:
-        return None
-    try:
-        t = dt.datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return t.replace(tzinfo=SHANGHAI) if t.tzinfo is None else t
 
 
 def _decimal(value: str) -> Decimal | None:
@@ -148,7 +110,7 @@ def visit_new(request: AuthedRequest, household_id: int) -> HttpResponse:
             messages.error(request, form.error_text())
         else:
             d = form.cleaned_data
-            when = _local(d["visited_at"])
+            when = local_datetime(d["visited_at"])
             if d["visited_at"] and when is None:
                 messages.error(request, _("Enter the date and time."))
             else:
@@ -158,7 +120,7 @@ def visit_new(request: AuthedRequest, household_id: int) -> HttpResponse:
                         kind=d[f"need_{i}_kind"] or Need.Kind.NEED,
                         then=d[f"need_{i}_then"] or "open",
                         outcome=d[f"need_{i}_outcome"] or "",
-                        category_id=_int(d[f"need_{i}_category"]),
+                        category_id=to_int(d[f"need_{i}_category"]),
                     )
                     for i in range(forms.NEED_ROWS)
                     if d[f"need_{i}_text"]
@@ -182,17 +144,11 @@ def visit_new(request: AuthedRequest, household_id: int) -> HttpResponse:
     return render(
         request, "partylink/visit_form.html",
         {
-            "household": household, "form": form, "head": heads.get(household.pk), "key": _new_key(),
+            "household": household, "form": form, "head": heads.get(household.pk), "key": new_key(),
             "now": now().astimezone(SHANGHAI).strftime("%Y-%m-%dT%H:%M"),
             "history": selectors.visits_for(request.user, household=household)[:5],
         },
     )  # fmt: skip
-
-
-def _new_key() -> str:
-    from core.pages import new_key
-
-    return new_key()
 
 
 @login_required
@@ -267,7 +223,7 @@ def links_page(request: AuthedRequest) -> HttpResponse:
     grids = list(selectors.managed_grids(request.user))
     grid = None
     if request.GET.get("grid"):
-        grid = next((g for g in grids if g.pk == _int(request.GET.get("grid"))), None)
+        grid = next((g for g in grids if g.pk == to_int(request.GET.get("grid"))), None)
         if grid is None:
             raise Http404
     elif grids:

@@ -7,6 +7,7 @@ import pytest
 
 from core.audit import PersonalDataAccess
 from org.models import HouseholdLink
+from partylink import services
 from partylink.models import LinkChange, Need, Visit, VisitPlan
 from workorders.models import WorkOrder
 
@@ -166,3 +167,30 @@ def test_a_time_without_a_zone_is_read_as_shanghai_time_not_a_server_error(world
     r = post(client_as(c.u_liu), f"{API}/visits", {"household_id": c.h_zhang.pk, "notes": "看望",
                                                   "visited_at": "2026-11-18T09:00:00"})  # fmt: skip
     assert r.status_code == 201 and r.json()["visited_at"] == "2026-11-18T01:00:00Z"  # 09:00 in Shanghai
+
+
+def test_lists_cost_the_same_number_of_queries_for_one_row_or_many(world, client_as, clock):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    c = world.c
+    zhou = client_as(c.u_zhou)
+
+    def cost(url: str) -> int:
+        zhou.get(url)  # warm the scope's memory
+        with CaptureQueriesContext(connection) as q:
+            assert zhou.get(url).status_code == 200
+        return len(q.captured_queries)
+
+    def visit() -> None:
+        services.visit_log(by=c.u_liu, household_id=c.h_zhang.pk, notes="看望", needs=[services.NeedIn(text="要帮忙")])
+
+    def project() -> None:
+        services.project_propose(by=c.u_liu, village=c.v1, title="修路", goals="修村道")
+
+    for make, url in ((visit, f"{API}/visits"), (project, f"{API}/projects")):
+        make()
+        one = cost(url)
+        make()
+        make()
+        assert cost(url) == one, url
