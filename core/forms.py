@@ -80,6 +80,33 @@ class Whole(Text):
         return to_int(super().clean(value))
 
 
+class Wholes(forms.Field):
+    """Ticked boxes that carry ids (the households of a roll, of a meeting): the whole numbers, in order, at
+    most `max_count`; anything else is refused with the API's words, never dropped."""
+
+    widget = forms.MultipleHiddenInput
+
+    def __init__(self, *, max_count: int = 5000, required: bool = False, **kw: Any) -> None:
+        super().__init__(required=required, **kw)
+        self.max_count = max_count
+        self.error_messages.update(_messages(self))
+
+    def clean(self, value: Any) -> list[int]:
+        from core.pages import to_int
+
+        values = list(value or [])
+        if any(v.has_nul(x) for x in values):
+            raise forms.ValidationError(v.NUL, code="null_characters_not_allowed")
+        if len(values) > self.max_count:
+            raise forms.ValidationError(v.TOO_MANY % {"limit_value": self.max_count}, code="max_length")
+        out = [to_int(x) for x in values]
+        if any(x is None or x < 1 for x in out):
+            raise forms.ValidationError(v.NOT_A_NUMBER, code="invalid")
+        if self.required and not out:
+            raise forms.ValidationError(v.REQUIRED, code="required")
+        return [x for x in out if x is not None]
+
+
 class Choice(forms.ChoiceField):
     def __init__(self, *, choices: Any, required: bool = False, **kw: Any) -> None:
         super().__init__(choices=choices, required=required, **kw)

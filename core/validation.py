@@ -72,6 +72,29 @@ def one_line(value: str) -> str:
     return _SPACES.sub(" ", clean_text(value)).strip()
 
 
+def checked_text(
+    value: str | None, field: str, *, max_len: int, line: bool = False, min_len: int = 1, code: str = "validation"
+) -> str:
+    """A text a service keeps, by the module's rule: NUL refused, controls removed (a line folded), then its
+    length checked; "" only where `min_len` is 0. Refusals are 422s naming `field`, in the forms' words."""
+    from core.errors import ValidationFailed
+
+    def refuse(message: Any, suffix: str) -> ValidationFailed:
+        return ValidationFailed(message, code=f"{code}.{suffix}", fields={field: [message]})
+
+    value = value or ""
+    if has_nul(value):
+        raise refuse(NUL, "nul")
+    value = one_line(value) if line else clean_text(value).strip()
+    if min_len and not value:
+        raise refuse(REQUIRED, "required")
+    if len(value) > max_len:
+        raise refuse(TOO_LONG % {"limit_value": max_len, "show_value": len(value)}, "too_long")
+    if len(value) < min_len:
+        raise refuse(TOO_SHORT % {"limit_value": min_len, "show_value": len(value)}, "too_short")
+    return value
+
+
 def api_message(err: dict[str, Any]) -> str:
     """One pydantic error (from ninja's ValidationError) in the forms' words, where there is one."""
     kind = err.get("type", "")

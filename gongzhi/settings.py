@@ -76,6 +76,7 @@ INSTALLED_APPS = [
     "volunteers",
     "partylink",
     "notices",
+    "deliberation",
     "dashboards",
     "demo",
 ]

@@ -19,6 +19,7 @@ urlpatterns = [
     path("volunteers/", include("volunteers.urls")),
     path("party/", include("partylink.urls")),
     path("notices/", include("notices.urls")),
+    path("deliberation/", include("deliberation.urls")),
     path("inbox/", include("notify.urls")),
     path("dashboard/", include("dashboards.urls")),
     path("track/", include(track_patterns)),

@@ -58,6 +58,10 @@ class Cap(StrEnum):
     PARTY_WATCH = "party.watch"  # reads the coverage and activity reports
     # --- notices (scope: the subtree) ----------------------------------------------------------------------
     NOTICES_PUBLISH = "notices.publish"  # publishes notices to the subtree and reads who has read them
+    # --- village deliberation (scope: the subtree; residents: their own village, by the matter's rules) --------
+    DELIBERATION_MANAGE = "deliberation.manage"  # the village committee: agenda, votes, paper tallies, 三公开, rules
+    DELIBERATION_PROXY = "deliberation.proxy"  # proposes and signs for residents without a phone
+    DELIBERATION_WATCH = "deliberation.watch"  # reads matters, results and overdue disclosures of the subtree
 
 
 C = Cap
@@ -68,11 +72,11 @@ CAPS: dict[str, frozenset[Cap]] = {
     Role.ADMIN: frozenset(
         {C.PEOPLE, C.REGISTER, C.ORDERS_SEE, C.ORDERS_DISPATCH, C.ORDERS_SUPERVISE, C.ORDERS_PROXY}
         | {C.DASHBOARD, C.DASHBOARD_DEPARTMENTS, C.ASSESS, C.POINTS_MANAGE, C.POINTS_FILE, C.SOS_CENTRE}
-        | {C.PARTY_MANAGE, C.PARTY_WATCH, C.NOTICES_PUBLISH}
+        | {C.PARTY_MANAGE, C.PARTY_WATCH, C.NOTICES_PUBLISH, C.DELIBERATION_MANAGE, C.DELIBERATION_WATCH}
     ),
     Role.LEADER: frozenset(
         {C.PEOPLE, C.ORDERS_SEE, C.ORDERS_SUPERVISE, C.DASHBOARD, C.DASHBOARD_DEPARTMENTS, C.ASSESS}
-        | {C.POINTS_WATCH, C.SOS_CENTRE, C.PARTY_WATCH, C.NOTICES_PUBLISH}
+        | {C.POINTS_WATCH, C.SOS_CENTRE, C.PARTY_WATCH, C.NOTICES_PUBLISH, C.DELIBERATION_WATCH}
     ),
     # The dispatcher calls residents back: phones, not ID numbers.
     Role.DISPATCHER: frozenset(
@@ -84,16 +88,19 @@ CAPS: dict[str, frozenset[Cap]] = {
     Role.TOWN_STAFF: frozenset(
         _LOCAL
         | {C.REGISTER, C.POINTS_MANAGE, C.POINTS_FILE, C.PARTY_VISIT, C.PARTY_MANAGE, C.PARTY_WATCH}
-        | {C.NOTICES_PUBLISH}
+        | {C.NOTICES_PUBLISH, C.DELIBERATION_WATCH}
     ),
     # Village staff file papers for residents (ID numbers) and are on duty for one-key calls.
     Role.VILLAGE_STAFF: frozenset(
         _LOCAL
         | {C.ID_NUMBER, C.REGISTER, C.POINTS_MANAGE, C.POINTS_FILE, C.SOS_VILLAGE}
         | {C.PARTY_VISIT, C.PARTY_MANAGE, C.PARTY_WATCH, C.NOTICES_PUBLISH}
+        | {C.DELIBERATION_MANAGE, C.DELIBERATION_PROXY, C.DELIBERATION_WATCH}
     ),
     # 代办 needs the ID number; the grid worker is the first a one-key call reaches.
-    Role.GRID_WORKER: frozenset(_LOCAL | {C.ID_NUMBER, C.REGISTER, C.POINTS_FILE, C.SOS_GRID, C.PARTY_VISIT}),
+    Role.GRID_WORKER: frozenset(
+        _LOCAL | {C.ID_NUMBER, C.REGISTER, C.POINTS_FILE, C.SOS_GRID, C.PARTY_VISIT, C.DELIBERATION_PROXY}
+    ),
     # A party member relays appeals of the households linked to them, visits them and deals with their
     # needs (their phones: org.access; the households: the links, not a place).
     Role.PARTY_MEMBER: frozenset({C.ORDERS_PROXY}),
@@ -217,4 +224,7 @@ def nav(user: Any) -> dict[str, bool]:
         "api": _scope(user).is_staff,
         # Household visits: a party member with households linked, staff who visit or manage them.
         "party": bool(_scope(user).linked_household_ids) or may(user, Cap.PARTY_VISIT) or may(user, Cap.PARTY_MANAGE),
+        # Village deliberation: residents (their village's matters, votes, 三公开 and rules) and its staff.
+        "deliberation": _scope(user).own is not None
+        or any(may(user, c) for c in (Cap.DELIBERATION_MANAGE, Cap.DELIBERATION_PROXY, Cap.DELIBERATION_WATCH)),
     }

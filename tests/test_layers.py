@@ -1,6 +1,7 @@
 """Imports point down the layers, never up: a lower app never reaches into a higher one.
 
-    core ← org, accounts ← catalog, notify ← workorders, sos, points, volunteers, partylink, notices
+    core ← org, accounts ← catalog, notify ← workorders, sos, points, volunteers, partylink, notices,
+    deliberation
     ← dashboards ← api, demo
 
 Each app's non-test, non-migration source is parsed with `ast` (Django is not imported), and every import
@@ -32,6 +33,7 @@ LAYERS: dict[str, int] = {
     "volunteers": 3,
     "partylink": 3,
     "notices": 3,
+    "deliberation": 3,
     "dashboards": 4,
     "api": 5,
     "demo": 5,
@@ -48,6 +50,10 @@ ALLOWED: dict[tuple[str, str], str] = {
         "partylink",
         "workorders",
     ): "a need found in a household becomes a work order (need_relay); its photo is checked like an order's",
+    (
+        "deliberation",
+        "workorders",
+    ): "photos of proposals, meetings and progress are checked and re-encoded like an order's (workorders.photos)",
     ("volunteers", "points"): "a rated participation files a points claim; who manages a shop also manages volunteers",
 }
 

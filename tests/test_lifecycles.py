@@ -45,11 +45,17 @@ RACES = {
     "event": "test_an_event_cancelled_twice_at_once_tells_each_person_once",
     "attendance": "test_a_resident_withdraws_twice_at_once_gives_one_place_back",
     "project": "test_a_project_approved_and_turned_down_at_once",
+    "matter": "test_a_matter_declined_twice_at_once_keeps_one_reason",
+    "vote": "test_a_vote_counted_and_cancelled_at_once",
+    "rules": "test_a_rules_vote_counted_twice_at_once_adopts_once",
+    "comment": "test_a_comment_hidden_twice_at_once",
+    "question": "test_a_question_answered_twice_at_once",
 }
 
 
 def test_every_lifecycle_has_a_race_test():
     import dashboards.states  # noqa: F401
+    import deliberation.states  # noqa: F401
     import notices.states  # noqa: F401
     import partylink.states  # noqa: F401
     import points.states  # noqa: F401
@@ -67,6 +73,7 @@ def test_every_lifecycle_has_a_race_test():
 @pytest.mark.parametrize("name", sorted(RACES))
 def test_a_table_names_only_states_its_model_knows(name):
     import dashboards.states  # noqa: F401
+    import deliberation.states  # noqa: F401
     import notices.states  # noqa: F401
     import partylink.states  # noqa: F401
     import points.states  # noqa: F401
@@ -318,3 +325,116 @@ def test_a_project_approved_and_turned_down_at_once(world):
     )
     assert lost.code == "project.transition_not_allowed"
     assert Project.objects.get(pk=p.pk).state in ("approved", "rejected")
+
+
+# --- village deliberation ---------------------------------------------------------------------------------------
+
+
+def _delib_matter(c: Any, *, agenda: bool = False) -> Any:
+    from deliberation import services as delib
+
+    m = delib.matter_propose(by=c.u_zhang, title="修通组公路", body="A1湾组到村部的路坑洼不平")
+    return delib.matter_agenda(matter=m, by=c.u_zhou) if agenda else m
+
+
+@RACE
+def test_a_matter_declined_twice_at_once_keeps_one_reason(world):
+    from deliberation import services as delib
+    from deliberation.models import Matter
+
+    c = world.c
+    m = _delib_matter(c)
+    stale = [Matter.objects.get(pk=m.pk) for _ in range(2)]
+    by = [c.u_zhou, c.u_admin]
+    lost = one_winner(2, lambda i: delib.matter_decline(matter=stale[i], by=by[i], reason=f"村里已有安排{i}"))
+    assert lost.code == "matter.transition_not_allowed"
+    m.refresh_from_db()
+    assert (m.state, m.reason in ("村里已有安排0", "村里已有安排1")) == ("declined", True)
+
+
+def _delib_vote_closed(c: Any, *, rules: Any = None) -> Any:
+    from core.clock import now
+    from deliberation import services as delib
+
+    matter = None if rules is not None else _delib_matter(c, agenda=True)
+    v = delib.vote_create(by=c.u_zhou, matter=matter, rules=rules, question="是否同意？",
+                          closes_at=now() + dt.timedelta(hours=1))  # fmt: skip
+    delib.vote_open(vote=v, by=c.u_zhou)
+    delib.vote_cast(vote=v, by=c.u_zhang, option_id=v.options.get(sort=0).pk)
+    delib.vote_cast(vote=v, by=c.u_liu, option_id=v.options.get(sort=0).pk)
+    return v
+
+
+@RACE
+def test_a_vote_counted_and_cancelled_at_once(world):
+    from core.clock import frozen, now
+    from deliberation import services as delib
+    from deliberation.models import Matter, Vote
+
+    c = world.c
+    v = _delib_vote_closed(c)
+    later = now() + dt.timedelta(hours=2)
+
+    def move(i: int) -> Any:
+        with frozen(later):
+            if i == 0:
+                return delib.vote_count(vote=Vote.objects.get(pk=v.pk), by=c.u_zhou)
+            return delib.vote_cancel(vote=Vote.objects.get(pk=v.pk), by=c.u_admin, reason="设错了")
+
+    one_winner(2, move)
+    v.refresh_from_db()
+    matter = Matter.objects.get(pk=v.matter_id)
+    assert (v.state, matter.state) in (("counted", "passed"), ("cancelled", "agenda"))
+
+
+@RACE
+def test_a_rules_vote_counted_twice_at_once_adopts_once(world):
+    from core.clock import frozen, now, today
+    from deliberation import services as delib
+    from deliberation.models import RulesVersion, Vote
+
+    c = world.c
+    first = delib.rules_record(by=c.u_zhou, village=c.v1, text="第一条 爱护公共设施，不乱堆乱放。", adopted_on=today())
+    draft = delib.rules_draft(by=c.u_zhou, village=c.v1, text="第一条 爱护公共设施。第二条 红白事简办。",
+                              summary="增加红白事简办")  # fmt: skip
+    v = _delib_vote_closed(c, rules=draft)
+    later = now() + dt.timedelta(hours=2)
+
+    def move(i: int) -> Any:
+        with frozen(later):
+            return delib.vote_count(vote=Vote.objects.get(pk=v.pk), by=c.u_zhou if i else c.u_admin)
+
+    lost = one_winner(2, move)
+    assert lost.code == "vote.transition_not_allowed"
+    states = dict(RulesVersion.objects.values_list("number", "state"))
+    assert states == {first.number: "superseded", draft.number: "adopted"}
+
+
+@RACE
+def test_a_comment_hidden_twice_at_once(world):
+    from deliberation import services as delib
+    from deliberation.models import Comment
+
+    c = world.c
+    m = _delib_matter(c)
+    cm = delib.comment_add(matter=m, by=c.u_liu, text="支持修路，但要公开账目")
+    stale = [Comment.objects.get(pk=cm.pk) for _ in range(2)]
+    lost = one_winner(2, lambda i: delib.comment_hide(comment=stale[i], by=c.u_zhou, reason=f"理由{i}"))
+    assert lost.code == "comment.hidden"
+    assert Comment.objects.get(pk=cm.pk).hidden_reason in ("理由0", "理由1")
+
+
+@RACE
+def test_a_question_answered_twice_at_once(world):
+    from core.clock import today
+    from deliberation import services as delib
+    from deliberation.models import Question
+
+    c = world.c
+    d = delib.disclosure_publish(by=c.u_zhou, village=c.v1, kind="finance", period=f"{today():%Y-%m}",
+                                 title="本月财务公开", body="收入 1000 元，支出 800 元。")  # fmt: skip
+    q = delib.question_ask(disclosure=d, by=c.u_zhang, text="800 元花在哪里？")
+    stale = [Question.objects.get(pk=q.pk) for _ in range(2)]
+    lost = one_winner(2, lambda i: delib.question_answer(question=stale[i], by=c.u_zhou, answer=f"答复{i}"))
+    assert lost.code == "question.answered"
+    assert Question.objects.get(pk=q.pk).answer in ("答复0", "答复1")

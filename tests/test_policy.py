@@ -137,6 +137,9 @@ WHO_MAY_AT_A1 = {
     "party.manage": "admin wu zhou",
     "party.watch": "admin qian wu zhao zhou",
     "notices.publish": "admin qian wu zhou",
+    "deliberation.manage": "admin zhou",  # the village committee
+    "deliberation.proxy": "admin li zhou",  # who proposes for a resident without a phone (the committee too)
+    "deliberation.watch": "admin qian wu zhou",  # the town and the county read the figures
 }
 
 
@@ -284,6 +287,17 @@ def test_every_persona_and_capability_the_table_says_is_what_the_product_does(pl
                 content_type="application/json",
             )  # fmt: skip
             return r.status_code == 201
+        if cap == Cap.DELIBERATION_MANAGE:
+            from deliberation import services as delib
+
+            m = delib.matter_propose(by=c.u_zhang, title="修路", body="A1湾组的路要修了", node=c.a1)
+            return client.post(f"/api/v1/deliberation/matters/{m.pk}/agenda").status_code == 200
+        if cap == Cap.DELIBERATION_PROXY:
+            body = {"title": "装路灯", "body": "湾组路口太黑了", "for_resident_id": resident.pk}
+            r = client.post("/api/v1/deliberation/matters", body, content_type="application/json")
+            return r.status_code == 201
+        if cap == Cap.DELIBERATION_WATCH:
+            return client.get(f"/api/v1/deliberation/report?node_id={c.a1.pk}").status_code == 200
         raise AssertionError(f"no probe for {cap}")
 
     # What the table says, with the rules each capability's gate adds to it.
@@ -300,6 +314,8 @@ def test_every_persona_and_capability_the_table_says_is_what_the_product_does(pl
             )
         if cap == Cap.ASSESS:
             return bool(paths(user, cap))
+        if cap in (Cap.DELIBERATION_PROXY, Cap.DELIBERATION_WATCH):  # the committee does both
+            return may(user, cap, a1) or may(user, Cap.DELIBERATION_MANAGE, a1)
         if cap == Cap.POINTS_MANAGE:
             return may(user, cap, a1)
         if cap == Cap.POINTS_WATCH:  # who runs points there reads the figures too

@@ -65,6 +65,16 @@ TARGETS = [
     Target("notices", "resident", True, "/notices/"),
     Target("events", "resident", True, "/notices/events/"),
     Target("party-links", "village", False, "/party/links/"),
+    # Village deliberation: the resident's hall, a matter, an open vote on a phone; the village's pages.
+    Target("deliberation", "resident", True, "/deliberation/"),
+    Target("deliberation-propose", "resident", True, "/deliberation/propose/"),
+    Target("deliberation-matter", "resident", True, "/deliberation/matters/{matter}/"),
+    Target("deliberation-vote", "resident", True, "/deliberation/votes/{vote}/"),
+    Target("deliberation-disclosures", "resident", True, "/deliberation/disclosures/"),
+    Target("deliberation-rules", "resident", True, "/deliberation/rules/{village}/"),
+    Target("deliberation-vote-staff", "village", False, "/deliberation/votes/{vote}/"),
+    Target("deliberation-matter-staff", "village", False, "/deliberation/matters/{matter}/"),
+    Target("deliberation-report", "town", False, "/deliberation/report/"),
 ]
 
 # Pages whose remaining violations are in templates another team owns: the exact fixes are in the
@@ -136,7 +146,13 @@ def _scan_all(base_url: str, browser) -> dict[str, dict]:
 
     link = HouseholdLink.objects.filter(member__resident__user__username="party").order_by("household_id").first()
     assert link is not None, "the demo links households to the demo party member"
-    fill = {"order": order.pk, "shop": shop.pk, "household": link.household_id}
+    from deliberation.models import Matter, Vote
+
+    vote = Vote.objects.get(state="open")
+    matter = Matter.objects.filter(state="done").first()
+    assert matter is not None, "the demo has a matter carried out and rated"
+    fill = {"order": order.pk, "shop": shop.pk, "household": link.household_id, "vote": vote.pk,
+            "matter": matter.pk, "village": vote.village_id}  # fmt: skip
     contexts: dict[tuple[str | None, bool], object] = {}
     scans: dict[str, dict] = {}
     try:

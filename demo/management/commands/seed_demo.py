@@ -181,6 +181,14 @@ class Command(BaseCommand):
             nt = seed_notices(seed=seed)
             if verbosity >= 1:
                 self.stdout.write(f"Notices: {nt.notices}; events this week: {nt.events} ({nt.signups} sign-ups)")
+            from demo.deliberation import seed_deliberation
+
+            dl = seed_deliberation(seed=seed)
+            if verbosity >= 1:
+                self.stdout.write(
+                    f"Village deliberation: {dl.matters} matters in {dl.villages} villages, {dl.votes} votes "
+                    f"({dl.ballots:,} ballots online and on paper), {dl.disclosures} postings (三公开)"
+                )
         if verbosity >= 1:
             self._report(summary)
 
