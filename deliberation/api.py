@@ -28,7 +28,6 @@ from deliberation.models import (
     Task,
     Vote,
 )
-from deliberation.states import VOTE
 from org.access import access_node, residents_for
 from org.models import Node, Resident
 
@@ -531,7 +530,7 @@ def vote_row(user: Any, v: Vote) -> dict[str, Any]:
     manages = selectors.manages(user, v)
     counted = v.state == Vote.State.COUNTED
     b = selectors.my_ballot(user, v)
-    actions = [a for a in VOTE.allowed(v, lambda _a: manages) if a in ("open", "cancel", "count")]
+    actions = selectors.vote_actions(v, manages)
     if v.state == Vote.State.OPEN and manages:
         actions.append("paper")
     if v.state == Vote.State.OPEN and b.voter is not None and not b.voted:

@@ -245,7 +245,7 @@ class Vote(models.Model):
 
     class State(models.TextChoices):
         DRAFT = "draft", _("not yet open")
-        OPEN = "open", _("open")
+        OPEN = "open", _("voting under way")
         COUNTED = "counted", _("counted and published")
         CANCELLED = "cancelled", _("cancelled")
 

@@ -217,6 +217,16 @@ def my_ballot(user: Viewer, vote: Vote) -> Ballot:
     return Ballot(e.voter, t is not None, t or "")
 
 
+def vote_actions(vote: Vote, manages: bool) -> list[str]:
+    """The committee's steps on a vote now: open a draft, cancel, and count once online voting has closed."""
+    if not manages:
+        return []
+    from core.clock import now
+    from deliberation.states import VOTE
+
+    return [a for a in VOTE.allowed(vote, lambda a: a != "count" or now() >= vote.closes_at)]
+
+
 def options(vote: Vote) -> list[Option]:
     return list(vote.options.order_by("sort"))
 

@@ -19,7 +19,6 @@ from core.forms import bind
 from core.pages import attempt, gate, local_datetime, to_int
 from deliberation import forms, selectors, services
 from deliberation.models import Comment, Disclosure, Matter, Meeting, Photo, Question, Task, Vote
-from deliberation.states import VOTE
 from org.access import paths_q, residents_for
 from org.models import Household, Level, Node
 
@@ -389,7 +388,7 @@ def vote_page(request: AuthedRequest, vote_id: int) -> HttpResponse:
         "b": selectors.my_ballot(request.user, v),
         "options": selectors.options(v),
         "needed": services.quorum_needed(v.quorum, v.eligible),
-        "actions": VOTE.allowed(v, lambda _a: manages),
+        "actions": selectors.vote_actions(v, manages),
     }
     if manages and v.state == Vote.State.OPEN:
         grid = to_int(request.GET.get("grid"))

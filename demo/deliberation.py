@@ -243,8 +243,8 @@ def _disclosures(village: Node, by: User, end: dt.datetime, out: Summary, *, beh
         d = (d - dt.timedelta(days=1)).replace(day=1)
         months.append(d)
     for k, start in enumerate(reversed(months)):
-        if behind and k == 2:
-            break  # this village is late with last month's postings: the town sees it flagged
+        if behind and k >= 1:
+            break  # this village has posted nothing for two months: the town sees it flagged
         posted = _at(end, (day - start).days - 35)
         with frozen(min(posted, end)):
             f = services.disclosure_publish(

@@ -85,7 +85,7 @@ def test_a_matter_goes_from_a_phone_to_a_published_result(live_server, browser, 
     ctx, page = zhang
     page.goto(f"{base}/deliberation/votes/{v.pk}/")
     result = page.locator("[data-result]").inner_text()
-    assert "3" in result and page.locator("tr[data-option='同意'] [data-count]").inner_text() == "3"
+    assert "3" in result and page.locator("li[data-option='同意'] [data-count]").inner_text() == "3"
     shot(page, "deliberation-result")
     assert Matter.objects.get(pk=m.pk).state == "passed"
     for x in (zhang[0], liu[0], zhou[0]):
