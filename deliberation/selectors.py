@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -289,24 +290,20 @@ def period_start(day: dt.date, every: str) -> dt.date:
     return day.replace(day=1)
 
 
+PERIOD = re.compile(r"^(\d{4})-(?:(0[1-9]|1[0-2])|Q([1-4]))$")
+
+
 def period_bounds(period: str) -> tuple[dt.date, dt.date] | None:
-    """The first day of a period ("2026-11", "2026-Q4") and the first day after it; None if it is not one."""
-    try:
-        if "-Q" in period:
-            year, q = period.split("-Q")
-            if len(year) != 4 or q not in ("1", "2", "3", "4"):
-                return None
-            start = dt.date(int(year), 3 * (int(q) - 1) + 1, 1)
-            end_month = start.month + 3
-            end = dt.date(start.year + (end_month > 12), (end_month - 1) % 12 + 1, 1)
-            return start, end
-        year, month = period.split("-")
-        if len(year) != 4 or len(month) != 2:
-            return None
-        start = dt.date(int(year), int(month), 1)
-        return start, (start + dt.timedelta(days=32)).replace(day=1)
-    except ValueError:
+    """The first day of a period ("2026-11", "2026-Q4": written only so) and the first day after it; None if it
+    is not one."""
+    match = PERIOD.match(period) if period.isascii() else None
+    if match is None:
         return None
+    year, month, quarter = match.groups()
+    start = dt.date(int(year), int(month) if month else 3 * (int(quarter) - 1) + 1, 1)
+    months = 1 if month else 3
+    end_month = start.month + months
+    return start, dt.date(start.year + (end_month > 12), (end_month - 1) % 12 + 1, 1)
 
 
 def last_due(day: dt.date, every: str, due_day: int) -> tuple[str, dt.date]:

@@ -247,6 +247,9 @@ def matter_merge(*, matter: Matter, into: Matter, by: User, reason: str = "") ->
             moved.append(Cosign(matter=into, resident_id=matter.proposer_id, at=matter.created_at))
         Cosign.objects.bulk_create(moved)
         Matter.objects.filter(pk=into.pk).update(cosigns=F("cosigns") + len(moved))
+        into.refresh_from_db()
+        if into.state == Matter.State.PROPOSED and into.cosigns >= selectors.setting_for(into.village).cosign_threshold:
+            MATTER.move(into, "agenda", fields={"agenda_at": now()})
     return matter
 
 
@@ -359,6 +362,8 @@ def vote_create(
             subject.village_id != village.pk
         ):
             raise _invalid("node_id", _("Those who vote live where the matter is."), "vote.bad_node")
+    if rules is not None and node.pk != village.pk:
+        raise _invalid("node_id", _("Village rules are adopted by the whole village."), "vote.bad_node")
     if matter is not None and matter.state != Matter.State.AGENDA:
         raise MATTER.refusal(matter.state, "vote")
     if rules is not None and rules.state != RulesVersion.State.DRAFT:

@@ -219,8 +219,12 @@ def matter_step(request: AuthedRequest, matter_id: int, step: str) -> HttpRespon
     elif step == "merge":
         f = bind(request, forms.MergeForm)
         if f is not None:
-            into = gate(selectors.access_matter, request.user, f.cleaned_data["into"] or 0)
-            if attempt(
+            into = (
+                gate(selectors.access_matter, request.user, f.cleaned_data["into"]) if f.cleaned_data["into"] else None
+            )
+            if into is None:
+                messages.error(request, _("Enter the number of the matter to merge into."))
+            elif attempt(
                 request,
                 services.matter_merge,
                 matter=m,
