@@ -187,7 +187,7 @@ def test_a_grid_worker_proposes_and_signs_for_residents_on_the_pages(county, clo
         li.post("/deliberation/propose/", {"title": "修水井", "body": BODY, "resident": str(c.chen.pk)}).status_code
         == 404
     )
-    # He signs for 刘党员's household's other adult on the matter page… not the proposer herself.
+    # On the matter page he signs for a resident of his grid, not for the proposer herself.
     r = li.post(f"/deliberation/matters/{m.pk}/sign/", {"resident": str(wife.pk)}, follow=True)
     assert msgs(r) == [zh("You proposed this matter: ask your neighbours to sign.")]
     r = li.post(f"/deliberation/matters/{m.pk}/sign/", {"resident": str(c.zhang.pk)}, follow=True)
