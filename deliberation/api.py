@@ -14,7 +14,7 @@ from ninja.files import UploadedFile
 from ninja.responses import Status
 
 from accounts.http import AuthedRequest
-from core.errors import NotFound, PermissionDenied
+from core.errors import NotFound, ValidationFailed
 from core.masking import mask_name
 from core.schemas import DictSchema, Page, PageParams, QueryIn, StrictIn, paginate
 from deliberation import selectors, services
@@ -33,6 +33,10 @@ from org.models import Node, Resident
 
 router = Router(tags=["deliberation"])
 P = "/deliberation"
+
+
+def _twice(field: str, message: str, code: str) -> ValidationFailed:
+    return ValidationFailed(message, code=code, fields={field: [message]})
 
 
 def _node(user: Any, node_id: int | None) -> Node | None:
@@ -210,7 +214,10 @@ class MatterFilter(QueryIn):
 def matters(request: AuthedRequest, f: Query[MatterFilter], page: Query[PageParams]):
     out = paginate(selectors.matters_for(request.user, state=f.state or "", village_id=f.village_id), page)
     signed = selectors.signed(request.user, out["items"])
-    out["items"] = [_matter(request.user, m, signed=m.pk in signed) for m in out["items"]]
+    threshold = selectors.thresholds({m.village_id for m in out["items"]})
+    out["items"] = [
+        _matter(request.user, m, signed=m.pk in signed, threshold=threshold[m.village_id]) for m in out["items"]
+    ]
     return out
 
 
@@ -253,18 +260,7 @@ def _step(request: AuthedRequest, matter_id: int, fn: Any, **kw: Any) -> dict[st
 @router.post(f"{P}/matters/{{matter_id}}/photos", response={201: MatterDetailOut}, summary="Add a photo to a proposal")
 def matter_photo(request: AuthedRequest, matter_id: int, photo: File[UploadedFile]):
     m = selectors.access_matter(request.user, matter_id)
-    own = selectors.own_resident(request.user)
-    if not (
-        selectors.manages(request.user, m)
-        or m.entered_by_id == request.user.pk
-        or (own is not None and own.id == m.proposer_id)
-    ):
-        raise PermissionDenied(_("Only the proposer or the village adds photos."), code="matter.not_proposer")
-    if m.photos.count() >= services.MAX_PHOTOS:
-        raise PermissionDenied(
-            _("At most %(n)s photos.") % {"n": services.MAX_PHOTOS}, code="photo.too_many", status=409
-        )
-    services._photos(matter=m, uploads=[photo])
+    services.matter_photo_add(matter=m, by=request.user, upload=photo)
     return Status(201, matter_detail(request.user, m))
 
 
@@ -455,7 +451,7 @@ def meeting(request: AuthedRequest, body: MeetingIn):
     matter_ = selectors.access_matter(request.user, body.matter_id) if body.matter_id else None
     came = {h.household_id: h.people for h in body.households}
     if len(came) != len(body.households):
-        raise services._invalid("households", _("A household is listed twice."), "meeting.twice")
+        raise _twice("households", _("A household is listed twice."), "meeting.twice")
     m = services.meeting_record(
         by=request.user,
         village=village,
@@ -526,16 +522,17 @@ class VoteOut(DictSchema):
     actions: list[str]
 
 
-def vote_row(user: Any, v: Vote) -> dict[str, Any]:
+def vote_row(user: Any, v: Vote, ballot: selectors.Ballot | None = None) -> dict[str, Any]:
+    """One vote as the API shows it; `ballot` given where a list has read everyone's at once."""
     manages = selectors.manages(user, v)
     counted = v.state == Vote.State.COUNTED
-    b = selectors.my_ballot(user, v)
+    b = ballot if ballot is not None else selectors.my_ballot(user, v)
     actions = selectors.vote_actions(v, manages)
     if v.state == Vote.State.OPEN and manages:
         actions.append("paper")
     if v.state == Vote.State.OPEN and b.voter is not None and not b.voted:
         actions.insert(0, "ballot")
-    took = v.turnout if counted else (selectors.took_part(v) if manages else None)
+    took = v.turnout if counted else (getattr(v, "took", None) if manages else None)
     return {
         "id": v.pk,
         "village_id": v.village_id,
@@ -580,7 +577,10 @@ class VoteFilter(QueryIn):
 
 @router.get(f"{P}/votes", response=Page[VoteOut], summary="Votes of my village (or of my area)")
 def votes(request: AuthedRequest, f: Query[VoteFilter], page: Query[PageParams]):
-    return paginate(selectors.votes_for(request.user, state=f.state or ""), page, lambda v: vote_row(request.user, v))
+    out = paginate(selectors.votes_for(request.user, state=f.state or ""), page)
+    ballots = selectors.my_ballots(request.user, out["items"])
+    out["items"] = [vote_row(request.user, v, ballots.get(v.pk, selectors.NO_BALLOT)) for v in out["items"]]
+    return out
 
 
 class VoteIn(StrictIn):
@@ -659,7 +659,7 @@ def sheet(request: AuthedRequest, vote_id: int, body: SheetBody):
     counts: dict[int, int] = {}
     for c in body.counts:
         if c.option_id in counts:
-            raise services._invalid("counts", _("An option is listed twice."), "sheet.twice")
+            raise _twice("counts", _("An option is listed twice."), "sheet.twice")
         counts[c.option_id] = c.ballots
     v = selectors.access_vote(request.user, vote_id)
     s = services.vote_paper(

@@ -184,14 +184,19 @@ def ratings(matter: Matter) -> dict[str, Any]:
 
 
 def votes_for(user: Viewer, *, state: str = "") -> QuerySet[Vote]:
-    qs = Vote.objects.filter(reach_q(user)).select_related("node", "village", "matter", "rules")
+    qs = (
+        Vote.objects.filter(reach_q(user))
+        .select_related("node", "village", "matter", "rules")
+        .prefetch_related("options")
+        .annotate(took=Count("turnouts"))
+    )
     if state:
         qs = qs.filter(state=state)
     return qs.order_by("-created_at", "-id")
 
 
 def access_vote(user: Viewer, vote_id: int) -> Vote:
-    v = Vote.objects.filter(reach_q(user), pk=vote_id).select_related("node", "village", "matter", "rules").first()
+    v = votes_for(user).filter(pk=vote_id).first()
     if v is None:
         raise NotFound(_("No such vote."), code="vote.not_found")
     return v
@@ -207,15 +212,22 @@ class Ballot:
     channel: str
 
 
-def my_ballot(user: Viewer, vote: Vote) -> Ballot:
+NO_BALLOT = Ballot(None, False, "")
+
+
+def my_ballots(user: Viewer, votes: list[Vote]) -> dict[int, Ballot]:
+    """Where `user` stands on each of `votes` (by vote id; a vote missing: not on its roll): two queries."""
     own = own_resident(user)
-    if own is None or vote.state == Vote.State.DRAFT:
-        return Ballot(None, False, "")
-    e = Elector.objects.filter(vote=vote, resident_id=own.id).select_related("voter").first()
-    if e is None:
-        return Ballot(None, False, "")
-    t = Turnout.objects.filter(voter_id=e.voter_id).values_list("channel", flat=True).first()
-    return Ballot(e.voter, t is not None, t or "")
+    opened = [v.pk for v in votes if v.state != Vote.State.DRAFT]
+    if own is None or not opened:
+        return {}
+    electors = list(Elector.objects.filter(vote_id__in=opened, resident_id=own.id).select_related("voter"))
+    how = dict(Turnout.objects.filter(voter_id__in=[e.voter_id for e in electors]).values_list("voter_id", "channel"))
+    return {e.vote_id: Ballot(e.voter, e.voter_id in how, how.get(e.voter_id, "")) for e in electors}
+
+
+def my_ballot(user: Viewer, vote: Vote) -> Ballot:
+    return my_ballots(user, [vote]).get(vote.pk, NO_BALLOT)
 
 
 def vote_actions(vote: Vote, manages: bool) -> list[str]:
@@ -229,7 +241,7 @@ def vote_actions(vote: Vote, manages: bool) -> list[str]:
 
 
 def options(vote: Vote) -> list[Option]:
-    return list(vote.options.order_by("sort"))
+    return list(vote.options.all())  # in their order (Option.Meta), prefetched by votes_for
 
 
 def roll(vote: Vote, *, path: str = "", voted: bool | None = None, q: str = "") -> QuerySet[Voter]:
@@ -244,15 +256,18 @@ def roll(vote: Vote, *, path: str = "", voted: bool | None = None, q: str = "") 
     return qs.order_by("path", "id")
 
 
-def took_part(vote: Vote) -> int:
-    return Turnout.objects.filter(vote=vote).count()
-
-
 def grids(vote: Vote) -> QuerySet[Node]:
     return Node.objects.filter(paths_q((vote.path,), "path"), level=Level.GRID).order_by("path")
 
 
 # --- 三公开 and the village rules ----------------------------------------------------------------------------
+
+
+def thresholds(village_ids: set[int]) -> dict[int, int]:
+    """Each village's co-signature threshold (the default where it has set none): one query for a list."""
+    default = VillageSetting._meta.get_field("cosign_threshold").get_default()
+    have = dict(VillageSetting.objects.filter(village_id__in=village_ids).values_list("village_id", "cosign_threshold"))
+    return {vid: have.get(vid, default) for vid in village_ids}
 
 
 def setting_for(village: Node) -> VillageSetting:
@@ -369,16 +384,9 @@ def access_rules(user: Viewer, rules_id: int) -> RulesVersion:
 
 
 def my_villages(user: Viewer) -> list[Node]:
-    """The villages `user` works with: their own, the ones their staff places lie in or hold."""
-    scope = get_scope(user)
-    places = list(staff_paths(user))
-    q = Q(pk__in=[])
-    ids: set[int] = set()
-    for p in [*places, *([scope.own.path] if scope.own is not None else [])]:
-        ids.update(path_ids(p))
-    if places:
-        q |= paths_q(tuple(places), "path")
-    return list(Node.objects.filter(q | Q(pk__in=ids), level=Level.VILLAGE).order_by("path")[:500])
+    """The villages `user` works with: their own, the ones their staff places lie in or hold (what `reach_q`
+    lets them read, applied to the villages themselves)."""
+    return list(Node.objects.filter(reach_q(user, village_field="pk"), level=Level.VILLAGE).order_by("path")[:500])
 
 
 # --- the figures per village (民事民评 on the command centre) ------------------------------------------------

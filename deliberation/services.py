@@ -19,7 +19,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Sum
 from django.utils.translation import gettext as _
 
-from core.clock import aware, now, today
+from core.clock import SHANGHAI, aware, now, today
 from core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from core.validation import checked_text
 from deliberation import selectors
@@ -84,21 +84,33 @@ def _photos(
     update: Update | None = None,
     uploads: Sequence[Any] = (),
 ) -> None:
-    from workorders.deadlines import setting
-    from workorders.photos import check_size, photo_prepare
+    """Up to MAX_PHOTOS photos of a proposal, a meeting or an update, each checked and re-encoded as an order's."""
+    from workorders.photos import upload_prepare
 
     if len(uploads) > MAX_PHOTOS:
         raise _invalid("photos", _("At most %(n)s photos.") % {"n": MAX_PHOTOS}, "photo.too_many")
-    jpegs = []
-    for upload in uploads:
-        check_size(upload.size)
-        data = upload.read(setting("PHOTO_MAX_BYTES") + 1)
-        check_size(len(data))
-        jpegs.append(photo_prepare(data)[0])
+    jpegs = [upload_prepare(upload)[0] for upload in uploads]
     for jpeg in jpegs:
         p = Photo(matter=matter, meeting=meeting, update=update, at=now())
         p.file.save("photo.jpg", ContentFile(jpeg), save=False)
         p.save()
+
+
+def matter_photo_add(*, matter: Matter, by: User, upload: Any) -> Photo:
+    """One more photo of a proposal, by its proposer (or whoever entered it for them) or the village."""
+    own = selectors.own_resident(by)
+    if not (
+        selectors.manages(by, matter)
+        or matter.entered_by_id == by.pk
+        or (own is not None and own.id == matter.proposer_id)
+    ):
+        raise PermissionDenied(_("Only the proposer or the village adds photos."), code="matter.not_proposer")
+    with transaction.atomic():
+        list(Matter.objects.select_for_update().filter(pk=matter.pk))
+        if matter.photos.count() >= MAX_PHOTOS:
+            raise Conflict(_("At most %(n)s photos.") % {"n": MAX_PHOTOS}, code="photo.too_many")
+        _photos(matter=matter, uploads=[upload])
+    return matter.photos.order_by("-id")[0]
 
 
 def _managed(user: User, obj: Any, what: str) -> None:
@@ -328,8 +340,6 @@ def meeting_record(
 
 # --- 民事民决: votes ----------------------------------------------------------------------------------------------
 
-AGREE, DISAGREE, ABSTAIN = "同意", "不同意", "弃权"
-
 
 def vote_create(
     *,
@@ -391,7 +401,8 @@ def vote_create(
             raise _invalid("options", _("From 2 to %(n)s different options.") % {"n": MAX_OPTIONS}, "vote.bad_options")
         rows = [(label, False) for label in labels]
     else:
-        rows = [(AGREE, True), (DISAGREE, False), (ABSTAIN, False)]
+        # Stored in the words of whoever sets the vote up (zh-Hans by default), like any option typed in.
+        rows = [(_("Agree"), True), (_("Disagree"), False), (_("Abstain"), False)]
     with transaction.atomic():
         v = Vote.objects.create(
             village=village,
@@ -581,7 +592,7 @@ def vote_paper(*, vote: Vote, by: User, sheet: SheetIn, note: str = "", key: str
         if already:
             raise Conflict(
                 _("Already voted: %(who)s. Nothing was entered; take them off the sheet and check the paper ballots.")
-                % {"who": "；".join(already[:5]) + ("…" if len(already) > 5 else "")},
+                % {"who": _("; ").join(already[:5]) + ("…" if len(already) > 5 else "")},
                 code="vote.already_voted",
             )
         s = Sheet.objects.create(
@@ -666,7 +677,7 @@ def vote_count(*, vote: Vote, by: User) -> Result:
         if v.state == Vote.State.OPEN and now() < v.closes_at:
             raise Conflict(
                 _("Online voting is still open until %(at)s.")
-                % {"at": f"{v.closes_at.astimezone(dt.timezone(dt.timedelta(hours=8))):%m-%d %H:%M}"},
+                % {"at": f"{v.closes_at.astimezone(SHANGHAI):%m-%d %H:%M}"},
                 code="vote.still_open",
             )
         opts = list(Option.objects.filter(vote=v).order_by("sort"))
@@ -907,7 +918,7 @@ def rules_record(*, by: User, village: Node, text: str, adopted_on: dt.date) -> 
         list(Node.objects.select_for_update().filter(pk=village.pk))
         if RulesVersion.objects.filter(village=village).exists():
             raise Conflict(_("This village's rules are already recorded."), code="rules.exists")
-        at = dt.datetime.combine(adopted_on, dt.time(12), tzinfo=dt.timezone(dt.timedelta(hours=8)))
+        at = dt.datetime.combine(adopted_on, dt.time(12), tzinfo=SHANGHAI)
         return RulesVersion.objects.create(
             village=village,
             path=village.path,

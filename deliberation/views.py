@@ -16,11 +16,23 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.http import AuthedRequest
 from core.forms import bind
-from core.pages import attempt, gate, local_datetime, to_int
+from core.pages import attempt, gate, local_datetime, new_key, to_int
 from deliberation import forms, selectors, services
 from deliberation.models import Comment, Disclosure, Matter, Meeting, Photo, Question, Task, Vote
 from org.access import paths_q, residents_for
 from org.models import Household, Level, Node
+
+
+def _village_page(request: AuthedRequest) -> tuple[Node, bool]:
+    """A village page that the committee also posts to: the village and whether the user manages it; 404 for
+    no village, and for a post by anyone else."""
+    village = _village(request)
+    if village is None:
+        raise Http404
+    manages = selectors.manages(request.user, village)
+    if request.method == "POST" and not manages:
+        raise Http404
+    return village, manages
 
 
 def _village(request: AuthedRequest) -> Node | None:
@@ -60,11 +72,12 @@ def home(request: AuthedRequest) -> HttpResponse:
         }.get(m.state, "closed")
         stages[key].append({"m": m, "signed": m.pk in signed})
     votes = list(selectors.votes_for(request.user).filter(village=village, state__in=["open", "draft", "counted"])[:20])
-    rows = []
-    for v in votes:
-        if v.state == Vote.State.DRAFT and not selectors.manages(request.user, v):
-            continue
-        rows.append({"v": v, "b": selectors.my_ballot(request.user, v)})
+    ballots = selectors.my_ballots(request.user, votes)
+    rows = [
+        {"v": v, "b": ballots.get(v.pk, selectors.NO_BALLOT)}
+        for v in votes
+        if v.state != Vote.State.DRAFT or selectors.manages(request.user, v)
+    ]
     manages = selectors.manages(request.user, village)
     return render(
         request,
@@ -139,14 +152,8 @@ def propose(request: AuthedRequest) -> HttpResponse:
     return render(
         request,
         "deliberation/propose.html",
-        {"form": form.data, "places": places, "proxied": proxied, "key": services_key()},
+        {"form": form.data, "places": places, "proxied": proxied, "key": new_key()},
     )
-
-
-def services_key() -> str:
-    from core.pages import new_key
-
-    return new_key()
 
 
 @login_required
@@ -399,7 +406,7 @@ def vote_page(request: AuthedRequest, vote_id: int) -> HttpResponse:
         node = Node.objects.filter(pk=grid).first() if grid else None
         ctx["grids"] = list(selectors.grids(v))
         ctx["grid"] = node
-        ctx["took_part"] = selectors.took_part(v)
+        ctx["took_part"] = v.took
         ctx["waiting"] = list(
             selectors.roll(
                 v,
@@ -408,7 +415,7 @@ def vote_page(request: AuthedRequest, vote_id: int) -> HttpResponse:
                 q=(request.GET.get("q") or "")[:40].replace("\x00", ""),
             )[:300]
         )
-        ctx["key"] = services_key()
+        ctx["key"] = new_key()
     return render(request, "deliberation/vote.html", ctx)
 
 
@@ -470,13 +477,8 @@ def vote_step(request: AuthedRequest, vote_id: int, step: str) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def meetings(request: AuthedRequest) -> HttpResponse:
-    village = _village(request)
-    if village is None:
-        raise Http404
-    manages = selectors.manages(request.user, village)
+    village, manages = _village_page(request)
     if request.method == "POST":
-        if not manages:
-            raise Http404
         f = bind(request, forms.MeetingForm)
         if f is not None:
             d = f.cleaned_data
@@ -522,13 +524,8 @@ def meetings(request: AuthedRequest) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def disclosures(request: AuthedRequest) -> HttpResponse:
-    village = _village(request)
-    if village is None:
-        raise Http404
-    manages = selectors.manages(request.user, village)
+    village, manages = _village_page(request)
     if request.method == "POST":
-        if not manages:
-            raise Http404
         f = bind(request, forms.DisclosureForm)
         if f is not None:
             d = f.cleaned_data

@@ -181,14 +181,9 @@ def _clean_need(n: NeedIn, household: Household, i: int) -> NeedIn:
 
 
 def _photo(upload: Any) -> bytes:
-    from workorders.deadlines import setting
-    from workorders.photos import check_size, photo_prepare
+    from workorders.photos import upload_prepare
 
-    check_size(upload.size)
-    data = upload.read(setting("PHOTO_MAX_BYTES") + 1)
-    check_size(len(data))
-    jpeg, _w, _h = photo_prepare(data)
-    return jpeg
+    return upload_prepare(upload)[0]
 
 
 # --- needs --------------------------------------------------------------------------------------------------

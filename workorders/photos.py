@@ -102,12 +102,19 @@ def check_size(size: int) -> None:
         )
 
 
-def photo_add(*, order: WorkOrder, by: Any, upload: Any, stage: str = Photo.Stage.REPORT) -> Photo:
-    """Store one uploaded file (anything with .size and .read()) as a photo of the order."""
+def upload_prepare(upload: Any) -> tuple[bytes, int, int]:
+    """An uploaded file (anything with .size and .read()) checked by size (declared and read, never more than
+    the limit read) and by pixels, re-encoded as JPEG without EXIF: (jpeg, width, height). Every app's photos
+    come in through here."""
     check_size(upload.size)
     data = upload.read(setting("PHOTO_MAX_BYTES") + 1)
     check_size(len(data))
-    jpeg, width, height = photo_prepare(data)
+    return photo_prepare(data)
+
+
+def photo_add(*, order: WorkOrder, by: Any, upload: Any, stage: str = Photo.Stage.REPORT) -> Photo:
+    """Store one uploaded file (anything with .size and .read()) as a photo of the order."""
+    jpeg, width, height = upload_prepare(upload)
     with transaction.atomic():
         locked = WorkOrder.objects.select_for_update().get(pk=order.pk)
         if Photo.objects.filter(order=locked, stage=stage).count() >= setting("PHOTO_MAX_COUNT"):

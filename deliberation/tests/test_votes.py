@@ -396,3 +396,62 @@ def test_two_hundred_voters_at_once_give_a_tally_equal_to_the_ballots_stored(cou
     counts = list(Option.objects.filter(vote=v).order_by("sort").values_list("count", flat=True))
     assert stored == 200 == sum(counts)
     assert Turnout.objects.filter(vote=v).values("voter").distinct().count() == 200
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("rounds", [3])
+def test_a_paper_sheet_and_an_online_ballot_of_the_same_household_at_once_count_once(county, rounds):
+    """The household votes online while the village enters a sheet that checks it off: one of the two is in,
+    the other is refused whole; the tally always equals the ballots stored."""
+    from workorders.tests.test_concurrency import run_threads
+
+    c = county
+    for r in range(rounds):
+        m = services.matter_propose(by=c.u_zhang, title=f"修路{r}", body="A1湾组到村部的路坑洼不平。")
+        services.matter_agenda(matter=m, by=c.u_zhou)
+        closes = dt.datetime.now(dt.UTC) + dt.timedelta(days=2)
+        v = services.vote_create(by=c.u_zhou, matter=m, question="是否同意修路？", closes_at=closes)
+        services.vote_open(vote=v, by=c.u_zhou)
+        yes, no = _opt(v, "同意").pk, _opt(v, "不同意").pk
+        zhang = Voter.objects.get(vote=v, household=c.h_zhang).pk
+        chen = Voter.objects.get(vote=v, household=c.h_chen).pk
+        sheet = services.SheetIn({yes: 1, no: 1}, 0, [zhang, chen])
+
+        def move(i, go, v=v, sheet=sheet, yes=yes):
+            go()
+            try:
+                if i == 0:
+                    services.vote_cast(vote=Vote.objects.get(pk=v.pk), by=c.u_zhang, option_id=yes)
+                else:
+                    services.vote_paper(vote=Vote.objects.get(pk=v.pk), by=c.u_zhou, sheet=sheet)
+            except Conflict as exc:
+                return exc.code
+            return "ok"
+
+        results = run_threads(2, move)
+        assert sorted(results) == ["ok", "vote.already_voted"], results
+        stored = Turnout.objects.filter(vote=v).count()
+        counts = list(Option.objects.filter(vote=v).values_list("count", flat=True))
+        assert Turnout.objects.filter(vote=v, voter_id=zhang).count() == 1
+        assert stored == sum(counts) == (1 if results[0] == "ok" else 2)
+
+
+def test_the_votes_list_reads_the_same_few_queries_for_two_votes_or_six(county, clock, client_as):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    c = county
+    zhang = client_as(c.u_zhang)
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as ctx:
+            assert zhang.get(f"{API}/votes").status_code == 200
+        return len(ctx.captured_queries)
+
+    for _ in range(2):
+        services.vote_open(vote=_vote(c), by=c.u_zhou)
+    queries()  # the first request of a session reads what later ones have cached
+    two = queries()
+    for _ in range(4):
+        services.vote_open(vote=_vote(c), by=c.u_zhou)
+    assert queries() == two
