@@ -222,6 +222,7 @@ def _register_routers() -> None:
     from catalog.api import router as catalog_router
     from dashboards.api import router as dashboards_router
     from deliberation.api import router as deliberation_router
+    from mediation.api import router as mediation_router
     from notices.api import router as notices_router
     from notify.api import router as notify_router
     from org.api import router as org_router
@@ -242,6 +243,7 @@ def _register_routers() -> None:
     api.add_router("", partylink_router)
     api.add_router("", notices_router)
     api.add_router("", deliberation_router)
+    api.add_router("", mediation_router)
     api.add_router("", notify_router)
     api.add_router("", dashboards_router)
 

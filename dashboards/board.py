@@ -26,7 +26,8 @@ def _midnight(d: dt.date) -> dt.datetime:
 
 def live(node: Node) -> dict[str, Any]:
     """Open, overdue and urged orders now (all of time, from the tallies); today's intake; open one-key
-    calls."""
+    calls; open red-flag disputes."""
+    from mediation.selectors import red_flags
     from sos.models import Call
     from sos.states import OPEN_STATES as SOS_OPEN
 
@@ -38,6 +39,8 @@ def live(node: Node) -> dict[str, Any]:
         "open_overdue": all_time.counters["open_overdue"],
         "urged": all_time.counters["urged"],
         "sos_open": Call.objects.filter(path_range(node.path), state__in=SOS_OPEN).count(),
+        # Open disputes at risk of violence or of a crime (民转刑): counted, no party named.
+        "disputes_red": red_flags((node.path,)).count(),
         "at": now(),
     }
 

@@ -19,6 +19,8 @@ urlpatterns = [
     path("assessment/<str:month>/<str:group>/bulletin/", views.assessment_bulletin, name="bulletin"),
     path("party/", views.party_page, name="party"),
     path("party/xlsx/", views.party_xlsx, name="party_xlsx"),
+    path("mediation/", views.mediation_page, name="mediation"),
+    path("mediation/xlsx/", views.mediation_xlsx, name="mediation_xlsx"),
     path("exemptions/", views.exemptions_page, name="exemptions"),
     path("exemptions/<int:exemption_id>/decide/", views.exemption_decide, name="decide"),
 ]

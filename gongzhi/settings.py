@@ -77,6 +77,7 @@ INSTALLED_APPS = [
     "partylink",
     "notices",
     "deliberation",
+    "mediation",
     "dashboards",
     "demo",
 ]
@@ -122,6 +123,7 @@ TEMPLATES = [
                 "gongzhi.context.site",
                 "dashboards.context.nav",
                 "org.context.nav",
+                "mediation.context.nav",
                 "notify.context.inbox",
             ],
         },
@@ -351,6 +353,17 @@ GONGZHI: dict[str, Any] = {
         # The category of a work order made from a need when the visitor names none (the dispatcher refines it).
         "ORDER_CATEGORY": os.environ.get("GONGZHI_PARTY_ORDER_CATEGORY", "990101"),
     },
+    "MEDIATION": {
+        # Calendar days from acceptance to settle a dispute (人民调解: 30); a limit ending on a day off ends on the
+        # next working day. Warned this many days before; an extension adds at most MAX_EXTENSION_DAYS at a time.
+        "LIMIT_DAYS": int(os.environ.get("GONGZHI_MEDIATION_LIMIT_DAYS", "30")),
+        "WARN_DAYS": int(os.environ.get("GONGZHI_MEDIATION_WARN_DAYS", "5")),
+        "MAX_EXTENSION_DAYS": int(os.environ.get("GONGZHI_MEDIATION_MAX_EXTENSION_DAYS", "30")),
+        # Follow-up visits this many days after an agreement is signed, to check it is kept.
+        "FOLLOW_UP_DAYS": [
+            int(d) for d in os.environ.get("GONGZHI_MEDIATION_FOLLOW_UP_DAYS", "30,90").split(",") if d.strip()
+        ],
+    },
     "VOLUNTEERS": {
         # Volunteers may check themselves in with the activity's code this long before it starts.
         "CHECKIN_EARLY_MINUTES": int(os.environ.get("GONGZHI_CHECKIN_EARLY_MINUTES", "30")),
@@ -375,7 +388,9 @@ SITE_TITLE = _("Gongzhi grassroots governance")
 # /health is asked.
 WORKER_COMMANDS = [
     w.strip()
-    for w in os.environ.get("GONGZHI_WORKERS", "run_deadlines,run_outbox,run_sos,run_points,run_rollups").split(",")
+    for w in os.environ.get(
+        "GONGZHI_WORKERS", "run_deadlines,run_outbox,run_sos,run_points,run_rollups,run_mediation"
+    ).split(",")
     if w.strip()
 ]
 # A running worker writes its heartbeat at most this often (seconds), and at least every idle sleep.

@@ -20,6 +20,7 @@ urlpatterns = [
     path("party/", include("partylink.urls")),
     path("notices/", include("notices.urls")),
     path("deliberation/", include("deliberation.urls")),
+    path("mediation/", include("mediation.urls")),
     path("inbox/", include("notify.urls")),
     path("dashboard/", include("dashboards.urls")),
     path("track/", include(track_patterns)),

@@ -62,6 +62,11 @@ class Cap(StrEnum):
     DELIBERATION_MANAGE = "deliberation.manage"  # the village committee: agenda, votes, paper tallies, 三公开, rules
     DELIBERATION_PROXY = "deliberation.proxy"  # proposes and signs for residents without a phone
     DELIBERATION_WATCH = "deliberation.watch"  # reads matters, results and overdue disclosures of the subtree
+    # --- disputes and mediation (scope: the subtree; a case itself: its mediator, the mediators registered over its
+    # place, its parties and who reported it: mediation.selectors) ---------------------------------------------------
+    MEDIATION_REPORT = "mediation.report"  # reports disputes found on patrol or brought in; turns orders into cases
+    MEDIATION_MANAGE = "mediation.manage"  # registers the mediators of the subtree's villages and towns
+    MEDIATION_WATCH = "mediation.watch"  # reads the settlement figures (小事不出村); told at once of red flags
 
 
 C = Cap
@@ -73,33 +78,37 @@ CAPS: dict[str, frozenset[Cap]] = {
         {C.PEOPLE, C.REGISTER, C.ORDERS_SEE, C.ORDERS_DISPATCH, C.ORDERS_SUPERVISE, C.ORDERS_PROXY}
         | {C.DASHBOARD, C.DASHBOARD_DEPARTMENTS, C.ASSESS, C.POINTS_MANAGE, C.POINTS_FILE, C.SOS_CENTRE}
         | {C.PARTY_MANAGE, C.PARTY_WATCH, C.NOTICES_PUBLISH, C.DELIBERATION_MANAGE, C.DELIBERATION_WATCH}
+        | {C.MEDIATION_REPORT, C.MEDIATION_MANAGE, C.MEDIATION_WATCH}
     ),
     Role.LEADER: frozenset(
         {C.PEOPLE, C.ORDERS_SEE, C.ORDERS_SUPERVISE, C.DASHBOARD, C.DASHBOARD_DEPARTMENTS, C.ASSESS}
-        | {C.POINTS_WATCH, C.SOS_CENTRE, C.PARTY_WATCH, C.NOTICES_PUBLISH, C.DELIBERATION_WATCH}
+        | {C.POINTS_WATCH, C.SOS_CENTRE, C.PARTY_WATCH, C.NOTICES_PUBLISH, C.DELIBERATION_WATCH, C.MEDIATION_WATCH}
     ),
     # The dispatcher calls residents back: phones, not ID numbers.
     Role.DISPATCHER: frozenset(
         {C.PEOPLE, C.PHONE, C.ORDERS_SEE, C.ORDERS_DISPATCH, C.ORDERS_SUPERVISE, C.ORDERS_PROXY, C.ORDERS_TRIAGE}
         | {C.DASHBOARD, C.DASHBOARD_DEPARTMENTS, C.POINTS_WATCH, C.SOS_CENTRE, C.PARTY_WATCH}
+        | {C.MEDIATION_REPORT, C.MEDIATION_WATCH}
     ),
     # Department staff see the work dispatched to their department, not the register of residents.
     Role.DEPT_STAFF: frozenset({C.ORDERS_HANDLE}),
     Role.TOWN_STAFF: frozenset(
         _LOCAL
         | {C.REGISTER, C.POINTS_MANAGE, C.POINTS_FILE, C.PARTY_VISIT, C.PARTY_MANAGE, C.PARTY_WATCH}
-        | {C.NOTICES_PUBLISH, C.DELIBERATION_WATCH}
+        | {C.NOTICES_PUBLISH, C.DELIBERATION_WATCH, C.MEDIATION_REPORT, C.MEDIATION_MANAGE, C.MEDIATION_WATCH}
     ),
     # Village staff file papers for residents (ID numbers) and are on duty for one-key calls.
     Role.VILLAGE_STAFF: frozenset(
         _LOCAL
         | {C.ID_NUMBER, C.REGISTER, C.POINTS_MANAGE, C.POINTS_FILE, C.SOS_VILLAGE}
         | {C.PARTY_VISIT, C.PARTY_MANAGE, C.PARTY_WATCH, C.NOTICES_PUBLISH}
-        | {C.DELIBERATION_MANAGE, C.DELIBERATION_PROXY, C.DELIBERATION_WATCH}
+        | {C.DELIBERATION_MANAGE, C.DELIBERATION_PROXY, C.DELIBERATION_WATCH, C.MEDIATION_REPORT, C.MEDIATION_WATCH}
     ),
     # 代办 needs the ID number; the grid worker is the first a one-key call reaches.
     Role.GRID_WORKER: frozenset(
-        _LOCAL | {C.ID_NUMBER, C.REGISTER, C.POINTS_FILE, C.SOS_GRID, C.PARTY_VISIT, C.DELIBERATION_PROXY}
+        _LOCAL
+        | {C.ID_NUMBER, C.REGISTER, C.POINTS_FILE, C.SOS_GRID, C.PARTY_VISIT, C.DELIBERATION_PROXY}
+        | {C.MEDIATION_REPORT}
     ),
     # A party member relays appeals of the households linked to them, visits them and deals with their
     # needs (their phones: org.access; the households: the links, not a place).
@@ -227,4 +236,7 @@ def nav(user: Any) -> dict[str, bool]:
         # Village deliberation: residents (their village's matters, votes, 三公开 and rules) and its staff.
         "deliberation": _scope(user).own is not None
         or any(may(user, c) for c in (Cap.DELIBERATION_MANAGE, Cap.DELIBERATION_PROXY, Cap.DELIBERATION_WATCH)),
+        # Disputes: residents (their own cases), mediators, and staff who report, register mediators or watch.
+        "mediation": _scope(user).own is not None
+        or any(may(user, c) for c in (Cap.MEDIATION_REPORT, Cap.MEDIATION_MANAGE, Cap.MEDIATION_WATCH)),
     }

@@ -1,7 +1,7 @@
 """Imports point down the layers, never up: a lower app never reaches into a higher one.
 
     core ← org, accounts ← catalog, notify ← workorders, sos, points, volunteers, partylink, notices,
-    deliberation
+    deliberation, mediation
     ← dashboards ← api, demo
 
 Each app's non-test, non-migration source is parsed with `ast` (Django is not imported), and every import
@@ -34,6 +34,7 @@ LAYERS: dict[str, int] = {
     "partylink": 3,
     "notices": 3,
     "deliberation": 3,
+    "mediation": 3,
     "dashboards": 4,
     "api": 5,
     "demo": 5,
@@ -54,6 +55,10 @@ ALLOWED: dict[tuple[str, str], str] = {
         "deliberation",
         "workorders",
     ): "photos of proposals, meetings and progress are checked and re-encoded like an order's (workorders.photos)",
+    (
+        "mediation",
+        "workorders",
+    ): "a work order that is a dispute becomes a case (order_to_case); agreement photos are checked like an order's",
     ("volunteers", "points"): "a rated participation files a points claim; who manages a shop also manages volunteers",
 }
 

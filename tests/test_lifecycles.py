@@ -50,12 +50,16 @@ RACES = {
     "rules": "test_a_rules_vote_counted_twice_at_once_adopts_once",
     "comment": "test_a_comment_hidden_twice_at_once",
     "question": "test_a_question_answered_twice_at_once",
+    "case": "test_a_dispute_accepted_and_declined_at_once",
+    "referral": "test_a_referral_result_recorded_twice_at_once",
+    "followup": "test_a_follow_up_visit_recorded_twice_at_once",
 }
 
 
 def test_every_lifecycle_has_a_race_test():
     import dashboards.states  # noqa: F401
     import deliberation.states  # noqa: F401
+    import mediation.states  # noqa: F401
     import notices.states  # noqa: F401
     import partylink.states  # noqa: F401
     import points.states  # noqa: F401
@@ -74,6 +78,7 @@ def test_every_lifecycle_has_a_race_test():
 def test_a_table_names_only_states_its_model_knows(name):
     import dashboards.states  # noqa: F401
     import deliberation.states  # noqa: F401
+    import mediation.states  # noqa: F401
     import notices.states  # noqa: F401
     import partylink.states  # noqa: F401
     import points.states  # noqa: F401
@@ -438,3 +443,79 @@ def test_a_question_answered_twice_at_once(world):
     lost = one_winner(2, lambda i: delib.question_answer(question=stale[i], by=c.u_zhou, answer=f"答复{i}"))
     assert lost.code == "question.answered"
     assert Question.objects.get(pk=q.pk).answer in ("答复0", "答复1")
+
+
+def _dispute(world: Any) -> tuple[Any, Any]:
+    from mediation import services as med
+    from mediation.models import Mediator
+
+    c = world.c
+    m = Mediator.objects.create(user=c.u_zhou, node=c.v1, path=c.v1.path, kind="committee", name="周村干")
+    case = med.case_report(
+        by=c.u_li, node=c.a1, kind="neighbour", title="排水沟纠纷", account="两家争吵", source="patrol",
+        parties=[med.PartyIn(side="applicant", name="王某"), med.PartyIn(side="respondent", name="李某")],
+    )  # fmt: skip
+    return case, m
+
+
+@RACE
+def test_a_dispute_accepted_and_declined_at_once(world):
+    from mediation import services as med
+    from mediation.models import Case
+    from mediation.models import Event as CaseEvent
+
+    c = world.c
+    case, m = _dispute(world)
+    stale = [Case.objects.get(pk=case.pk) for _ in range(2)]
+    lost = one_winner(
+        2,
+        lambda i: (
+            med.case_accept(case=stale[i], by=c.u_zhou, mediator=m)
+            if i == 0
+            else med.case_decline(case=stale[i], by=c.u_zhou, reason="不属于民间纠纷")
+        ),
+    )
+    assert lost.code == "case.transition_not_allowed"
+    assert Case.objects.get(pk=case.pk).state in ("mediating", "declined")
+    assert CaseEvent.objects.filter(case=case, action__in=["accept", "decline"]).count() == 1
+
+
+@RACE
+def test_a_referral_result_recorded_twice_at_once(world):
+    from mediation import services as med
+    from mediation.models import Case, Referral
+    from mediation.models import Event as CaseEvent
+
+    c = world.c
+    case, m = _dispute(world)
+    med.case_accept(case=case, by=c.u_zhou, mediator=m)
+    med.case_refer(case=Case.objects.get(pk=case.pk), by=c.u_zhou, unit="court", done="两次调解未果")
+    stale = [Case.objects.get(pk=case.pk) for _ in range(2)]
+    lost = one_winner(2, lambda i: med.referral_result(case=stale[i], by=c.u_zhou, settled=i == 0, result=f"结果{i}"))
+    assert lost.status == 409
+    assert Referral.objects.get(case=case).state in ("settled", "unsettled")
+    assert CaseEvent.objects.filter(case=case, action__in=["settle", "resume"]).count() == 1
+
+
+@RACE
+def test_a_follow_up_visit_recorded_twice_at_once(world):
+    from core.clock import today
+    from mediation import services as med
+    from mediation.models import Case, FollowUp
+    from mediation.models import Event as CaseEvent
+
+    c = world.c
+    case, m = _dispute(world)
+    med.case_accept(case=case, by=c.u_zhou, mediator=m)
+    med.agreement_make(case=Case.objects.get(pk=case.pk), by=c.u_zhou, facts="事实", terms="条款", signed_on=today())
+    f = FollowUp.objects.filter(case=case).order_by("due_at").first()
+    stale = [(Case.objects.get(pk=case.pk), FollowUp.objects.get(pk=f.pk)) for _ in range(2)]
+    lost = one_winner(
+        2,
+        lambda i: med.follow_up_record(
+            case=stale[i][0], follow_up=stale[i][1], by=c.u_zhou, kept=i == 0, notes="" if i == 0 else "未履行"
+        ),
+    )
+    assert lost.status == 409
+    assert FollowUp.objects.get(pk=f.pk).state in ("kept", "broken")
+    assert CaseEvent.objects.filter(case=case, action__in=["kept", "break"]).count() == 1

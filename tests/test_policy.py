@@ -140,6 +140,9 @@ WHO_MAY_AT_A1 = {
     "deliberation.manage": "admin zhou",  # the village committee
     "deliberation.proxy": "admin li zhou",  # who proposes for a resident without a phone (the committee too)
     "deliberation.watch": "admin qian wu zhou",  # the town and the county read the figures
+    "mediation.report": "admin li wu zhao zhou",  # residents report their own disputes, not as a patrol
+    "mediation.manage": "admin wu",  # the town registers its villages' mediators
+    "mediation.watch": "admin qian wu zhao zhou",  # the 小事不出村 figures; told of red flags
 }
 
 
@@ -298,6 +301,20 @@ def test_every_persona_and_capability_the_table_says_is_what_the_product_does(pl
             return r.status_code == 201
         if cap == Cap.DELIBERATION_WATCH:
             return client.get(f"/api/v1/deliberation/report?node_id={c.a1.pk}").status_code == 200
+        if cap == Cap.MEDIATION_REPORT:
+            body = {"node_id": c.a1.pk, "kind": "neighbour", "title": "排水沟纠纷", "account": "两家争吵",
+                    "source": "patrol", "parties": [{"name": "王某", "phone": "13800001111"}]}  # fmt: skip
+            r = client.post("/api/v1/mediation/cases", body, content_type="application/json")
+            return r.status_code == 201 and r.json()["source"] == "patrol"  # a resident's own is "resident"
+        if cap == Cap.MEDIATION_MANAGE:
+            from mediation.models import Mediator
+
+            body = {"username": user.username, "node_id": c.v1.pk, "kind": "committee", "name": "调解员"}
+            r = client.post("/api/v1/mediation/mediators", body, content_type="application/json")
+            Mediator.objects.filter(user=user).delete()
+            return r.status_code == 201
+        if cap == Cap.MEDIATION_WATCH:
+            return client.get(f"/api/v1/mediation/figures?node_id={c.a1.pk}").status_code == 200
         raise AssertionError(f"no probe for {cap}")
 
     # What the table says, with the rules each capability's gate adds to it.

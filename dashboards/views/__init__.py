@@ -29,6 +29,7 @@ from dashboards.views.common import (
     RESULT_COLUMNS,
     UNIT_COLUMNS,
 )
+from dashboards.views.mediation import mediation_page, mediation_xlsx
 from dashboards.views.nodes import department_page, node_page, node_xlsx
 from dashboards.views.party import party_page, party_xlsx
 from dashboards.views.ranking import ranking_page, ranking_xlsx
@@ -50,6 +51,8 @@ __all__ = [
     "department_page",
     "exemption_decide",
     "exemptions_page",
+    "mediation_page",
+    "mediation_xlsx",
     "node_page",
     "node_xlsx",
     "party_page",

@@ -175,12 +175,14 @@ def base_context(request: HttpRequest) -> dict[str, Any]:
     """What every dashboard page shows around its content: the tabs (the assessment for assessors
     only) and the chart and map libraries."""
     from deliberation.selectors import watch_paths as deliberation_paths
+    from mediation.selectors import watch_paths as mediation_paths
     from partylink.selectors import watch_paths
 
     return {
         "assessor": bool(selectors.dash_scope(request.user).assess_paths),
         "party_watch": bool(watch_paths(request.user)),
         "deliberation_watch": bool(deliberation_paths(request.user)),
+        "mediation_watch": bool(mediation_paths(request.user)),
         **_assets(),
     }
 

@@ -189,6 +189,14 @@ class Command(BaseCommand):
                     f"Village deliberation: {dl.matters} matters in {dl.villages} villages, {dl.votes} votes "
                     f"({dl.ballots:,} ballots online and on paper), {dl.disclosures} postings (三公开)"
                 )
+            from demo.mediation import seed_mediation
+
+            md = seed_mediation(seed=seed)
+            if verbosity >= 1:
+                self.stdout.write(
+                    f"Disputes: {md.cases} cases, {md.settled} settled ({md.in_village} in the grid or village), "
+                    f"{md.open} open, {md.red_flags} red flag"
+                )
         if verbosity >= 1:
             self._report(summary)
 
