@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.db.models import Q, QuerySet
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _l
+from django.utils.translation import gettext_lazy
 
 from core.clock import SHANGHAI
 from core.errors import NotFound
@@ -138,8 +138,6 @@ def actions(user: User, case: Case) -> list[str]:
     out = [a for a in CASE.actions_from(case.state) if a not in ("agree", "break", "resume", "settle")]
     if case.state == "mediating":
         out += ["agree", "settle", "session", "extend"]
-    if case.state == "reported":
-        out += ["session"]
     if case.state == "referred":
         out += ["result"]
     if case.state in OPEN_STATES:
@@ -198,26 +196,26 @@ def party_rows(user: User, case: Case, *, reveal: bool, channel: str, path: str 
 
 
 EVENT_LABELS = {
-    "report": _l("reported"),
-    "spot": _l("settled on the spot"),
-    "accept": _l("accepted for mediation"),
-    "assign": _l("handed to another mediator"),
-    "decline": _l("not accepted"),
-    "session": _l("session recorded"),
-    "extend": _l("time limit extended"),
-    "agree": _l("agreement signed"),
-    "scan": _l("signed copy uploaded"),
-    "kept": _l("follow-up: agreement kept"),
-    "break": _l("follow-up: agreement broken"),
-    "settle": _l("settled"),
-    "end": _l("mediation ended"),
-    "refer": _l("referred"),
-    "resume": _l("back from referral"),
-    "flag": _l("red flag raised"),
-    "unflag": _l("red flag lowered"),
-    "warn": _l("time limit near"),
-    "overdue": _l("past the time limit"),
-    "follow_up_due": _l("follow-up visit due"),
+    "report": gettext_lazy("reported"),
+    "spot": gettext_lazy("settled on the spot"),
+    "accept": gettext_lazy("accepted for mediation"),
+    "assign": gettext_lazy("handed to another mediator"),
+    "decline": gettext_lazy("not accepted"),
+    "session": gettext_lazy("session recorded"),
+    "extend": gettext_lazy("time limit extended"),
+    "agree": gettext_lazy("agreement signed"),
+    "scan": gettext_lazy("signed copy uploaded"),
+    "kept": gettext_lazy("follow-up: agreement kept"),
+    "break": gettext_lazy("follow-up: agreement broken"),
+    "settle": gettext_lazy("settled"),
+    "end": gettext_lazy("mediation ended"),
+    "refer": gettext_lazy("referred"),
+    "resume": gettext_lazy("back from referral"),
+    "flag": gettext_lazy("red flag raised"),
+    "unflag": gettext_lazy("red flag lowered"),
+    "warn": gettext_lazy("time limit near"),
+    "overdue": gettext_lazy("past the time limit"),
+    "follow_up_due": gettext_lazy("follow-up visit due"),
 }
 
 

@@ -56,6 +56,7 @@ if TYPE_CHECKING:
 
 MAX_PARTIES = 20
 MAX_SCANS = 5
+KEY_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 PHONE_RE = re.compile(r"^\+?[0-9][0-9 -]{4,18}[0-9]$")
 LINK = "/mediation/cases/%(pk)s/"
 
@@ -231,6 +232,8 @@ def case_report(
     (a reason given) alerts the town at once. `on_the_spot`: what the grid worker did, for a dispute settled as
     it was found (当场化解): the case is reported settled, in the grid. Retried with the same `key`, the case
     already reported is returned."""
+    if key and not KEY_RE.match(key):
+        raise _invalid("idempotency_key", _("Use 1 to 64 letters, digits or . _ : -"), "idempotency_key.invalid")
     if key:
         done = Case.objects.filter(reported_by=by, key=key).first()
         if done is not None:
@@ -261,6 +264,8 @@ def case_report(
     rows = _parties(by, parties, own if not staff else None)
     if not staff and own is not None and not any(p.resident_id == own.pk for p in rows):
         rows.insert(0, Party(resident=own, side=Party.Side.APPLICANT, name=own.name))
+    if len(rows) > MAX_PARTIES:
+        raise _invalid("parties", _("At most %(n)s parties.") % {"n": MAX_PARTIES}, "parties.too_many")
     t = now()
     settled = bool(on_the_spot)
     try:
@@ -319,24 +324,25 @@ def _v(case: Case) -> dict[str, str]:
 
 
 def _red_alert(case: Case, by: User | None) -> None:
-    """Tell the town at once: those who watch disputes over the case's place and above it, and the mediators
-    registered over it (the village's and the town's justice office). No party's name goes in a message."""
-    ids = list(
+    """Tell the town at once: the mediators registered over the case's place (the village's and the town's justice
+    office: a link to the case) and those who watch disputes over it and above it (a link to the board, which counts
+    red flags: they do not see the case itself). No party's name goes in a message."""
+    text = _("Red flag: dispute case %(code)s at %(place)s risks violence or a crime. Act at once.") % _v(case)
+    handlers = set(
+        Mediator.objects.filter(active=True, path__in=path_prefixes(case.path)).values_list("user_id", flat=True)
+    )
+    if case.mediator_id is not None:
+        handlers.add(Mediator.objects.filter(pk=case.mediator_id).values_list("user_id", flat=True).get())
+    watchers = set(
         RoleAssignment.objects.filter(holders(Cap.MEDIATION_WATCH), node_id__in=path_ids(case.path)).values_list(
             "user_id", flat=True
         )
     )
-    ids += list(
-        Mediator.objects.filter(active=True, path__in=path_prefixes(case.path)).values_list("user_id", flat=True)
-    )
-    if case.mediator_id is not None:
-        ids.append(Mediator.objects.filter(pk=case.mediator_id).values_list("user_id", flat=True).get())
-    _tell(
-        [i for i in ids if by is None or i != by.pk] or ids,
-        case,
-        "mediation.red_flag",
-        _("Red flag: dispute case %(code)s at %(place)s risks violence or a crime. Act at once.") % _v(case),
-    )
+    me = by.pk if by is not None else None
+    _tell(sorted(handlers - {me}), case, "mediation.red_flag", text)
+    board = f"/dashboard/?node={path_ids(case.path)[-1]}"
+    for uid in sorted(watchers - handlers - {me}):
+        message_queue(user_id=uid, kind="mediation.red_flag", text=text, link=board)
 
 
 def case_flag(*, case: Case, by: User, reason: str) -> Case:

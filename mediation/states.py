@@ -26,7 +26,7 @@ CASE: Machine = register(
             ("decline", "reported", "declined"),
             ("agree", "mediating", "agreed"),
             ("break", "agreed", "mediating"),
-            ("refer", ("reported", "mediating"), "referred"),
+            ("refer", "mediating", "referred"),
             ("resume", "referred", "mediating"),
             ("settle", ("mediating", "agreed", "referred"), "settled"),
             ("end", "mediating", "ended"),

@@ -25,6 +25,7 @@ IMPORTANT_KINDS = frozenset(
         "workorder.returned",  # 退单: the dispatcher must send it elsewhere
         "workorder.bad_rating",  # 重办: reopened after a bad rating, to verify and dispatch again
         "workorder.reopened",  # 重办: reopened by a dispatcher, or after a failed callback
+        "mediation.red_flag",  # a dispute at risk of violence or of a crime (民转刑): the town at once
     }
 )
 

@@ -232,7 +232,7 @@ def test_the_board_shows_what_is_happening_now(dw, client_as):
     html = r.content.decode()
     live = dict(re.findall(r'data-live="(\w+)"[^>]*><dt>[^<]*</dt><dd>(\d+)</dd>', html))
     # Five orders today; open: the reopened, the signed-for and the dispatched one.
-    assert live == {"today": "5", "open": "3", "open_overdue": "0", "urged": "0", "sos_open": "0"}
+    assert live == {"today": "5", "open": "3", "open_overdue": "0", "urged": "0", "sos_open": "0", "disputes_red": "0"}
     grids = by_name(rows_of(r, "grids"))
     assert grids["A1湾组"]["total"] == "4" and grids["A1湾组"]["open"] == "2"
     assert grids["C1湾组"]["total"] == "1" and grids["B1湾组"]["total"] == "0"

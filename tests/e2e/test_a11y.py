@@ -75,6 +75,13 @@ TARGETS = [
     Target("deliberation-vote-staff", "village", False, "/deliberation/votes/{vote}/"),
     Target("deliberation-matter-staff", "village", False, "/deliberation/matters/{matter}/"),
     Target("deliberation-report", "town", False, "/deliberation/report/"),
+    # Disputes: the grid worker's report on a phone; the village mediator's case and agreement; the town's figures.
+    Target("mediation-report", "grid", True, "/mediation/report/"),
+    Target("mediation-list", "village", False, "/mediation/"),
+    Target("mediation-case", "village", False, "/mediation/cases/{case}/"),
+    Target("mediation-agreement", "village", False, "/mediation/cases/{agreed}/agreement/"),
+    Target("mediation-figures", "town", False, "/dashboard/mediation/"),
+    Target("mediation-mediators", "town", False, "/mediation/mediators/"),
 ]
 
 # Pages whose remaining violations are in templates another team owns: the exact fixes are in the
@@ -151,8 +158,13 @@ def _scan_all(base_url: str, browser) -> dict[str, dict]:
     vote = Vote.objects.get(state="open")
     matter = Matter.objects.filter(state="done").first()
     assert matter is not None, "the demo has a matter carried out and rated"
+    from mediation.models import Case
+
+    case = Case.objects.filter(state="mediating").order_by("pk").first()
+    agreed = Case.objects.filter(agreements__isnull=False).order_by("pk").first()
+    assert case is not None and agreed is not None, "the demo has disputes being mediated and agreed"
     fill = {"order": order.pk, "shop": shop.pk, "household": link.household_id, "vote": vote.pk,
-            "matter": matter.pk, "village": vote.village_id}  # fmt: skip
+            "matter": matter.pk, "village": vote.village_id, "case": case.pk, "agreed": agreed.pk}  # fmt: skip
     contexts: dict[tuple[str | None, bool], object] = {}
     scans: dict[str, dict] = {}
     try:
