@@ -224,7 +224,7 @@ def cases(request: AuthedRequest, f: Query[CaseFilter], page: Query[PageParams])
     if f.red_flag is not None:
         qs = qs.filter(red_flag=f.red_flag)
     if f.q:
-        qs = qs.filter(code=f.q) if f.q.upper().startswith("TJ") else qs.filter(title__contains=f.q)
+        qs = qs.filter(code=f.q.upper()) if f.q.upper().startswith("TJ") else qs.filter(title__contains=f.q)
     return paginate(qs.order_by("-red_flag", "-created_at", "-id"), page, _case)
 
 
@@ -422,13 +422,13 @@ def follow_up(request: AuthedRequest, case_id: int, follow_up_id: int, body: Fol
     return _done(request, case_id)
 
 
-class SettleIn(StrictIn):
+class CaseSettleIn(StrictIn):
     note: str = Field(..., min_length=1, max_length=300)
     level: Level | None = None
 
 
 @router.post(f"{P}/cases/{{case_id}}/settle", response=CaseDetailOut, summary="Settled without a written agreement")
-def settle(request: AuthedRequest, case_id: int, body: SettleIn):
+def settle(request: AuthedRequest, case_id: int, body: CaseSettleIn):
     c = selectors.access_case(request.user, case_id)
     services.case_settle(case=c, by=request.user, note=body.note, level=body.level or "")
     return _done(request, case_id)

@@ -31,7 +31,7 @@ DEFINITIONS = {
     "settled": gettext_lazy("Of those, settled at any level (an agreement being kept counts)."),
     "in_village": gettext_lazy("Of those, settled in the grid or the village (小事不出村)."),
     "in_town": gettext_lazy("Of those, settled no further than the town (大事不出镇)."),
-    "open": gettext_lazy("Of those, still being handled."),
+    "open": gettext_lazy("Of those, still being handled (an agreement being kept counts as settled)."),
     "red_flags": gettext_lazy("Of those, flagged at risk of violence or of a crime."),
 }
 COUNTS = ("reported", "settled", "in_village", "in_town", "open", "red_flags")
@@ -87,7 +87,7 @@ class Row:
         self.settled += n if level else 0
         self.in_village += n if level in IN_VILLAGE else 0
         self.in_town += n if level in IN_TOWN else 0
-        self.open += n if state in OPEN_STATES else 0
+        self.open += n if state in OPEN_STATES and not level else 0
         self.red_flags += n if red else 0
 
     def as_dict(self) -> dict[str, Any]:
