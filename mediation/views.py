@@ -25,7 +25,7 @@ from mediation.models import Case, Kind, Level, Mediator, Party, Referral, Risk,
 from mediation.services import PartyIn
 from org.access import residents_for
 from org.models import Level as NodeLevel
-from org.models import Node
+from org.models import Node, path_ids
 
 LIST_MAX = 200
 
@@ -268,8 +268,15 @@ def agreement_page(request: AuthedRequest, case_id: int) -> HttpResponse:
             "parties": selectors.party_rows(request.user, c, reveal=False, channel="page", path=request.path),
             "full": full,
             "mediator": c.mediator,
+            # The committee that mediated: the mediator's village or town (a case found in a grid is the village's).
+            "committee": c.mediator.node.name if c.mediator is not None else _village_name(c),
         },
     )
+
+
+def _village_name(c: Case) -> str:
+    village = Node.objects.filter(pk__in=path_ids(c.path), level=NodeLevel.VILLAGE).first()
+    return village.name if village is not None else c.node.name
 
 
 @login_required

@@ -525,7 +525,7 @@ def test_the_printable_agreement_names_the_parties_and_the_terms(county, desk, c
     doc = page(r)
     assert "张阿姨" in doc and OUTSIDER in doc
     assert "甲方赔偿乙方500元" in doc and "两家因排水沟堵塞争吵" in doc
-    assert case.code in doc and "周村干" in doc and "2026-11-18" in doc and "A1湾组" in doc
+    assert case.code in doc and "周村干" in doc and "2026-11-18" in doc and "Mediation committee of 东村 (seal)" in doc
     assert OUTSIDER_PHONE not in doc  # no phone on the paper
     # The reporter reads it with the names masked.
     doc = page(client_as(c.u_li, lang="en").get(f"/mediation/cases/{case.pk}/agreement/"))

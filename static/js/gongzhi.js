@@ -136,6 +136,11 @@
     source.addEventListener("revoked", function () { source.close(); window.location.reload(); });
   }
   document.addEventListener("DOMContentLoaded", function () {
+    // A page to print (the mediation agreement): its button prints; without scripts it stays hidden.
+    document.querySelectorAll("[data-print-page]").forEach(function (b) {
+      b.hidden = false;
+      b.addEventListener("click", function () { window.print(); });
+    });
     document.querySelectorAll("[data-sos-stream]").forEach(follow);
     if (document.querySelector("[data-since], [data-countdown]")) { ticking(); setInterval(ticking, 1000); }
   });
