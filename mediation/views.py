@@ -168,7 +168,7 @@ def case_step(request: AuthedRequest, case_id: int, step: str) -> HttpResponse:
         f = bind(request, forms.AcceptForm)
         if f is not None:
             m = Mediator.objects.filter(pk=f.cleaned_data["mediator"] or 0).first()
-            fn = services.case_accept if step == "accept" else services.case_assign
+            fn: Any = services.case_accept if step == "accept" else services.case_assign
             ok = attempt(request, fn, case=c, by=request.user, mediator=m)
             done = _("The case is with %(name)s.") % {"name": m.name} if m else done
     elif step in ("decline", "end", "flag", "unflag"):
