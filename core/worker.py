@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable
 
 from django.conf import settings
-from django.db import connections
+from django.db import connections, models
 
 from core import clock
 from core.models import WorkerBeat
@@ -42,6 +42,21 @@ def close_old_connections() -> None:
     for conn in connections.all(initialized_only=True):
         if not conn.in_atomic_block:
             conn.close_if_unusable_or_obsolete()
+
+
+def claim_due(model: type[models.Model], lease: dt.timedelta, field: str = "next_check_at") -> int | None:
+    """Claim the row most overdue by its `field` (a time the worker must look at it again): its id, 0 when
+    another worker claimed it first, None when nothing is due. The claim is a compare-and-set that moves `field`
+    `lease` ahead, so a worker killed before it acts leaves the row to be picked up once the lease runs out; the
+    caller acts under the row's lock and sets `field` to the next time (work-order deadlines, dispute time
+    limits)."""
+    t = clock.now()
+    manager = model._default_manager
+    row = manager.filter(**{f"{field}__lte": t}).order_by(field, "id").values_list("id", field).first()
+    if row is None:
+        return None
+    pk, seen = row
+    return pk if manager.filter(pk=pk, **{field: seen}).update(**{field: t + lease}) else 0
 
 
 class Loop:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from django.db.models import Count
 from django.utils.translation import gettext as _
 from ninja import Field, File, Query, Router
 from ninja.files import UploadedFile
@@ -169,9 +170,9 @@ def case_detail(user: Any, c: Case, *, reveal: bool = False, path: str = "") -> 
                 "terms": a.terms,
                 "signed_on": a.signed_on,
                 "broken": a.broken,
-                "scans": a.scans.count(),
+                "scans": a.n_scans,
             }
-            for a in c.agreements.all()
+            for a in c.agreements.annotate(n_scans=Count("scans"))
         ],
         follow_ups=[
             {
@@ -252,7 +253,7 @@ def _parties(parties: list[CasePartyIn]) -> list[PartyIn]:
     return [PartyIn(side=p.side, resident_id=p.resident_id, name=p.name, phone=p.phone) for p in parties]
 
 
-def _place(request: AuthedRequest, node_id: int) -> Node:
+def _place(node_id: int) -> Node:
     node = Node.objects.filter(pk=node_id).first()
     if node is None:
         raise NotFound(_("No such place in your area."), code="node.not_found")
@@ -263,7 +264,7 @@ def _place(request: AuthedRequest, node_id: int) -> Node:
 def report(request: AuthedRequest, body: CaseIn):
     c = services.case_report(
         by=request.user,
-        node=_place(request, body.node_id),
+        node=_place(body.node_id),
         kind=body.kind,
         title=body.title,
         account=body.account,

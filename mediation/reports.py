@@ -19,12 +19,12 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from core.clock import SHANGHAI, today
-from core.errors import NotFound
+from core.errors import ValidationFailed
 from mediation.models import IN_TOWN, IN_VILLAGE, Case
 from mediation.selectors import watch_paths
 from mediation.states import OPEN_STATES
+from org.access import report_node as access_report_node
 from org.models import Node, path_ids, path_range
-from org.policy import under
 
 DEFINITIONS = {
     "reported": gettext_lazy("Cases reported in the period, not counting those not accepted."),
@@ -34,7 +34,6 @@ DEFINITIONS = {
     "open": gettext_lazy("Of those, still being handled (an agreement being kept counts as settled)."),
     "red_flags": gettext_lazy("Of those, flagged at risk of violence or of a crime."),
 }
-COUNTS = ("reported", "settled", "in_village", "in_town", "open", "red_flags")
 
 
 def columns() -> list[tuple[str, Any]]:
@@ -162,8 +161,6 @@ def default_range(start: dt.date | None, end: dt.date | None) -> tuple[dt.date, 
     end = end or today()
     start = start or end.replace(month=1, day=1)
     if start > end:
-        from core.errors import ValidationFailed
-
         message = _("The start is after the end.")
         raise ValidationFailed(message, code="range.invalid", fields={"start": [message]})
     return start, end
@@ -172,12 +169,4 @@ def default_range(start: dt.date | None, end: dt.date | None) -> tuple[dt.date, 
 def report_node(user: Any, node_id: int | None) -> Node:
     """The node whose figures `user` asks for: under where they watch disputes (mediation.watch); by default the top
     of it. Missing and not theirs are the same 404."""
-    paths = watch_paths(user)
-    if node_id is None:
-        node = Node.objects.filter(path=paths[0]).first() if paths else None
-    else:
-        node = Node.objects.filter(pk=node_id).first()
-        node = node if node is not None and under(paths, node.path) else None
-    if node is None:
-        raise NotFound(_("No such place in your area."), code="node.not_found")
-    return node
+    return access_report_node(watch_paths(user), node_id)

@@ -23,8 +23,9 @@ from core.clock import SHANGHAI
 from core.errors import NotFound
 from core.masking import mask_name
 from mediation.models import Case, Mediator
-from mediation.states import CASE, FOLLOW_UP, OPEN_STATES, REFERRAL
+from mediation.states import CASE, OPEN_STATES
 from org.access import get_scope, paths_q
+from org.models import Level as NodeLevel
 from org.models import Node, path_prefixes
 from org.policy import Cap, under
 from org.selectors import whole_number
@@ -111,16 +112,21 @@ def mediators_for(case: Case) -> QuerySet[Mediator]:
     return Mediator.objects.filter(active=True, path__in=path_prefixes(case.path)).select_related("node")
 
 
+def manage_paths(user: Any) -> tuple[str, ...]:
+    """Where `user` keeps the register of mediators (mediation.manage)."""
+    return get_scope(user).cap_paths(Cap.MEDIATION_MANAGE)
+
+
 def mediators_managed(user: User) -> QuerySet[Mediator]:
     """The register of mediators `user` keeps (mediation.manage over the subtree)."""
-    paths = get_scope(user).cap_paths(Cap.MEDIATION_MANAGE)
+    paths = manage_paths(user)
     return Mediator.objects.filter(paths_q(paths)).select_related("node", "user") if paths else Mediator.objects.none()
 
 
 def report_nodes(user: User) -> QuerySet[Node]:
     """The places `user` may report a dispute at (mediation.report, or a mediator's own places)."""
     paths = get_scope(user).cap_paths(Cap.MEDIATION_REPORT) + seat(user).paths
-    return Node.objects.filter(paths_q(paths)).filter(level__gte=5) if paths else Node.objects.none()
+    return Node.objects.filter(paths_q(paths)).filter(level__gte=NodeLevel.VILLAGE) if paths else Node.objects.none()
 
 
 def may_report_at(user: User, node: Node) -> bool:
@@ -240,17 +246,8 @@ def due_date(case: Case) -> dt.date | None:
     return (case.due_at.astimezone(SHANGHAI) - dt.timedelta(seconds=1)).date()
 
 
-def level_label(level: str) -> str:
-    from mediation.models import Level
-
-    return str(dict(Level.choices).get(level, "")) if level else ""
-
-
 def red_flags(paths: tuple[str, ...]) -> QuerySet[Case]:
     """Open red-flag cases under `paths` (the command centre's board: counts and codes, no parties)."""
     if not paths:
         return Case.objects.none()
     return Case.objects.filter(paths_q(paths), red_flag=True, state__in=OPEN_STATES).select_related("node")
-
-
-__all__ = ["CASE", "FOLLOW_UP", "REFERRAL"]

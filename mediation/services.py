@@ -25,9 +25,9 @@ from core import workcal
 from core.clock import SHANGHAI, now, today
 from core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from core.validation import checked_text
+from core.worker import claim_due
 from mediation import selectors
 from mediation.models import (
-    IN_VILLAGE,
     Agreement,
     Case,
     Event,
@@ -45,7 +45,7 @@ from mediation.models import (
 )
 from mediation.states import CASE, FOLLOW_UP, REFERRAL
 from notify.services import message_queue
-from org.access import get_scope, residents_for
+from org.access import get_scope, own_resident, residents_for
 from org.models import Level as NodeLevel
 from org.models import Node, Resident, path_ids, path_prefixes
 from org.policy import Cap, holders
@@ -240,7 +240,7 @@ def case_report(
             return done
     if node.level not in (NodeLevel.VILLAGE, NodeLevel.GRID):
         raise _invalid("node", _("A dispute is reported at a village or a grid."), "node.level")
-    own = selectors_own(by)
+    own = own_resident(by)
     staff = selectors.may_report_at(by, node)
     if not staff:
         if own is None or not own.path.startswith(node.path):
@@ -312,11 +312,6 @@ def case_report(
             raise Conflict(_("This work order is already a dispute case."), code="case.order_taken") from None
         raise
     return case
-
-
-def selectors_own(by: User) -> Resident | None:
-    own = get_scope(by).own
-    return own.instance() if own is not None else None
 
 
 def _v(case: Case) -> dict[str, str]:
@@ -776,19 +771,11 @@ def handle_one() -> bool:
 
 
 def _case_step() -> bool:
-    t = now()
-    row = (
-        Case.objects.filter(next_check_at__lte=t)
-        .order_by("next_check_at", "id")
-        .values_list("id", "next_check_at")
-        .first()
-    )
-    if row is None:
+    pk = claim_due(Case, LEASE)
+    if pk is None:
         return False
-    pk, seen = row
-    if not Case.objects.filter(pk=pk, next_check_at=seen).update(next_check_at=t + LEASE):
-        return True
-    _act(pk)
+    if pk:  # 0: another worker took it
+        _act(pk)
     return True
 
 
@@ -828,7 +815,3 @@ def _follow_up_step() -> bool:
         _event(case, "follow_up_due", None, _("Follow-up visit due (%(n)s days).") % {"n": f.after_days})
         _tell(_handlers(case), case, "mediation.follow_up", _("A follow-up visit of case %(code)s is due.") % _v(case))
     return True
-
-
-def in_village(level: str) -> bool:
-    return level in IN_VILLAGE

@@ -13,6 +13,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.http import AuthedRequest
@@ -23,11 +24,29 @@ from core.pages import attempt, gate, new_key, to_int
 from mediation import forms, selectors, services
 from mediation.models import Case, Kind, Level, Mediator, Party, Referral, Risk, Scan, Source
 from mediation.services import PartyIn
-from org.access import residents_for
+from org.access import own_resident, paths_q, residents_for
 from org.models import Level as NodeLevel
 from org.models import Node, path_ids
 
 LIST_MAX = 200
+
+# The steps whose form's fields are the service's arguments: the form, the service, what the page says when done.
+STEPS: dict[str, tuple[Any, Any, Any]] = {
+    "decline": (forms.ReasonForm, services.case_decline, gettext_lazy("Done.")),
+    "end": (forms.ReasonForm, services.case_end, gettext_lazy("Done.")),
+    "flag": (forms.ReasonForm, services.case_flag, gettext_lazy("Red flag raised: the town has been told.")),
+    "unflag": (forms.ReasonForm, services.case_unflag, gettext_lazy("Done.")),
+    "session": (forms.SessionForm, services.session_add, gettext_lazy("Session recorded.")),
+    "extend": (forms.ExtendForm, services.case_extend, gettext_lazy("Time limit extended.")),
+    "agree": (
+        forms.AgreementForm,
+        services.agreement_make,
+        gettext_lazy("Agreement recorded. Print it for the parties to sign, then upload the signed copy."),
+    ),
+    "settle": (forms.SettleForm, services.case_settle, gettext_lazy("The case is settled.")),
+    "refer": (forms.ReferForm, services.case_refer, gettext_lazy("Referred.")),
+    "result": (forms.ResultForm, services.referral_result, gettext_lazy("Result recorded.")),
+}
 
 
 @login_required
@@ -45,36 +64,30 @@ def home(request: AuthedRequest) -> HttpResponse:
             "cases": cases,
             "state": state,
             "states": Case.State.choices,
-            "may_report": selectors.report_nodes(request.user).exists() or selectors_own(request) is not None,
-            "manages_register": selectors.mediators_managed(request.user).exists()
-            or bool(selectors.get_scope(request.user).cap_paths(selectors.Cap.MEDIATION_MANAGE)),
+            "may_report": selectors.report_nodes(request.user).exists() or own_resident(request.user) is not None,
+            "manages_register": bool(selectors.manage_paths(request.user)),
             "watches": bool(selectors.watch_paths(request.user)),
         },
     )
 
 
-def selectors_own(request: AuthedRequest) -> Any:
-    return selectors.get_scope(request.user).own
-
-
-def _report_places(request: AuthedRequest) -> list[Node]:
+def _report_places(request: AuthedRequest) -> tuple[list[Node], bool]:
+    """Where the user may report, and whether as staff: the places of their area, else a resident's own grid."""
     nodes = list(selectors.report_nodes(request.user).order_by("path")[:500])
-    if not nodes:
-        own = selectors_own(request)
-        if own is not None:
-            grid = Node.objects.filter(pk=own.instance().household.grid_id).first()
-            nodes = [grid] if grid is not None else []
-    return nodes
+    if nodes:
+        return nodes, True
+    own = own_resident(request.user)
+    grid = Node.objects.filter(households=own.household_id).first() if own is not None else None
+    return ([grid] if grid is not None else []), False
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
 def report(request: AuthedRequest) -> HttpResponse:
     """Report a dispute: where, what, who (up to three parties here), the risk; a red flag alerts the town."""
-    places = _report_places(request)
+    places, staff = _report_places(request)
     if not places:
         raise Http404
-    staff = selectors.report_nodes(request.user).exists()
     if request.method == "POST":
         f = bind(request, forms.ReportForm)
         if f is not None:
@@ -102,12 +115,10 @@ def report(request: AuthedRequest) -> HttpResponse:
                 return redirect("mediation:case", case.pk)
     residents = []
     if staff and len(places) <= 60:
-        residents = list(
-            residents_for(request.user)
-            .filter(path__startswith=places[0].path if len(places) == 1 else "/")
-            .select_related("household")
-            .order_by("household__address", "id")[:400]
-        )
+        qs = residents_for(request.user)
+        if len(places) == 1:
+            qs = qs.filter(path__startswith=places[0].path)
+        residents = list(qs.select_related("household").order_by("household__address", "id")[:400])
     return render(
         request,
         "mediation/report.html",
@@ -171,36 +182,12 @@ def case_step(request: AuthedRequest, case_id: int, step: str) -> HttpResponse:
             fn: Any = services.case_accept if step == "accept" else services.case_assign
             ok = attempt(request, fn, case=c, by=request.user, mediator=m)
             done = _("The case is with %(name)s.") % {"name": m.name} if m else done
-    elif step in ("decline", "end", "flag", "unflag"):
-        f = bind(request, forms.ReasonForm)
-        fn = {
-            "decline": services.case_decline,
-            "end": services.case_end,
-            "flag": services.case_flag,
-            "unflag": services.case_unflag,
-        }[step]
+    elif step in STEPS:
+        form, fn, said = STEPS[step]
+        f = bind(request, form)
         if f is not None:
-            ok = attempt(request, fn, case=c, by=request.user, reason=f.cleaned_data["reason"])
-            if step == "flag":
-                done = _("Red flag raised: the town has been told.")
-    elif step == "session":
-        f = bind(request, forms.SessionForm)
-        if f is not None:
-            ok = attempt(request, services.session_add, case=c, by=request.user, **f.cleaned_data)
-            done = _("Session recorded.")
-    elif step == "extend":
-        f = bind(request, forms.ExtendForm)
-        if f is not None:
-            ok = attempt(
-                request, services.case_extend, case=c, by=request.user, days=f.cleaned_data["days"],
-                reason=f.cleaned_data["reason"],
-            )  # fmt: skip
-            done = _("Time limit extended.")
-    elif step == "agree":
-        f = bind(request, forms.AgreementForm)
-        if f is not None:
-            ok = attempt(request, services.agreement_make, case=c, by=request.user, **f.cleaned_data)
-            done = _("Agreement recorded. Print it for the parties to sign, then upload the signed copy.")
+            ok = attempt(request, fn, case=c, by=request.user, **f.cleaned_data)
+            done = str(said)
     elif step == "scan":
         upload = request.FILES.get("photo")
         if upload is None:
@@ -220,27 +207,6 @@ def case_step(request: AuthedRequest, case_id: int, step: str) -> HttpResponse:
                 notes=f.cleaned_data["notes"] or "",
             )  # fmt: skip
             done = _("Visit recorded.") if kept else _("The agreement is broken: the case is back in mediation.")
-    elif step == "settle":
-        f = bind(request, forms.SettleForm)
-        if f is not None:
-            ok = attempt(
-                request, services.case_settle, case=c, by=request.user, note=f.cleaned_data["note"],
-                level=f.cleaned_data["level"] or "",
-            )  # fmt: skip
-            done = _("The case is settled.")
-    elif step == "refer":
-        f = bind(request, forms.ReferForm)
-        if f is not None:
-            ok = attempt(request, services.case_refer, case=c, by=request.user, **f.cleaned_data)
-            done = _("Referred.")
-    elif step == "result":
-        f = bind(request, forms.ResultForm)
-        if f is not None:
-            ok = attempt(
-                request, services.referral_result, case=c, by=request.user, settled=f.cleaned_data["settled"],
-                result=f.cleaned_data["result"],
-            )  # fmt: skip
-            done = _("Result recorded.")
     else:
         raise Http404
     if ok is not None:
@@ -310,13 +276,13 @@ def from_order(request: AuthedRequest, order_id: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def mediators(request: AuthedRequest) -> HttpResponse:
     """The register of mediators of the user's area (mediation.manage)."""
-    paths = selectors.get_scope(request.user).cap_paths(selectors.Cap.MEDIATION_MANAGE)
+    paths = selectors.manage_paths(request.user)
     if not paths:
         raise Http404
     places = list(
-        Node.objects.filter(
-            selectors.paths_q(paths), level__in=(NodeLevel.COUNTY, NodeLevel.TOWN, NodeLevel.VILLAGE)
-        ).order_by("path")[:500]
+        Node.objects.filter(paths_q(paths), level__in=(NodeLevel.COUNTY, NodeLevel.TOWN, NodeLevel.VILLAGE)).order_by(
+            "path"
+        )[:500]
     )
     if request.method == "POST":
         f = bind(request, forms.MediatorForm)

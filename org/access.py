@@ -298,6 +298,20 @@ def access_node(user: Viewer, node_id: int) -> Node:
     return node
 
 
+def report_node(paths: tuple[str, ...], node_id: int | None) -> Node:
+    """The node a report is asked for, among the subtrees `paths` where the user reads it (a capability's): the
+    one with `node_id` if it lies under them, by default the top of the first. Missing and not theirs are the same
+    404. (The party members' coverage, the disputes' figures.)"""
+    if node_id is None:
+        node = Node.objects.filter(path=paths[0]).first() if paths else None
+    else:
+        node = Node.objects.filter(pk=node_id).first()
+        node = node if node is not None and under(paths, node.path) else None
+    if node is None:
+        raise NotFound(_("No such place in your area."), code="node.not_found")
+    return node
+
+
 def access_household(user: Viewer, household_id: int) -> Household:
     household = households_for(user).filter(pk=household_id).select_related("grid").first()
     if household is None:

@@ -20,6 +20,7 @@ from django.utils.translation import gettext as _
 from core.clock import SHANGHAI, now
 from core.errors import NotFound
 from org.access import Viewer, get_scope, paths_q
+from org.access import report_node as access_report_node
 from org.models import Household, HouseholdLink, Level, Node, PartyMember, Relation, Resident, path_ids, path_prefixes
 from org.policy import Cap, under
 from partylink.models import LinkChange, Need, Project, ProjectRating, ProjectUpdate, Visit, VisitPlan
@@ -363,15 +364,7 @@ def watch_paths(user: Viewer) -> tuple[str, ...]:
 def report_node(user: User, node_id: int | None) -> Node:
     """The node whose coverage report `user` asks for: one under where they read the reports (party.watch);
     by default the top of it. Missing and not theirs are the same 404."""
-    paths = watch_paths(user)
-    if node_id is None:
-        node = Node.objects.filter(path=paths[0]).first() if paths else None
-    else:
-        node = Node.objects.filter(pk=node_id).first()
-        node = node if node is not None and under(paths, node.path) else None
-    if node is None:
-        raise NotFound(_("No such place in your area."), code="node.not_found")
-    return node
+    return access_report_node(watch_paths(user), node_id)
 
 
 def day_bounds(start: dt.date, end: dt.date) -> tuple[dt.datetime, dt.datetime]:

@@ -21,6 +21,7 @@ from catalog.models import LimitUnit
 from catalog.services import Limits, effective_time_class, limits_for
 from core import workcal
 from core.clock import SHANGHAI, now
+from core.worker import claim_due
 from workorders.models import WorkOrder
 from workorders.states import CLOCK_STATES, State
 
@@ -156,19 +157,11 @@ def next_check(order: WorkOrder) -> dt.datetime | None:
 
 def handle_one() -> bool:
     """Act on the most overdue order; returns whether there was one."""
-    t = now()
-    row = (
-        WorkOrder.objects.filter(next_check_at__lte=t)
-        .order_by("next_check_at", "id")
-        .values_list("id", "next_check_at")
-        .first()
-    )
-    if row is None:
+    pk = claim_due(WorkOrder, LEASE)
+    if pk is None:
         return False
-    pk, seen = row
-    if not WorkOrder.objects.filter(pk=pk, next_check_at=seen).update(next_check_at=t + LEASE):
-        return True  # another worker took it
-    _act(pk)
+    if pk:  # 0: another worker took it
+        _act(pk)
     return True
 
 

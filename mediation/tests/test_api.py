@@ -23,11 +23,10 @@ from gongzhi.test import db_fingerprint
 from mediation import services
 from mediation.models import Case, Event, Mediator, Party, Referral
 from mediation.services import PartyIn
+from mediation.tests.helpers import OUTSIDER, OUTSIDER_PHONE, reported
 from notify.models import Message
 
 API = "/api/v1/mediation"
-OUTSIDER = "外来户王某"
-OUTSIDER_PHONE = "13800001111"
 ZHANG_PHONE = "13800001234"  # 张阿姨's phone on the register
 
 
@@ -57,24 +56,6 @@ def body(c: Any, **kw: Any) -> dict[str, Any]:
     }
     out.update(kw)
     return out
-
-
-def reported(c: Any, **kw: Any) -> Case:
-    """The same dispute reported through the service (to set up what a test reads)."""
-    kw.setdefault("by", c.u_li)
-    kw.setdefault("node", c.a1)
-    kw.setdefault("kind", "neighbour")
-    kw.setdefault("title", "邻里排水纠纷")
-    kw.setdefault("account", "两家因排水沟堵塞争吵多次")
-    kw.setdefault("source", "patrol")
-    kw.setdefault(
-        "parties",
-        [
-            PartyIn(side="applicant", resident_id=c.zhang.pk),
-            PartyIn(side="respondent", name=OUTSIDER, phone=OUTSIDER_PHONE),
-        ],
-    )
-    return services.case_report(**kw)
 
 
 def mediating(c: Any, desk: Any, **kw: Any) -> Case:

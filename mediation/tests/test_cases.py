@@ -23,36 +23,15 @@ from mediation import selectors, services
 from mediation.models import Agreement, Case, Event, Extension, FollowUp, Party, Referral, Session
 from mediation.services import PartyIn
 from mediation.states import REFERRAL
+from mediation.tests.helpers import OUTSIDER, OUTSIDER_PHONE
+from mediation.tests.helpers import reported as report
 from notify.models import Message
 from workorders.tests.helpers import at
 
 TODAY = dt.date(2026, 11, 18)
-OUTSIDER = "外来户王某"
-OUTSIDER_PHONE = "13800001111"
 
 
 # --- helpers ------------------------------------------------------------------------------------------------------
-
-
-def parties(c: Any) -> list[PartyIn]:
-    """张阿姨 (on the register) against an outsider."""
-    return [
-        PartyIn(side="applicant", resident_id=c.zhang.pk),
-        PartyIn(side="respondent", name=OUTSIDER, phone=OUTSIDER_PHONE),
-    ]
-
-
-def report(c: Any, **kw: Any) -> Case:
-    """A dispute 李网格 found on patrol in A1."""
-    kw.setdefault("by", c.u_li)
-    kw.setdefault("node", c.a1)
-    kw.setdefault("kind", "neighbour")
-    kw.setdefault("title", "邻里排水纠纷")
-    kw.setdefault("account", "两家因排水沟堵塞争吵多次")
-    kw.setdefault("source", "patrol")
-    if "parties" not in kw:
-        kw["parties"] = parties(c)
-    return services.case_report(**kw)
 
 
 def fresh(case: Case) -> Case:

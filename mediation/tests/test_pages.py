@@ -20,10 +20,9 @@ from gongzhi.test import accepted, assert_refuses_bad_input, db_fingerprint
 from mediation import forms, services
 from mediation.models import Case, Event, FollowUp, Mediator, Party
 from mediation.services import PartyIn
+from mediation.tests.helpers import OUTSIDER, OUTSIDER_PHONE, reported
 from notify.models import Message
 
-OUTSIDER = "外来户王某"
-OUTSIDER_PHONE = "13800001111"
 TODAY = dt.date(2026, 11, 18)
 
 
@@ -48,24 +47,6 @@ def posted(client: Any, url: str, data: dict[str, Any]) -> tuple[Any, list[tuple
 
 def page(r: Any) -> str:
     return html.unescape(r.content.decode())
-
-
-def reported(c: Any, **kw: Any) -> Case:
-    """A dispute 李网格 found on patrol in A1: 张阿姨 against an outsider."""
-    kw.setdefault("by", c.u_li)
-    kw.setdefault("node", c.a1)
-    kw.setdefault("kind", "neighbour")
-    kw.setdefault("title", "邻里排水纠纷")
-    kw.setdefault("account", "两家因排水沟堵塞争吵多次")
-    kw.setdefault("source", "patrol")
-    kw.setdefault(
-        "parties",
-        [
-            PartyIn(side="applicant", resident_id=c.zhang.pk),
-            PartyIn(side="respondent", name=OUTSIDER, phone=OUTSIDER_PHONE),
-        ],
-    )
-    return services.case_report(**kw)
 
 
 def fresh(case: Case) -> Case:

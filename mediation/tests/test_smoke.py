@@ -3,24 +3,12 @@ from __future__ import annotations
 import datetime as dt
 
 from mediation import selectors, services
-from mediation.services import PartyIn
+from mediation.tests.helpers import reported
 from notify.models import Message
 
 
 def test_smoke(county, desk, clock):
-    c = services.case_report(
-        by=county.u_li,
-        node=county.a1,
-        kind="neighbour",
-        title="邻里排水纠纷",
-        account="两家因排水沟争吵",
-        parties=[
-            PartyIn(side="applicant", resident_id=county.h_zhang.members.first().pk),
-            PartyIn(side="respondent", name="外来户王某", phone="13800001111"),
-        ],
-        source="patrol",
-        red_reason="扬言动手",
-    )
+    c = reported(county, red_reason="扬言动手")
     assert c.code.startswith("TJ2026")
     assert c.red_flag
     assert Message.objects.filter(kind="mediation.red_flag", user=county.u_wu).exists()
@@ -49,18 +37,7 @@ def test_smoke(county, desk, clock):
 
 
 def test_pages_smoke(county, desk, clock, client_as):
-    c = services.case_report(
-        by=county.u_li,
-        node=county.a1,
-        kind="neighbour",
-        title="邻里排水纠纷",
-        account="两家因排水沟争吵",
-        parties=[
-            PartyIn(side="applicant", resident_id=county.h_zhang.members.first().pk),
-            PartyIn(side="respondent", name="外来户王某", phone="13800001111"),
-        ],
-        source="patrol",
-    )
+    c = reported(county)
     li = client_as(county.u_li)
     assert li.get("/mediation/").status_code == 200
     assert li.get("/mediation/report/").status_code == 200
