@@ -436,7 +436,7 @@ def test_a_paper_sheet_and_an_online_ballot_of_the_same_household_at_once_count_
         assert stored == sum(counts) == (1 if results[0] == "ok" else 2)
 
 
-def test_the_votes_list_reads_the_same_few_queries_for_two_votes_or_six(county, clock, client_as):
+def test_the_votes_list_reads_the_same_few_queries_for_two_votes_or_six(county, clock, client_as, steady_memo):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 

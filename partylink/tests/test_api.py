@@ -169,7 +169,7 @@ def test_a_time_without_a_zone_is_read_as_shanghai_time_not_a_server_error(world
     assert r.status_code == 201 and r.json()["visited_at"] == "2026-11-18T01:00:00Z"  # 09:00 in Shanghai
 
 
-def test_lists_cost_the_same_number_of_queries_for_one_row_or_many(world, client_as, clock):
+def test_lists_cost_the_same_number_of_queries_for_one_row_or_many(world, client_as, clock, steady_memo):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 

@@ -369,7 +369,7 @@ def test_the_pages_speak_chinese_by_default_and_english_on_request(pw, client_as
     assert "My points" in en and "Claim points" in en
 
 
-def test_staff_lists_take_the_same_number_of_queries_however_long_they_are(pw, client_as):
+def test_staff_lists_take_the_same_number_of_queries_however_long_they_are(pw, client_as, steady_memo):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
