@@ -43,6 +43,8 @@ class Role(models.TextChoices):
     PARTY_MEMBER = "party_member", _("party member")
     VOLUNTEER = "volunteer", _("volunteer")
     RESIDENT = "resident", _("resident")
+    # Another system's account (a 12345 hotline's): files what it sends into its area, logs in nowhere.
+    INTEGRATION = "integration", _("connected system")
 
 
 class RoleAssignment(models.Model):

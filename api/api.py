@@ -222,6 +222,7 @@ def _register_routers() -> None:
     from catalog.api import router as catalog_router
     from dashboards.api import router as dashboards_router
     from deliberation.api import router as deliberation_router
+    from integrations.api import router as integrations_router
     from mediation.api import router as mediation_router
     from notices.api import router as notices_router
     from notify.api import router as notify_router
@@ -246,6 +247,7 @@ def _register_routers() -> None:
     api.add_router("", mediation_router)
     api.add_router("", notify_router)
     api.add_router("", dashboards_router)
+    api.add_router("", integrations_router)
 
 
 _register_routers()

@@ -208,7 +208,12 @@ Request = tuple[str, str, str | None]  # method, path, JSON body
 
 
 def drive(
-    port: int, token: str, clients: int, seconds: float, next_request: Callable[[random.Random, int], Request]
+    port: int,
+    token: str,
+    clients: int,
+    seconds: float,
+    next_request: Callable[[random.Random, int], Request],
+    content_type: str = "application/json",
 ) -> dict[str, float]:
     """Python clients on keep-alive connections: `next_request(rng, client)` says what to send."""
     latencies: list[float] = []
@@ -224,7 +229,7 @@ def drive(
         mine: list[float] = []
         seen: dict[int, int] = {}
         bad = 0
-        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+        headers = {"Authorization": f"Bearer {token}", "Content-Type": content_type}
         while time.monotonic() < stop_at:
             method, path, body = next_request(rng, n)
             t0 = time.perf_counter()

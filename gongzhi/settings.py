@@ -78,6 +78,7 @@ INSTALLED_APPS = [
     "notices",
     "deliberation",
     "mediation",
+    "integrations",
     "dashboards",
     "demo",
 ]
@@ -270,7 +271,8 @@ GONGZHI: dict[str, Any] = {
     # Rate limits (core.ratelimit): (how many, per how many seconds) for each action and whom it counts.
     # `user`/`staff` are counted in the services, `address`/`username` before the view; 429 past them.
     "RATE_LIMITS": {
-        "intake": {"user": (10, 600), "staff": (300, 600), "address": (300, 600)},
+        # "exchange": a hotline system's account (integrations), a backstop against a runaway loop.
+        "intake": {"user": (10, 600), "staff": (300, 600), "address": (300, 600), "exchange": (200_000, 600)},
         "sos": {"user": (3, 600), "staff": (60, 600), "address": (60, 600)},
         "login": {"address": (30, 300), "username": (10, 300)},
     },
@@ -364,12 +366,50 @@ GONGZHI: dict[str, Any] = {
             int(d) for d in os.environ.get("GONGZHI_MEDIATION_FOLLOW_UP_DAYS", "30,90").split(",") if d.strip()
         ],
     },
+    # Open311 GeoReport v2 (integrations.open311): the jurisdiction this server answers for (empty: any
+    # jurisdiction_id is accepted, as a server of one jurisdiction may), and what discovery tells clients.
+    "OPEN311": {
+        "JURISDICTION_ID": os.environ.get("GONGZHI_OPEN311_JURISDICTION_ID", ""),
+        "CONTACT": os.environ.get("GONGZHI_OPEN311_CONTACT", ""),
+        "KEY_SERVICE": os.environ.get("GONGZHI_OPEN311_KEY_SERVICE", ""),
+    },
+    # 12345 hotline exchange (integrations): pushed orders larger than this are refused (413); a file import
+    # gives up listing refused rows after MAX_ERRORS of them (it still counts them).
+    "HOTLINE": {
+        "MAX_PUSH_BYTES": int(os.environ.get("GONGZHI_HOTLINE_MAX_PUSH_BYTES", "65536")),
+        "MAX_FILE_MB": int(os.environ.get("GONGZHI_HOTLINE_MAX_FILE_MB", "200")),
+        "MAX_ERRORS": 5000,
+        "CHUNK": 200,
+    },
     "VOLUNTEERS": {
         # Volunteers may check themselves in with the activity's code this long before it starts.
         "CHECKIN_EARLY_MINUTES": int(os.environ.get("GONGZHI_CHECKIN_EARLY_MINUTES", "30")),
     },
+    # Webhooks to other systems (notify.webhooks, sent by run_webhooks).
+    "WEBHOOKS": {
+        # Seconds one POST may take (connecting, then the answer); at most 64 KiB of an answer is read.
+        "TIMEOUT": float(os.environ.get("GONGZHI_WEBHOOKS_TIMEOUT", "10")),
+        # Attempts of one delivery before it is given up (a manager may send it again).
+        "MAX_ATTEMPTS": int(os.environ.get("GONGZHI_WEBHOOKS_MAX_ATTEMPTS", "10")),
+        # The wait after a failed attempt: this many seconds, doubled after each failure, at most the maximum.
+        "BACKOFF_SECONDS": float(os.environ.get("GONGZHI_WEBHOOKS_BACKOFF_SECONDS", "30")),
+        "BACKOFF_MAX_SECONDS": float(os.environ.get("GONGZHI_WEBHOOKS_BACKOFF_MAX_SECONDS", str(6 * 3600))),
+        # A subscription whose attempts fail this many times in a row is turned off and its managers told.
+        "DISABLE_AFTER": int(os.environ.get("GONGZHI_WEBHOOKS_DISABLE_AFTER", "20")),
+        # A worker's claim on a delivery (at least twice the timeout): one killed mid-send leaves it to the next.
+        "LEASE_SECONDS": float(os.environ.get("GONGZHI_WEBHOOKS_LEASE_SECONDS", "60")),
+        # After a secret is rotated the old one signs too (a second signature) for this many hours.
+        "ROTATION_GRACE_HOURS": float(os.environ.get("GONGZHI_WEBHOOKS_ROTATION_GRACE_HOURS", "24")),
+    },
 }
 NOTIFY_GATEWAY = os.environ.get("GONGZHI_NOTIFY_GATEWAY", "notify.gateways.LoggingGateway")
+# notify.gateways.HttpGateway (NOTIFY_GATEWAY="notify.gateways.HttpGateway"): SMS handed to a county's SMS
+# platform, or a bridge to WeChat template messages, as a JSON POST signed with the secret (core.signing).
+NOTIFY_HTTP_GATEWAY = {
+    "URL": os.environ.get("GONGZHI_SMS_HTTP_URL", ""),
+    "SECRET": os.environ.get("GONGZHI_SMS_HTTP_SECRET", ""),
+    "TIMEOUT": float(os.environ.get("GONGZHI_SMS_HTTP_TIMEOUT", "10")),
+}
 
 LOGGING = {
     "version": 1,
@@ -389,7 +429,8 @@ SITE_TITLE = _("Gongzhi grassroots governance")
 WORKER_COMMANDS = [
     w.strip()
     for w in os.environ.get(
-        "GONGZHI_WORKERS", "run_deadlines,run_outbox,run_sos,run_points,run_rollups,run_mediation"
+        "GONGZHI_WORKERS",
+        "run_deadlines,run_outbox,run_sos,run_points,run_rollups,run_mediation,run_webhooks,run_imports",
     ).split(",")
     if w.strip()
 ]

@@ -21,6 +21,8 @@ urlpatterns = [
     path("notices/", include("notices.urls")),
     path("deliberation/", include("deliberation.urls")),
     path("mediation/", include("mediation.urls")),
+    path("open311/v2/", include("integrations.open311_urls")),
+    path("integrations/", include("integrations.urls")),
     path("inbox/", include("notify.urls")),
     path("dashboard/", include("dashboards.urls")),
     path("track/", include(track_patterns)),

@@ -26,6 +26,7 @@ IMPORTANT_KINDS = frozenset(
         "workorder.bad_rating",  # 重办: reopened after a bad rating, to verify and dispatch again
         "workorder.reopened",  # 重办: reopened by a dispatcher, or after a failed callback
         "mediation.red_flag",  # a dispute at risk of violence or of a crime (民转刑): the town at once
+        "webhook.disabled",  # another system stopped hearing of events (notify.webhooks): its managers at once
     }
 )
 

@@ -67,6 +67,9 @@ class Cap(StrEnum):
     MEDIATION_REPORT = "mediation.report"  # reports disputes found on patrol or brought in; turns orders into cases
     MEDIATION_MANAGE = "mediation.manage"  # registers the mediators of the subtree's villages and towns
     MEDIATION_WATCH = "mediation.watch"  # reads the settlement figures (小事不出村); told at once of red flags
+    # --- integration with other systems (scope: the subtree) ---------------------------------------------------
+    INTEGRATIONS_MANAGE = "integrations.manage"  # webhooks, hotline sources and their secrets; told when one fails
+    INTEGRATIONS_EXCHANGE = "integrations.exchange"  # imports 12345 hotline files into the subtree, exports replies
 
 
 C = Cap
@@ -78,7 +81,7 @@ CAPS: dict[str, frozenset[Cap]] = {
         {C.PEOPLE, C.REGISTER, C.ORDERS_SEE, C.ORDERS_DISPATCH, C.ORDERS_SUPERVISE, C.ORDERS_PROXY}
         | {C.DASHBOARD, C.DASHBOARD_DEPARTMENTS, C.ASSESS, C.POINTS_MANAGE, C.POINTS_FILE, C.SOS_CENTRE}
         | {C.PARTY_MANAGE, C.PARTY_WATCH, C.NOTICES_PUBLISH, C.DELIBERATION_MANAGE, C.DELIBERATION_WATCH}
-        | {C.MEDIATION_REPORT, C.MEDIATION_MANAGE, C.MEDIATION_WATCH}
+        | {C.MEDIATION_REPORT, C.MEDIATION_MANAGE, C.MEDIATION_WATCH, C.INTEGRATIONS_MANAGE, C.INTEGRATIONS_EXCHANGE}
     ),
     Role.LEADER: frozenset(
         {C.PEOPLE, C.ORDERS_SEE, C.ORDERS_SUPERVISE, C.DASHBOARD, C.DASHBOARD_DEPARTMENTS, C.ASSESS}
@@ -88,7 +91,7 @@ CAPS: dict[str, frozenset[Cap]] = {
     Role.DISPATCHER: frozenset(
         {C.PEOPLE, C.PHONE, C.ORDERS_SEE, C.ORDERS_DISPATCH, C.ORDERS_SUPERVISE, C.ORDERS_PROXY, C.ORDERS_TRIAGE}
         | {C.DASHBOARD, C.DASHBOARD_DEPARTMENTS, C.POINTS_WATCH, C.SOS_CENTRE, C.PARTY_WATCH}
-        | {C.MEDIATION_REPORT, C.MEDIATION_WATCH}
+        | {C.MEDIATION_REPORT, C.MEDIATION_WATCH, C.INTEGRATIONS_EXCHANGE}
     ),
     # Department staff see the work dispatched to their department, not the register of residents.
     Role.DEPT_STAFF: frozenset({C.ORDERS_HANDLE}),
@@ -115,16 +118,22 @@ CAPS: dict[str, frozenset[Cap]] = {
     Role.PARTY_MEMBER: frozenset({C.ORDERS_PROXY}),
     Role.VOLUNTEER: frozenset({C.SOS_VOLUNTEER}),
     Role.RESIDENT: frozenset(),  # their own household and orders, whatever the table says
+    # A hotline system's account (integrations.HotlineSource): files the orders it sends into its area.
+    Role.INTEGRATION: frozenset({C.ORDERS_PROXY}),
 }
 
 # A superuser holds this role's capabilities over every root of the tree.
 SUPERUSER_ROLE: str = Role.ADMIN
 # Everyone linked to a resident record holds this role (their own household and orders).
 RESIDENT_ROLE: str = Role.RESIDENT
+# The role of a connected system's account (a 12345 hotline's: integrations.HotlineSource).
+INTEGRATION_ROLE: str = Role.INTEGRATION
 # Roles held over a department rather than a node.
 DEPARTMENT_ROLES = frozenset({Role.DEPT_STAFF})
 # Roles that make someone staff (they work for the county), as against the people it serves.
-STAFF_ROLES = frozenset(r for r in Role if r not in (Role.RESIDENT, Role.VOLUNTEER, Role.PARTY_MEMBER))
+STAFF_ROLES = frozenset(
+    r for r in Role if r not in (Role.RESIDENT, Role.VOLUNTEER, Role.PARTY_MEMBER, Role.INTEGRATION)
+)
 # Who the command centre is for a one-key call, in the order they are tried: the first group that has
 # anyone over the call's place is alerted.
 CENTRE_LADDER: tuple[frozenset[str], ...] = (
@@ -239,4 +248,6 @@ def nav(user: Any) -> dict[str, bool]:
         # Disputes: residents (their own cases), mediators, and staff who report, register mediators or watch.
         "mediation": _scope(user).own is not None
         or any(may(user, c) for c in (Cap.MEDIATION_REPORT, Cap.MEDIATION_MANAGE, Cap.MEDIATION_WATCH)),
+        # Connected systems: 12345 files for dispatchers, hotline sources and webhooks for administrators.
+        "integrations": may(user, Cap.INTEGRATIONS_EXCHANGE) or may(user, Cap.INTEGRATIONS_MANAGE),
     }

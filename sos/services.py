@@ -23,6 +23,7 @@ from core.clock import now
 from core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from core.memo import bump
 from core.validators import validate_phone
+from notify import webhooks
 from notify.services import message_queue
 from org.access import get_scope
 from org.models import HouseholdLink, Level, Node, Resident, ServicePoint, path_ids
@@ -40,6 +41,27 @@ MAX_CONTACTS = 5
 
 def setting(name: str) -> Any:
     return settings.GONGZHI["SOS"][name]
+
+
+def _iso(t: dt.datetime | None) -> str | None:
+    return t.isoformat() if t is not None else None
+
+
+def _publish(call: Call, event_type: str) -> None:
+    """Tell subscribed systems (notify.webhooks) in this transaction: the call's place and progress, never
+    who called (no query at all when nobody subscribed)."""
+    if not webhooks.wanted(event_type):
+        return
+    webhooks.publish(
+        event_type,
+        {
+            "id": call.pk, "kind": call.kind, "channel": call.channel, "state": call.state, "stage": call.stage,
+            "level": call.level, "node_id": path_ids(call.path)[-1] if call.path else None,
+            "raised_at": _iso(call.raised_at), "acknowledged_at": _iso(call.acknowledged_at),
+            "resolved_at": _iso(call.resolved_at), "cancelled_at": _iso(call.cancelled_at),
+        },
+        path=call.path,
+    )  # fmt: skip
 
 
 def _event(call: Call, action: str, by: User | None, *, from_state: str = "", to_state: str = "", note: str = "",
@@ -271,6 +293,7 @@ def _raise(profile: CareProfile, kind: str, channel: str, by: User, note: str, k
     _event(call, Action.RAISE, by, to_state=State.RAISED, note=note, at=t, data={"kind": kind, "channel": channel})
     _alert_rung(call, t)
     _tell_family(call)
+    _publish(call, "sos.raised")
     return call
 
 
@@ -386,6 +409,7 @@ def escalate_one() -> bool:
         if call.stage == Call.Stage.VILLAGE:
             call.stage = Call.Stage.CENTRE
         _alert_rung(call, t, late_ms=int((t - due).total_seconds() * 1000))
+        _publish(call, "sos.escalated")
     return True
 
 
@@ -447,6 +471,8 @@ def _move(call: Call, action: str, by: User, *, note: str = "", **fields: Any) -
         record=lambda frm, to: _event(call, action, by, from_state=frm, to_state=to, note=note, at=t),
     )
     assert moved.event is not None
+    if moved.to_state in (State.RESOLVED, State.CANCELLED):
+        _publish(call, "sos.closed")
     return moved.event
 
 

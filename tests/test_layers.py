@@ -2,7 +2,7 @@
 
     core ← org, accounts ← catalog, notify ← workorders, sos, points, volunteers, partylink, notices,
     deliberation, mediation
-    ← dashboards ← api, demo
+    ← dashboards, integrations ← api, demo
 
 Each app's non-test, non-migration source is parsed with `ast` (Django is not imported), and every import
 statement is read wherever it stands — at the top, inside a function, under `if TYPE_CHECKING:` — as are
@@ -36,6 +36,7 @@ LAYERS: dict[str, int] = {
     "deliberation": 3,
     "mediation": 3,
     "dashboards": 4,
+    "integrations": 4,
     "api": 5,
     "demo": 5,
 }

@@ -143,6 +143,8 @@ WHO_MAY_AT_A1 = {
     "mediation.report": "admin li wu zhao zhou",  # residents report their own disputes, not as a patrol
     "mediation.manage": "admin wu",  # the town registers its villages' mediators
     "mediation.watch": "admin qian wu zhao zhou",  # the 小事不出村 figures; told of red flags
+    "integrations.manage": "admin",  # hotline sources and their secrets, webhooks
+    "integrations.exchange": "admin zhao",  # the dispatch centre imports 12345 files and exports replies
 }
 
 
@@ -315,6 +317,10 @@ def test_every_persona_and_capability_the_table_says_is_what_the_product_does(pl
             return r.status_code == 201
         if cap == Cap.MEDIATION_WATCH:
             return client.get(f"/api/v1/mediation/figures?node_id={c.a1.pk}").status_code == 200
+        if cap == Cap.INTEGRATIONS_MANAGE:
+            return client.get("/integrations/sources/new/").status_code == 200
+        if cap == Cap.INTEGRATIONS_EXCHANGE:
+            return client.get("/integrations/import/").status_code == 200
         raise AssertionError(f"no probe for {cap}")
 
     # What the table says, with the rules each capability's gate adds to it.

@@ -31,6 +31,7 @@ class Channel(models.TextChoices):
     PARTY = "party", _("party-member relay")
     PROXY = "proxy", _("proxy (代办)")
     API = "api", _("API")
+    OPEN311 = "open311", _("Open311 app")
 
 
 class CloseReason(models.TextChoices):

@@ -172,7 +172,7 @@ def test_granian_has_no_switch_that_trusts_proxy_headers():
 # --- the children -----------------------------------------------------------------------------------
 
 
-def test_serve_supervises_the_server_and_the_six_workers(settings):
+def test_serve_supervises_the_server_and_the_seven_workers(settings):
     children = supervised_children(settings, host="127.0.0.1", port=8000)
     assert [c.name for c in children] == [
         "server",
@@ -182,6 +182,8 @@ def test_serve_supervises_the_server_and_the_six_workers(settings):
         "run_points",
         "run_rollups",
         "run_mediation",
+        "run_webhooks",
+        "run_imports",
     ]
     server = children[0]
     assert server.critical and server.argv[1:] == [

@@ -13,6 +13,7 @@ from accounts.models import RoleAssignment, User
 from core.clock import now
 from core.errors import NotFound
 from core.fastinsert import insert
+from notify import webhooks
 from notify.services import message_queue
 from org.models import path_prefixes
 from org.policy import Cap, holders
@@ -29,7 +30,8 @@ from workorders.states import (
 
 TRACKING_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no 0/O, 1/I: read out over the phone
 TRACKING_LENGTH = 10
-RESIDENT_CHANNELS = frozenset({Channel.WEB, Channel.MOBILE, Channel.API})
+# Where residents file their own appeals (and apps for them: a civic app speaking Open311 is one).
+RESIDENT_CHANNELS = frozenset({Channel.WEB, Channel.MOBILE, Channel.API, Channel.OPEN311})
 
 
 def _label(user: User | None) -> str:
@@ -140,6 +142,46 @@ def notify_owner(order: WorkOrder, kind: str, template: str, *, sms: bool = Fals
 # --- the one state mover ----------------------------------------------------------------------
 
 
+# Which moves other systems hear of (notify.webhooks): the event type a move to a state (or an action) is.
+HOOKED_STATES: dict[str, str] = {
+    State.DISPATCHED: "workorder.dispatched",
+    State.RESOLVED: "workorder.resolved",
+    State.CLOSED: "workorder.closed",
+}
+HOOKED_ACTIONS = {"rate": "workorder.rated"}
+
+
+def hook_payload(order: WorkOrder) -> dict[str, Any]:
+    """What a subscribed system is told of an order: where it is in the loop, never who the resident is.
+    `reference` is the order's key in the system that sent it ("<source>:<number>" for a 12345 hotline's)."""
+    return {
+        "id": order.pk,
+        "tracking_code": order.tracking_code,
+        "kind": order.kind,
+        "channel": order.channel,
+        "category": order.category.code if order.category_id else None,
+        "grid": order.grid.code if order.grid_id else None,
+        "state": order.state,
+        "round": order.round,
+        "department": order.department.code if order.department is not None else None,
+        "unit_node": order.unit_node.code if order.unit_node is not None else None,
+        "reply": order.reply,
+        "reference": order.idempotency_key if order.channel == Channel.HOTLINE else "",
+        "created_at": order.created_at.isoformat() if order.created_at else None,
+        "due_at": order.due_at.isoformat() if order.due_at else None,
+        "resolved_at": order.resolved_at.isoformat() if order.resolved_at else None,
+        "closed_at": order.closed_at.isoformat() if order.closed_at else None,
+        "updated_at": order.updated_at.isoformat() if order.updated_at else None,
+    }
+
+
+def publish(order: WorkOrder, event_type: str) -> None:
+    """Tell subscribed systems, in the caller's transaction (nothing is told of a change that rolled back).
+    Without a subscription for the type this costs no query (notify.webhooks)."""
+    if webhooks.wanted(event_type):
+        webhooks.publish(event_type, hook_payload(order), path=order.path)
+
+
 def _move(
     order: WorkOrder,
     action: str,
@@ -164,6 +206,9 @@ def _move(
         ),
     )
     assert moved.event is not None
+    hooked = HOOKED_ACTIONS.get(action) or HOOKED_STATES.get(moved.to_state)
+    if hooked is not None:
+        publish(order, hooked)
     return moved.event
 
 

@@ -31,7 +31,14 @@ from workorders.models import (
     Kind,
     WorkOrder,
 )
-from workorders.services.common import RESIDENT_CHANNELS, TRACKING_ALPHABET, TRACKING_LENGTH, _event, notify_owner
+from workorders.services.common import (
+    RESIDENT_CHANNELS,
+    TRACKING_ALPHABET,
+    TRACKING_LENGTH,
+    _event,
+    notify_owner,
+    publish,
+)
 from workorders.states import (
     State,
 )
@@ -120,10 +127,13 @@ def workorder_submit(
     form_data: dict[str, Any] | None = None,
     idempotency_key: str = "",
     at: dt.datetime | None = None,
+    rate: str = "",
 ) -> Submitted:
     """File an appeal or a service order into the one pool.
 
-    A retried submission with the same idempotency key returns the order the first one made.
+    A retried submission with the same idempotency key returns the order the first one made. `rate`: the
+    rate-limit rule the filer is counted under (core.ratelimit) when it is not theirs as a person — a hotline
+    system's exchange account files a county's orders ("exchange").
     """
     # The key is looked up only when the insert breaks its unique constraint: the first try of every
     # submission (nearly all of them) costs no extra query.
@@ -148,6 +158,7 @@ def workorder_submit(
             form_data=form_data or {},
             idempotency_key=idempotency_key,
             at=at,
+            rate=rate,
         )
         return Submitted(order, True)
     except ratelimit.RateLimited:
@@ -231,6 +242,7 @@ def _submit(
     form_data: dict[str, Any],
     idempotency_key: str,
     at: dt.datetime | None,
+    rate: str = "",
 ) -> WorkOrder:
     errors: dict[str, list[str]] = {}
     text = (text or "").strip()
@@ -262,7 +274,7 @@ def _submit(
     scope = ws.scope
     if by is not None:
         # Per person, whichever way they came in (core.ratelimit); a hotline operator files for many.
-        ratelimit.hit("intake", "staff" if scope.is_staff else "user", by.pk)
+        ratelimit.hit("intake", rate or ("staff" if scope.is_staff else "user"), by.pk)
     proxying = owner is not None and owner.pk != scope.own_resident_id
     if owner is not None and proxying:
         if not ws.proxy_paths and not scope.linked_household_ids:
@@ -364,6 +376,7 @@ def _insert_order(order: WorkOrder, *, by: User | None, at: dt.datetime, proxyin
         data={"channel": order.channel, "proxy": proxying},
     )
     attach(order, fresh_events=[event])  # the whole timeline of a new order: the answer needs no query for it
+    publish(order, "workorder.submitted")
     if proxying:
         notify_owner(
             order,

@@ -197,6 +197,11 @@ class Command(BaseCommand):
                     f"Disputes: {md.cases} cases, {md.settled} settled ({md.in_village} in the grid or village), "
                     f"{md.open} open, {md.red_flags} red flag"
                 )
+            from demo.integrations import seed_integrations
+
+            hl = seed_integrations(seed=seed)
+            if verbosity >= 1:
+                self.stdout.write(f"12345 hotline: {hl.orders} orders received, {hl.dispatched} dispatched")
         if verbosity >= 1:
             self._report(summary)
 
