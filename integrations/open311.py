@@ -44,6 +44,7 @@ from catalog.models import Category, FieldType, ServiceItem
 from core import ratelimit
 from core.clock import SHANGHAI, now
 from core.errors import ApiError, Conflict, NotFound, PermissionDenied, ValidationFailed
+from core.memo import memo
 from org.places import place_from_address
 from workorders import services as workorders
 from workorders.api import unit_name
@@ -224,6 +225,12 @@ class Service:
 
 
 def services() -> list[Service]:
+    """Every service, kept in memory with the catalogue (core.memo "catalog": a change to a category or an item
+    is seen within a second): a civic app's every POST looks its service up."""
+    return memo("catalog").get("open311-services", _services)
+
+
+def _services() -> list[Service]:
     cats = list(Category.objects.filter(is_active=True).select_related("parent__parent"))
     parents = {c.parent_id for c in cats if c.parent_id}
     out: list[Service] = []

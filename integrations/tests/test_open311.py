@@ -966,12 +966,6 @@ def test_requests_at_most_1000(world, client, app, clock):
         assert first.tracking_code not in ids(rows), "the 1000 newest"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: once its service item is unpublished, an order's row says service_code '030101' (the code of "
-    "another service, the category 低保申请) beside service_name '低保申请代办', and requests?service_code=030101 "
-    "does not list it; the specification: 'service_code: The unique identifier for the service request type'",
-)
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_an_order_keeps_its_service_code_when_the_item_is_unpublished(fmt, world, client, key):
     rid = file(client, report(key, service_code="S003", **{"attribute[members]": "3"}), fmt)
