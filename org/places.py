@@ -59,7 +59,7 @@ def _load() -> _Names:
 
 
 def _names() -> _Names:
-    return memo("org").get("place-names", _load)
+    return memo("org").get("address-places", _load)
 
 
 def place_from_address(address: str, *, within: tuple[str, ...] = ()) -> Node | None:
