@@ -61,7 +61,7 @@ test-sqlite: venv
 test-postgres: venv
 	@if $(BIN)/python -c "import psycopg,sys; psycopg.connect('$(TEST_DATABASE_URL)'.replace('postgres://','postgresql://',1), connect_timeout=3).close()" 2>/dev/null; then \
 		echo "== tests on PostgreSQL ($(TEST_DATABASE_URL)) =="; \
-		DATABASE_URL=$(TEST_DATABASE_URL) $(BIN)/pytest -m "not browser" $(PYTEST_ARGS); \
+		DATABASE_URL=$(TEST_DATABASE_URL) DB_POOL_TIMEOUT=$${DB_POOL_TIMEOUT:-30} $(BIN)/pytest -m "not browser" $(PYTEST_ARGS); \
 	else \
 		echo "== PostgreSQL not reachable at $(TEST_DATABASE_URL): skipping the PostgreSQL run (SQLite run passed) =="; \
 	fi

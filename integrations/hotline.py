@@ -25,6 +25,7 @@ from django.utils.translation import gettext_lazy
 
 from catalog.models import Category
 from core.clock import SHANGHAI
+from core.memo import memo
 from org.models import Department, Node
 from org.places import place_from_address
 from workorders.models import Kind
@@ -224,24 +225,41 @@ class Lookups:
 
     @classmethod
     def load(cls) -> Lookups:
-        cats: dict[str, Category] = {}
-        for c in Category.objects.filter(is_active=True).order_by("level"):
-            cats[c.name] = c  # deeper levels come later and win
-            cats[c.code] = c
-        depts: dict[str, Department] = {}
-        for d in Department.objects.all():
-            depts[d.name] = d
-            depts[d.code] = d
-        nodes: dict[str, Node] = {}
-        names: dict[str, int] = {}
-        all_nodes = list(Node.objects.all())
-        for n in all_nodes:
-            names[n.name] = names.get(n.name, 0) + 1
-        for n in all_nodes:
-            nodes[n.code] = n
-            if names[n.name] == 1:
-                nodes.setdefault(n.name, n)
-        return cls(cats, depts, nodes)
+        """Kept in memory with the catalogue and the tree (core.memo): every pushed order asks them."""
+        return cls(
+            memo("catalog").get("hotline-categories", _categories),
+            memo("org").get("hotline-departments", _departments),
+            memo("org").get("hotline-nodes", _nodes),
+        )
+
+
+def _categories() -> dict[str, Category]:
+    cats: dict[str, Category] = {}
+    for c in Category.objects.filter(is_active=True).order_by("level"):
+        cats[c.name] = c  # deeper levels come later and win
+        cats[c.code] = c
+    return cats
+
+
+def _departments() -> dict[str, Department]:
+    depts: dict[str, Department] = {}
+    for d in Department.objects.all():
+        depts[d.name] = d
+        depts[d.code] = d
+    return depts
+
+
+def _nodes() -> dict[str, Node]:
+    nodes: dict[str, Node] = {}
+    all_nodes = list(Node.objects.all())
+    names: dict[str, int] = {}
+    for n in all_nodes:
+        names[n.name] = names.get(n.name, 0) + 1
+    for n in all_nodes:
+        nodes[n.code] = n
+        if names[n.name] == 1:
+            nodes.setdefault(n.name, n)  # a name two nodes share names neither
+    return nodes
 
 
 def parse(

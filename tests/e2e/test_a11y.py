@@ -82,6 +82,12 @@ TARGETS = [
     Target("mediation-agreement", "village", False, "/mediation/cases/{agreed}/agreement/"),
     Target("mediation-figures", "town", False, "/dashboard/mediation/"),
     Target("mediation-mediators", "town", False, "/mediation/mediators/"),
+    Target("integrations-home", "dispatcher", False, "/integrations/"),
+    Target("integrations-import", "dispatcher", False, "/integrations/import/"),
+    Target("integrations-export", "dispatcher", False, "/integrations/sources/{source}/export/"),
+    Target("integrations-source", "admin", False, "/integrations/sources/{source}/"),
+    Target("webhooks", "admin", False, "/inbox/webhooks/"),
+    Target("webhook-new", "admin", False, "/inbox/webhooks/new/"),
 ]
 
 # Pages whose remaining violations are in templates another team owns: the exact fixes are in the
@@ -163,8 +169,12 @@ def _scan_all(base_url: str, browser) -> dict[str, dict]:
     case = Case.objects.filter(state="mediating").order_by("pk").first()
     agreed = Case.objects.filter(agreements__isnull=False).order_by("pk").first()
     assert case is not None and agreed is not None, "the demo has disputes being mediated and agreed"
+    from integrations.models import HotlineSource
+
+    source = HotlineSource.objects.get(code="h12345")  # the demo's 12345 hotline
     fill = {"order": order.pk, "shop": shop.pk, "household": link.household_id, "vote": vote.pk,
-            "matter": matter.pk, "village": vote.village_id, "case": case.pk, "agreed": agreed.pk}  # fmt: skip
+            "matter": matter.pk, "village": vote.village_id, "case": case.pk, "agreed": agreed.pk,
+            "source": source.pk}  # fmt: skip
     contexts: dict[tuple[str | None, bool], object] = {}
     scans: dict[str, dict] = {}
     try:
