@@ -18,7 +18,7 @@ from ninja.security import APIKeyCookie, HttpBearer
 from accounts.services import token_authenticate
 from core.errors import ApiError, error_body
 from core.ratelimit import RateLimited
-from core.validation import api_message
+from core.validation import api_message, strict_json
 
 
 class TokenAuth(HttpBearer):
@@ -50,25 +50,15 @@ class SessionAuth(APIKeyCookie):
         return None
 
 
-def _no_constants(name: str) -> None:
-    # NaN and Infinity are not JSON (RFC 8259), and neither database stores them: refuse them at the door.
-    raise json.JSONDecodeError(f"{name} is not allowed in JSON", name, 0)
-
-
 class StrictJSONParser(Parser):
-    """JSON as RFC 8259 says it travels: UTF-8 (json.loads would guess UTF-16 and UTF-32 from bytes, and a
-    byte-order mark is refused), without NaN or Infinity."""
+    """JSON as RFC 8259 says it travels (core.validation.strict_json)."""
 
     def parse_body(self, request: HttpRequest) -> Any:
         # A form or multipart body where JSON is read: refused as malformed, without reading it (the
         # middleware may have read it as a form already, and Django then refuses to give the raw bytes).
         if request.content_type != "application/json":
             raise json.JSONDecodeError("JSON bodies only (Content-Type: application/json)", "", 0)
-        try:
-            text = request.body.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise json.JSONDecodeError("JSON must be UTF-8", "", exc.start) from exc
-        return json.loads(text, parse_constant=_no_constants)
+        return strict_json(request.body)
 
 
 # The statuses any operation may answer in the one error shape, with what each means (the OpenAPI document

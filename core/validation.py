@@ -17,6 +17,7 @@ The one rule for control characters, for every text that comes in (page forms, J
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -141,3 +142,18 @@ def api_message(err: dict[str, Any]) -> str:
         return str(ctx.get("error", "")) or str(INVALID)
     # Whatever else pydantic says is in English: a person reading Chinese gets a sentence in Chinese.
     return str(INVALID)
+
+
+def _no_constants(name: str) -> None:
+    # NaN and Infinity are not JSON (RFC 8259), and neither database stores them: refuse them at the door.
+    raise json.JSONDecodeError(f"{name} is not allowed in JSON", name, 0)
+
+
+def strict_json(raw: bytes) -> Any:
+    """JSON as RFC 8259 says it travels: UTF-8 (json.loads would guess UTF-16 and UTF-32 from bytes, and a
+    byte-order mark is refused), without NaN or Infinity. Raises json.JSONDecodeError (a ValueError)."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise json.JSONDecodeError("JSON must be UTF-8", "", exc.start) from exc
+    return json.loads(text, parse_constant=_no_constants)

@@ -6,7 +6,6 @@ empty). Dispatchers' file imports have their pages (integrations.views) and the 
 from __future__ import annotations
 
 import datetime as dt
-import json
 from typing import Any
 
 from django.http import HttpRequest
@@ -19,6 +18,7 @@ from pydantic import ValidationError as PydanticError
 from core.errors import ApiError, NotFound, ValidationFailed
 from core.schemas import DictSchema, StrictIn
 from core.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, BadSignature, verify
+from core.validation import strict_json
 from integrations import hotline, services
 from integrations.models import HotlineOrder, HotlineSource
 from workorders.api import unit_name
@@ -120,10 +120,6 @@ def _out(link: HotlineOrder, created: bool) -> dict[str, Any]:
     }
 
 
-def _reject_constant(name: str) -> None:
-    raise ValueError(name)
-
-
 @router.post(
     "/hotline/{code}/orders",
     auth=None,
@@ -143,8 +139,8 @@ def hotline_push(request: HttpRequest, code: str):
     source = _source(code)
     body = _signed_body(request, source)
     try:
-        data = json.loads(body.decode("utf-8"), parse_constant=_reject_constant)
-    except (UnicodeDecodeError, ValueError):
+        data = strict_json(body)
+    except ValueError:
         raise ValidationFailed(_("The body is not UTF-8 JSON."), code="malformed_request") from None
     if not isinstance(data, dict):
         raise ValidationFailed(_("The body is a JSON object."), code="malformed_request")

@@ -19,12 +19,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from catalog.models import Category
-from core.clock import SHANGHAI
+from core.clock import aware
 from core.memo import memo
 from org.models import Department, Node
 from org.places import place_from_address
@@ -173,7 +172,15 @@ def count_rows(path: Path | str) -> int:
     with path.open("rb") as fh:
         head = fh.read(4)
     if head.startswith(b"PK"):
-        return sum(1 for _row in _xlsx_rows(path))
+        from openpyxl import load_workbook
+
+        try:
+            wb = load_workbook(path, read_only=True, data_only=True)
+            rows = wb.worksheets[0].max_row  # the sheet's recorded dimension: nothing is read for it
+            wb.close()
+        except Exception:  # damaged: read_rows says why
+            rows = None
+        return max(0, rows - 1) if rows else sum(1 for _row in _xlsx_rows(path))
     text = _decode(path.read_bytes())
     return max(0, sum(1 for _r in csv.reader(io.StringIO(text, newline=""))) - 1)
 
@@ -198,21 +205,20 @@ def _text(values: dict[str, Any], col: str, limit: int, label: Any) -> str:
 
 
 def parse_time(value: Any, label: Any) -> dt.datetime | None:
+    """A cell or a pushed value as a time: Excel's own datetime or date, or ISO 8601 text ("2026/11/17 09:30"
+    too); without a zone, Asia/Shanghai wall-clock time (core.clock.aware)."""
     if value in (None, ""):
         return None
     if isinstance(value, dt.datetime):
-        t: dt.datetime | None = value
-    elif isinstance(value, dt.date):
-        t = dt.datetime.combine(value, dt.time.min)
-    else:
-        s = str(value).strip().replace("/", "-")
-        try:
-            t = parse_datetime(s) or (parse_datetime(s + " 00:00:00") if len(s) == 10 else None)
-        except ValueError:
-            t = None
-    if t is None:
-        raise RowError(_("%(field)s is not a date and time: %(value)s") % {"field": label, "value": str(value)[:40]})
-    return t if t.tzinfo is not None else t.replace(tzinfo=SHANGHAI)
+        return aware(value)
+    if isinstance(value, dt.date):
+        return aware(dt.datetime.combine(value, dt.time.min))
+    try:
+        return aware(dt.datetime.fromisoformat(str(value).strip().replace("/", "-")))
+    except ValueError:
+        raise RowError(
+            _("%(field)s is not a date and time: %(value)s") % {"field": label, "value": str(value)[:40]}
+        ) from None
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,6 @@ from django.conf import settings
 from django.core.exceptions import BadRequest, RequestDataTooBig, TooManyFieldsSent
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
-from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 
@@ -45,6 +44,7 @@ from core import ratelimit
 from core.clock import SHANGHAI, now
 from core.errors import ApiError, Conflict, NotFound, PermissionDenied, ValidationFailed
 from core.memo import memo
+from core.pages import local_datetime
 from org.places import place_from_address
 from workorders import services as workorders
 from workorders.api import unit_name
@@ -402,21 +402,12 @@ def _service_codes() -> dict[tuple[str, int], str]:
 
 
 def _when(value: str, name: str) -> dt.datetime:
-    value = value.strip()
-    t: dt.datetime | None = None
-    try:
-        t = parse_datetime(value)
-        if t is None:
-            d = parse_date(value)
-            if d is not None:
-                t = dt.datetime.combine(d, dt.time.min)
-    except ValueError:
-        t = None
-    if t is None or len(value) > 40:
+    t = local_datetime(value) if len(value) <= 40 else None
+    if t is None:
         raise Open311Error(
             400, _("%(name)s is not a W3C date and time (e.g. 2026-11-18T10:00:00+08:00).") % {"name": name}
         )
-    return t if t.tzinfo is not None else t.replace(tzinfo=SHANGHAI)
+    return t
 
 
 def _orders() -> Any:
@@ -556,15 +547,10 @@ def _typed(item: ServiceItem, raw: dict[str, Any]) -> dict[str, Any]:
                 raise Open311Error(400, _("attribute[%(code)s]: true or false.") % {"code": code})
             out[code] = value.lower() in ("true", "1")
         elif kind == FieldType.DATE:
-            day = None
-            try:
-                stamp = parse_datetime(value) if len(value) > 10 else None
-                day = stamp.date() if stamp is not None else parse_date(value)
-            except ValueError:
-                day = None
-            if day is None:
+            stamp = local_datetime(value) if len(value) <= 40 else None
+            if stamp is None:
                 raise Open311Error(400, _("attribute[%(code)s]: a date, YYYY-MM-DD.") % {"code": code})
-            out[code] = day.isoformat()
+            out[code] = stamp.date().isoformat()
         elif kind == FieldType.CHOICE:
             # A choice is offered by its text (the key): give back the choice itself, a number if it is one.
             out[code] = next((c for c in f.get("choices", []) if str(c) == value), value)

@@ -425,7 +425,10 @@ def run_import(run: ImportRun) -> ImportRun:
         return _fail(run, str(exc))
     save(p)
     ImportRun.objects.filter(pk=run.pk).update(
-        state=ImportRun.State.DONE, finished_at=now(), next_check_at=None, total=max(run.total, p.done)
+        state=ImportRun.State.DONE,
+        finished_at=now(),
+        next_check_at=None,
+        total=p.done,  # the rows there were
     )
     run.refresh_from_db()
     return run

@@ -13,16 +13,14 @@ from django.contrib.auth.decorators import login_required
 from django.db.models import Count
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from accounts.http import AuthedRequest
 from catalog.models import Category
 from core.clock import SHANGHAI, now
-from core.errors import NotFound
 from core.forms import bind
-from core.pages import attempt
+from core.pages import attempt, gate, local_datetime
 from integrations import forms, hotline, selectors, services
 from integrations.models import HotlineSource, ImportRun
 from org.access import paths_q
@@ -31,10 +29,7 @@ from org.policy import Cap, paths
 
 
 def _source(request: AuthedRequest, source_id: int, *, manage: bool = False) -> HotlineSource:
-    try:
-        return selectors.access_source(request.user, source_id, manage=manage)
-    except NotFound as exc:
-        raise Http404(str(exc.message)) from exc
+    return gate(selectors.access_source, request.user, source_id, manage=manage)
 
 
 def _gate(request: AuthedRequest) -> tuple[bool, bool]:
@@ -181,10 +176,7 @@ def import_new(request: AuthedRequest) -> HttpResponse:
 
 @login_required
 def import_page(request: AuthedRequest, run_id: int) -> HttpResponse:
-    try:
-        run = selectors.access_import(request.user, run_id)
-    except NotFound as exc:
-        raise Http404(str(exc.message)) from exc
+    run = gate(selectors.access_import, request.user, run_id)
     context = {
         "run": run,
         "errors": run.errors[:500],
@@ -198,10 +190,7 @@ def import_page(request: AuthedRequest, run_id: int) -> HttpResponse:
 @login_required
 def import_errors(request: AuthedRequest, run_id: int) -> HttpResponse:
     """The refused rows as CSV, to fix in the hotline's file and import again."""
-    try:
-        run = selectors.access_import(request.user, run_id)
-    except NotFound as exc:
-        raise Http404(str(exc.message)) from exc
+    run = gate(selectors.access_import, request.user, run_id)
     out = io.StringIO()
     w = csv.writer(out)
     w.writerow([_("line"), _("hotline order number"), _("reason")])
@@ -221,18 +210,10 @@ def export(request: AuthedRequest, source_id: int) -> HttpResponse:
     if f is None:
         return redirect("integrations:export", s.pk)
     d = f.cleaned_data
-    since = None
-    if d["since"]:
-        since = (
-            parse_datetime(d["since"].replace("T", " "))
-            if len(d["since"]) > 10
-            else parse_datetime(d["since"] + " 00:00")
-        )
-        if since is None:
-            messages.error(request, _("Changed since: a date and time, YYYY-MM-DD HH:MM."))
-            return redirect("integrations:export", s.pk)
-        if since.tzinfo is None:
-            since = since.replace(tzinfo=SHANGHAI)
+    since = local_datetime(d["since"])
+    if d["since"] and since is None:
+        messages.error(request, _("Changed since: a date and time, YYYY-MM-DD HH:MM."))
+        return redirect("integrations:export", s.pk)
     until = now()
     headers = selectors.export_headers(s)
     rows = selectors.export_rows(s, since=since, until=until)

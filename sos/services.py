@@ -43,10 +43,6 @@ def setting(name: str) -> Any:
     return settings.GONGZHI["SOS"][name]
 
 
-def _iso(t: dt.datetime | None) -> str | None:
-    return t.isoformat() if t is not None else None
-
-
 def _publish(call: Call, event_type: str) -> None:
     """Tell subscribed systems (notify.webhooks) in this transaction: the call's place and progress, never
     who called (no query at all when nobody subscribed)."""
@@ -57,8 +53,8 @@ def _publish(call: Call, event_type: str) -> None:
         {
             "id": call.pk, "kind": call.kind, "channel": call.channel, "state": call.state, "stage": call.stage,
             "level": call.level, "node_id": path_ids(call.path)[-1] if call.path else None,
-            "raised_at": _iso(call.raised_at), "acknowledged_at": _iso(call.acknowledged_at),
-            "resolved_at": _iso(call.resolved_at), "cancelled_at": _iso(call.cancelled_at),
+            "raised_at": call.raised_at, "acknowledged_at": call.acknowledged_at,  # ISO 8601 in the body
+            "resolved_at": call.resolved_at, "cancelled_at": call.cancelled_at,
         },
         path=call.path,
     )  # fmt: skip

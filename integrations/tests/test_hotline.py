@@ -204,6 +204,12 @@ def test_who_may_import_and_who_manages_sources(world, source, client_as):
     assert client_as(world.c.u_zhao).get(f"/integrations/sources/{source.pk}/").status_code == 404  # ... not manages
     page = client_as(world.c.u_admin).get(f"/integrations/sources/{source.pk}/").content.decode()
     assert source.secret in page and "/api/v1/hotline/h12345/orders" in page
+    run = services.import_queue(
+        source=source, by=world.c.u_zhao, upload=SimpleUploadedFile("y.csv", b"a,b\n"), dry_run=True
+    )
+    assert client_as(world.c.u_zhao).get(f"/integrations/imports/{run.pk}/").status_code == 200
+    assert client_as(world.c.u_wu).get(f"/integrations/imports/{run.pk}/").status_code == 404  # a town's clerk
+    assert client_as(world.c.u_wu).get(f"/integrations/sources/{source.pk}/export/").status_code == 404
     upload = SimpleUploadedFile("x.csv", b"a,b\n")
     with pytest.raises(services.NotFound):
         services.import_queue(source=source, by=world.c.u_li, upload=upload, dry_run=False)

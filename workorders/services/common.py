@@ -167,11 +167,12 @@ def hook_payload(order: WorkOrder) -> dict[str, Any]:
         "unit_node": order.unit_node.code if order.unit_node is not None else None,
         "reply": order.reply,
         "reference": order.idempotency_key if order.channel == Channel.HOTLINE else "",
-        "created_at": order.created_at.isoformat() if order.created_at else None,
-        "due_at": order.due_at.isoformat() if order.due_at else None,
-        "resolved_at": order.resolved_at.isoformat() if order.resolved_at else None,
-        "closed_at": order.closed_at.isoformat() if order.closed_at else None,
-        "updated_at": order.updated_at.isoformat() if order.updated_at else None,
+        # Times as datetimes: notify.webhooks writes them as ISO 8601 with their offset.
+        "created_at": order.created_at,
+        "due_at": order.due_at,
+        "resolved_at": order.resolved_at,
+        "closed_at": order.closed_at,
+        "updated_at": order.updated_at,
     }
 
 
