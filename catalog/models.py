@@ -28,6 +28,11 @@ class Urgency(models.TextChoices):
     EMERGENCY = "emergency", _("emergency")
 
 
+# The category of an appeal filed as free text alone, until a dispatcher or the text model classifies it
+# (待分类). Made by a migration; not offered to residents as a choice.
+UNCLASSIFIED = "00"
+
+
 class Category(models.Model):
     """A three-level appeal classification, e.g. 城乡建设 → 市政设施 → 路灯损坏."""
 
@@ -57,6 +62,14 @@ class Category(models.Model):
     )
     sort = models.PositiveIntegerField(_("sort order"), default=0)
     is_active = models.BooleanField(_("active"), default=True)
+    auto_dispatch = models.BooleanField(
+        _("auto-dispatch"),
+        default=False,
+        help_text=_(
+            "Appeals the text model places here (or in a sub-category) with enough confidence are dispatched "
+            "without a dispatcher, when auto-dispatch is switched on (GONGZHI['TRIAGE']['AUTO_DISPATCH_AT'])."
+        ),
+    )
 
     class Meta:
         verbose_name = _("appeal category")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db.models import Q, QuerySet
 
-from catalog.models import Category, ServiceItem
+from catalog.models import UNCLASSIFIED, Category, ServiceItem
 from core.memo import memo
 
 
@@ -48,3 +48,14 @@ def published_item_by_code(code: str) -> ServiceItem | None:
             .first()
         ),
     )
+
+
+def category_choices() -> list[tuple[str, str]]:
+    """(code, label) of every active category a dispatcher may put an order in, in tree order, each label
+    indented by its level; from memory (every dispatch form shows them)."""
+
+    def build() -> list[tuple[str, str]]:
+        rows = Category.objects.filter(is_active=True).exclude(code=UNCLASSIFIED).values_list("code", "name", "level")
+        return [(code, "\u3000" * (level - 1) + name) for code, name, level in sorted(rows)]
+
+    return memo("catalog").get("category-choices", build)

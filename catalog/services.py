@@ -249,13 +249,15 @@ def suggest_unit(*, category: Category | None, item: ServiceItem | None, grid: N
     rule_id, _item, _cat, _area, _lvl, department_id, handle_at_level, _prio = best[1]
     if department_id:
         return Suggestion(department_id, None, rule_id)
-    # The grid's own path names its ancestors; the one at the rule's level is the local unit.
-    node_id = (
-        memo("org").get(
-            ("level-of", tuple(area_ids), handle_at_level),
-            lambda: Node.objects.filter(pk__in=area_ids, level=handle_at_level).values_list("pk", flat=True).first(),
-        )
-        if grid is not None
-        else None
-    )
+    node_id = local_unit(grid, handle_at_level) if grid is not None else None
     return Suggestion(None, node_id, rule_id if node_id else None)
+
+
+def local_unit(grid: Node, level: int) -> int | None:
+    """The id of the town, village or grid (`level`) that `grid` lies in, from memory: the grid's own path
+    names its ancestors, and the one at that level is the local unit."""
+    area_ids = path_ids(grid.path)
+    return memo("org").get(
+        ("level-of", tuple(area_ids), level),
+        lambda: Node.objects.filter(pk__in=area_ids, level=level).values_list("pk", flat=True).first(),
+    )

@@ -24,7 +24,7 @@ def test_submit_dispatch_sign_resolve_rate_badly_reopens(live_server, browser, s
     resident_ctx, page = login(browser, live_server.url, "resident", phone=True)
     page.goto(f"{live_server.url}/workorders/new/")
     page.check('input[name="kind"][value="help"]')
-    page.click('button.tile[data-category="03"]')  # 民生保障
+    page.click('button.tile[data-category="03"]')  # 民政
     page.click('button.tile[data-category="0302"]')  # 养老服务
     page.fill("#text", "我今年八十岁了，想申请高龄津贴，不知道怎么办理")
     page.click("form.submit-form button[type=submit]")
