@@ -21,66 +21,80 @@ from catalog import defaults
 from catalog.models import Category, DispatchRule, ServiceItem, Urgency
 from core.clock import SHANGHAI, frozen, now
 from core.errors import ApiError
+from demo import appeals
 from org.models import Department, Level, Node, Resident, path_ids
 from workorders import deadlines, services
 from workorders.models import Channel, Kind, WorkOrder
 from workorders.services import Unit
 
-# second-level category code (or top level) → department name ending, as a county would set it up
+# category code (any level) → department name ending, as a county would set it up; the most specific
+# category's rule wins (catalog.services.suggest_unit), so an area's rule is the default and a second- or
+# third-level one the exception. Without a rule (矛盾纠纷 is the village's, below; 政策咨询, 村务公开, 企业服务
+# and 其他 have none) an order goes to the town.
 RULES: list[tuple[str, str]] = [
-    ("0101", "住房和城乡建设局"),
+    # 01 城乡建设
+    ("01", "住房和城乡建设局"),
     ("010201", "自来水公司"),
     ("010202", "供电公司"),
     ("010203", "自来水公司"),
-    ("0103", "住房和城乡建设局"),
+    ("010204", "供电公司"),
     ("0104", "自然资源和规划局"),
+    ("010402", "住房和城乡建设局"),  # 危房改造
+    ("0107", "城市管理执法局"),
+    # 02 环境保护
     ("02", "生态环境局"),
+    ("020101", "城市管理执法局"),  # 垃圾清运
+    ("020202", "公安局"),  # 社会生活噪声
+    ("020502", "城市管理执法局"),  # 露天烧烤
+    # 03 民政
     ("03", "民政局"),
     ("0303", "残疾人联合会"),
     ("0304", "医疗保障局"),
+    ("030402", "卫生健康局"),  # 看病就医
+    ("0307", "退役军人事务局"),
+    # 04 农村农业
     ("04", "农业农村局"),
+    ("040102", "水利和湖泊局"),  # 灌溉水利
+    ("0403", "水利和湖泊局"),
+    ("0404", "乡村振兴局"),
+    # 05 政法
     ("0502", "应急管理局"),
+    ("050202", "交通运输局"),  # 交通隐患
+    ("0503", "公安局"),
+    ("0504", "公安局"),
+    ("0505", "司法局"),
+    ("0506", "公安局"),
+    # 06 劳动和社会保障
     ("06", "人力资源和社会保障局"),
+    # 07 交通运输
+    ("07", "交通运输局"),
+    # 08 教育文体
+    ("08", "教育局"),
+    ("0805", "文化和旅游局"),
+    # 09 商贸旅游
+    ("09", "市场监督管理局"),
+    ("0903", "文化和旅游局"),
+    # 10 卫生计生
+    ("10", "卫生健康局"),
+    ("1005", "市场监督管理局"),  # 食品卫生
+    # 11 党务政务
+    ("1101", "数据局"),  # 政务服务
+    ("1102", "信访局"),  # 办事效率
+    # 12 经济管理
+    ("1202", "财政局"),
+    ("120201", "住房和城乡建设局"),  # 拖欠工程款
+    ("1203", "市场监督管理局"),
+    # 13 国土资源
+    ("13", "自然资源和规划局"),
+    ("130302", "水利和湖泊局"),  # 河道采砂
+    # 14 科技与信息产业
+    ("14", "数据局"),
+    # 15 纪检监察: no 纪委监委 among the demo's departments; 信访局 takes complaints about officials
+    ("15", "信访局"),
 ]
 
-TEXTS: dict[str, list[str]] = {
-    "010101": ["村口路灯不亮已经一周了，晚上出行不安全", "小区3栋前路灯闪烁，麻烦修一下"],
-    "010102": ["通组公路有个大坑，下雨天积水，电动车容易摔", "桥头水泥路面开裂"],
-    "010103": ["路边井盖丢失，有小孩经过很危险"],
-    "010201": ["今天早上开始停水，没有接到通知", "自来水断断续续，已经两天了"],
-    "010202": ["整个湾组停电了，老人家里冰箱药品要冷藏", "电压不稳，灯泡老是烧坏"],
-    "010203": ["自来水发黄有异味"],
-    "010301": ["闻到楼道里有燃气味"],
-    "010302": ["暖气不热，家里老人受不了"],
-    "010401": ["邻居在承包地上违规建房"],
-    "010402": ["老房子墙体开裂，下雨漏水，申请危房改造"],
-    "020101": ["垃圾桶满了好几天没人清运", "河边堆了很多建筑垃圾"],
-    "020102": ["生活污水直接排到沟里，气味很大"],
-    "020103": ["有人在田里焚烧秸秆，烟很大"],
-    "020201": ["工地晚上十点以后还在施工"],
-    "020202": ["楼下商铺音响声音太大"],
-    "030101": ["家里收入低，想咨询低保怎么申请"],
-    "030102": ["家里突发大病，能否申请临时救助"],
-    "030201": ["父亲今年满80岁，高龄津贴怎么领"],
-    "030202": ["独居老人需要上门助餐服务"],
-    "030301": ["孩子肢体残疾，想办残疾证"],
-    "030302": ["残疾人两项补贴这个月没到账"],
-    "030401": ["住院费用医保报销比例有疑问"],
-    "030402": ["想预约县医院专家号，不会在手机上操作"],
-    "040101": ["水稻出现病虫害，需要农技人员指导"],
-    "040102": ["灌溉渠道堵塞，田里放不进水"],
-    "040201": ["和邻组对承包地边界有争议"],
-    "040202": ["想把承包地流转出去，手续怎么办"],
-    "050101": ["邻居家排水管对着我家院子，多次沟通无果", "宅基地界址纠纷"],
-    "050102": ["家庭赡养纠纷，需要调解"],
-    "050201": ["楼道堆放杂物，堵塞消防通道"],
-    "050202": ["学校门口路段没有减速带，车速很快"],
-    "060101": ["在工地干了半年，老板拖欠工资"],
-    "060102": ["公司不签劳动合同"],
-    "060201": ["想参加电工技能培训"],
-    "060202": ["返乡创业，想了解创业担保贷款"],
-    "990101": ["建议村里增设健身器材"],
-}
+# leaf code → core sentences, the categories the demo plays (demo.appeals.appeal_text composes fuller ones)
+TEXTS: dict[str, list[str]] = {code: list(cores) for code, cores in appeals.LEAF_TEXTS.items()}
 
 REPLIES = [
     "已安排人员现场处理，问题已解决。",
@@ -249,7 +263,7 @@ def _one(w: DemoWorld, resident: Resident, t: dt.datetime, end: dt.datetime) -> 
         kind = rng.choices(
             [Kind.COMPLAINT, Kind.HELP, Kind.CONSULT, Kind.REPORT, Kind.SUGGESTION], weights=[35, 30, 15, 12, 8]
         )[0]
-        text = rng.choice(TEXTS[category.code])
+        text = appeals.appeal_text(category.code, rng, place=grid.name)
         form = {}
     urgency = Urgency.EMERGENCY if rng.random() < 0.03 else Urgency.URGENT if rng.random() < 0.08 else Urgency.NORMAL
     lat = lng = None
@@ -385,3 +399,83 @@ def _rate(w: DemoWorld, order: WorkOrder, t: dt.datetime, end: dt.datetime, *, g
         return
     with frozen(t):
         services.workorder_callback(order=order, by=w.dispatcher, reached=True, solved=True, satisfaction=4)
+
+
+# One matter, many voices: what a village's households say in the days a water main has burst near the
+# school. The demo plants them over the last two days so that the hot-topic scan flags them (未诉先办).
+HOT_VOICES: list[str] = [
+    "小学门口的自来水管爆了，水冲到马路上，已经淌了一上午",
+    "学校门口那条路全是水，听说是自来水主管破了，伢们上学要蹚水",
+    "市民来电反映，小学门口水管破裂漏水严重，路面积水，家里水压也很小，请尽快抢修",
+    "小学旁边自来水管爆裂，水哗哗地流，浪费太可惜了，麻烦自来水公司快来修",
+    "今早小学门口水管爆了，路上积水很深，电动车都过不去",
+    "诉求人称，小学门口自来水管道破裂，漏水两天了还没人来修，家里水龙头出水很小",
+    "小学门口地下水管破了，水往外冒，路面都泡软了，担心塌陷",
+]
+
+
+@dataclass(frozen=True)
+class Smart:
+    model: int | None  # the version trained, if there were enough decided appeals
+    accuracy: float | None
+    planted: int
+    topics: int
+    flagged: int
+
+
+def seed_smart(*, seed: int = 0) -> Smart:
+    """Train the smart-dispatch model on the demo year's decided appeals, plant one rising matter, scan.
+
+    After this, `make run` shows the model's guesses on new appeals and on the console, and one flagged
+    hot topic with the appeals behind it."""
+    from triage import services as triage
+    from workorders import hot
+    from workorders.services.routing import setting, training_rows
+
+    rng = random.Random(seed + 19)
+    rows = list(training_rows())
+    version = accuracy = None
+    if len(rows) >= setting("TRAIN_MIN_ORDERS") and len({r[1] for r in rows}) >= 2:
+        trained = triage.train(rows, holdout=0.1, seed=seed)
+        version = triage.classifier_store(trained=trained, orders=len(rows), by="seed_demo").pk
+        accuracy = trained.report.get("category", {}).get("accuracy")
+    planted = _plant_hot(rng)
+    topics, flagged = hot.scan()
+    return Smart(model=version, accuracy=accuracy, planted=planted, topics=topics, flagged=flagged)
+
+
+def _plant_hot(rng: random.Random) -> int:
+    """HOT_VOICES from different households of one village, over the last two days."""
+    category = Category.objects.filter(code="010201").first()  # 停水
+    grids = (
+        Resident.objects.filter(household__isnull=False, household__grid__isnull=False)
+        .values_list("household__grid__parent_id", flat=True)
+        .distinct()
+    )
+    village = next(iter(grids), None)
+    if category is None or village is None:
+        return 0
+    residents = list(
+        Resident.objects.filter(household__grid__parent_id=village)
+        .select_related("household__grid", "user")
+        .order_by("household_id")
+    )
+    by_household: dict[int, Resident] = {}
+    for r in residents:
+        by_household.setdefault(r.household_id, r)
+    voices = list(by_household.values())[: len(HOT_VOICES)]
+    dispatcher = User.objects.filter(roles__role=Role.DISPATCHER).order_by("id").first()
+    end = now()
+    made = 0
+    for i, (resident, text) in enumerate(zip(voices, HOT_VOICES, strict=False)):
+        grid = resident.household.grid
+        t = end - dt.timedelta(hours=44 - i * 6, minutes=rng.randint(0, 50))
+        with frozen(t):
+            services.workorder_submit(
+                by=resident.user or dispatcher, kind=Kind.COMPLAINT, category=category, item=None, text=text,
+                channel=Channel.MOBILE if resident.user_id else Channel.HOTLINE, urgency=Urgency.URGENT,
+                owner=resident, grid=grid, lat=grid.lat, lng=grid.lng, address=resident.household.address,
+                contact_name=resident.name, contact_phone=resident.phone, form_data={},
+            )  # fmt: skip
+        made += 1
+    return made

@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "api",
     "notify",
     "catalog",
+    "triage",
     "workorders",
     "sos",
     "points",
@@ -384,6 +385,28 @@ GONGZHI: dict[str, Any] = {
     "VOLUNTEERS": {
         # Volunteers may check themselves in with the activity's code this long before it starts.
         "CHECKIN_EARLY_MINUTES": int(os.environ.get("GONGZHI_CHECKIN_EARLY_MINUTES", "30")),
+    },
+    # Smart dispatch (triage, workorders.services.routing): the text model trained by `dispatch_train`.
+    "TRIAGE": {
+        # Auto-dispatch (自动派单) an appeal when the model is at least this sure of both its category and its
+        # unit, in categories marked "auto-dispatch" in the catalogue. Empty (the default): never.
+        "AUTO_DISPATCH_AT": float(os.environ["GONGZHI_AUTO_DISPATCH_AT"])
+        if os.environ.get("GONGZHI_AUTO_DISPATCH_AT")
+        else None,
+        # The model's unit is suggested instead of the dispatch rules' when it is at least this sure.
+        "SUGGEST_UNIT_AT": float(os.environ.get("GONGZHI_SUGGEST_UNIT_AT", "0.6")),
+        # dispatch_train learns from at most this many of the newest decided appeals, and needs this many.
+        "TRAIN_MAX_ORDERS": int(os.environ.get("GONGZHI_TRAIN_MAX_ORDERS", "200000")),
+        "TRAIN_MIN_ORDERS": 50,
+        # Hot topics (未诉先办): appeals of the last WINDOW_DAYS are grouped; a group with HOUSEHOLDS different
+        # reporters within DAYS days is rising, and is flagged to the grid and town.
+        "HOT_WINDOW_DAYS": int(os.environ.get("GONGZHI_HOT_WINDOW_DAYS", "14")),
+        # Two appeals this far apart count as half as near (triage.similar.place_factor).
+        "HOT_RADIUS_M": int(os.environ.get("GONGZHI_HOT_RADIUS_M", "500")),
+        "HOT_HOUSEHOLDS": int(os.environ.get("GONGZHI_HOT_HOUSEHOLDS", "5")),
+        "HOT_DAYS": int(os.environ.get("GONGZHI_HOT_DAYS", "3")),
+        # run_rollups rebuilds the hot topics this often.
+        "HOT_SCAN_SECONDS": int(os.environ.get("GONGZHI_HOT_SCAN_SECONDS", "300")),
     },
     # Webhooks to other systems (notify.webhooks, sent by run_webhooks).
     "WEBHOOKS": {

@@ -22,6 +22,7 @@ from core.validation import strict_json
 from integrations import hotline, services
 from integrations.models import HotlineOrder, HotlineSource
 from workorders.api import unit_name
+from workorders.models import TEXT_MAX
 from workorders.states import State
 
 router = Router(tags=["hotline"])
@@ -39,7 +40,7 @@ class TooLarge(ApiError):
 
 class HotlinePushIn(StrictIn):
     number: str = Field(min_length=1, max_length=40, description="The hotline's own order number")
-    content: str = Field(min_length=2, max_length=2000)
+    content: str = Field(min_length=2, max_length=TEXT_MAX)
     address: str = Field(min_length=1, max_length=200, description="Placed on the tree by its names (org.places)")
     time: dt.datetime | None = Field(None, description="When the hotline received it (ISO 8601)")
     caller: str = Field("", max_length=40)

@@ -27,7 +27,7 @@ from core.clock import aware
 from core.memo import memo
 from org.models import Department, Node
 from org.places import place_from_address
-from workorders.models import Kind
+from workorders.models import TEXT_MAX, Kind
 
 # field → (label, required)
 FIELDS: dict[str, tuple[Any, bool]] = {
@@ -66,7 +66,7 @@ KINDS = {
 }
 NUMBER = re.compile(r"^[0-9A-Za-z_.:\-/]{1,40}$")
 PHONE = re.compile(r"^\+?[0-9][0-9 \-()]{2,19}$")
-MAX_TEXT = 2000
+MAX_TEXT = TEXT_MAX
 
 
 class RowError(Exception):

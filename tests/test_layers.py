@@ -1,6 +1,6 @@
 """Imports point down the layers, never up: a lower app never reaches into a higher one.
 
-    core ← org, accounts ← catalog, notify ← workorders, sos, points, volunteers, partylink, notices,
+    core ← org, accounts ← catalog, notify, triage ← workorders, sos, points, volunteers, partylink, notices,
     deliberation, mediation
     ← dashboards, integrations ← api, demo
 
@@ -27,6 +27,7 @@ LAYERS: dict[str, int] = {
     "accounts": 1,
     "catalog": 2,
     "notify": 2,
+    "triage": 2,
     "workorders": 3,
     "sos": 3,
     "points": 3,

@@ -24,8 +24,8 @@ from core.schemas import DictSchema, Page, PageParams, QueryIn, StrictIn, pagina
 from org.models import Department, Node, Resident
 from workorders import photos, selectors, services
 from workorders.access import access_order, access_orders, orders_for, work_scope
-from workorders.models import Channel, Extension, Kind, Photo, WorkOrder
-from workorders.services import Unit
+from workorders.models import TEXT_MAX, Channel, Extension, Kind, Photo, WorkOrder
+from workorders.services import Unit, routing
 from workorders.states import State
 
 # An idempotency key, in the body or the Idempotency-Key header.
@@ -120,6 +120,29 @@ class PhotoOut(DictSchema):
     height: int
 
 
+class GuessOut(DictSchema):
+    category_code: str | None
+    category_name: str | None
+    category_confidence: float | None
+    unit_confidence: float | None
+    unit_from_model: bool
+    model_version: int
+
+
+def _guess(o: WorkOrder) -> dict[str, Any] | None:
+    if o.model_version is None:
+        return None
+    c = o.suggested_category
+    return {
+        "category_code": c.code if c else None,
+        "category_name": c.name if c else None,
+        "category_confidence": o.category_confidence,
+        "unit_confidence": o.unit_confidence,
+        "unit_from_model": (o.unit_confidence or 0) >= routing.setting("SUGGEST_UNIT_AT"),
+        "model_version": o.model_version,
+    }
+
+
 class OrderOut(OrderRowOut):
     text: str
     item_code: str | None
@@ -134,6 +157,8 @@ class OrderOut(OrderRowOut):
     close_reason: str
     primary_code: str | None
     suggested_unit: str | None
+    # The text model's guess (staff only; none before a model is trained).
+    suggestion: GuessOut | None
     callback_required: bool
     resolved_at: dt.datetime | None
     closed_at: dt.datetime | None
@@ -177,6 +202,7 @@ def _detail(request: HttpRequest, o: WorkOrder, *, fresh: bool = False) -> dict[
         )
         if staff
         else None,
+        suggestion=_guess(o) if staff else None,
         callback_required=o.callback_required,
         resolved_at=o.resolved_at,
         closed_at=o.closed_at,
@@ -218,7 +244,7 @@ class SubmitIn(StrictIn):
     category: str | None = Field(None, max_length=20, description="Category code")
     item: str | None = Field(None, max_length=20, description="Service item code (service orders)")
     title: str = Field("", max_length=80)
-    text: str = Field(..., min_length=1, max_length=2000)
+    text: str = Field(..., min_length=1, max_length=TEXT_MAX)
     channel: Channel = Channel.API
     urgency: Urgency = Urgency.NORMAL
     owner_id: int | None = Field(None, ge=1, description="The resident this is for (代办); omit for yourself")
@@ -395,6 +421,14 @@ class DispatchIn(StrictIn):
     to: UnitIn
     assist: list[UnitIn] = Field(default_factory=list, max_length=5)
     note: str = Note
+    category: str | None = Field(
+        None, max_length=20, description="Category code: classify on the way (needed for an order to be classified)"
+    )
+
+
+class ReclassifyIn(StrictIn):
+    category: str = Field(..., min_length=1, max_length=20, description="Category code")
+    note: str = Note
 
 
 class StepIn(StrictIn):
@@ -511,7 +545,16 @@ def dispatch(request: AuthedRequest, order_id: int, body: DispatchIn):
         to=_unit(body.to),
         assist=[_unit(a) for a in body.assist],
         note=body.note,
+        category=_category(body.category),
     )
+
+
+@router.post("/workorders/{order_id}/reclassify", response=OrderOut, summary="Put the order in another category")
+def reclassify(request: AuthedRequest, order_id: int, body: ReclassifyIn):
+    """A dispatcher's correction of the category (the next `dispatch_train` learns from it)."""
+    category = _category(body.category)
+    assert category is not None
+    return _step(request, order_id, "dispatch", services.workorder_reclassify, category=category, note=body.note)
 
 
 @router.post("/workorders/{order_id}/reassign", response=OrderOut, summary="Reassign to another unit")

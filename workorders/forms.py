@@ -11,7 +11,7 @@ from django.utils.translation import gettext_lazy as _
 
 from core.forms import ActionForm, Choice, Flag, Integer, Key, Text
 from core.validation import BAD_CHOICE
-from workorders.models import Callback, Satisfaction
+from workorders.models import TEXT_MAX, Callback, Satisfaction
 
 LONG = 2000  # replies, reasons and notes on an order
 SHORT = 500  # a rating's comment, a callback's note, a withdrawal's reason, an extension's reason
@@ -50,6 +50,7 @@ class ReplyForm(ActionForm):
 class DispatchForm(ActionForm):
     to = Text(max_length=UNIT)
     note = Text(max_length=LONG, label=_("Note"))
+    category = Text(max_length=20, label=_("Category"))
 
     def __init__(self, *args: Any, **kw: Any) -> None:
         super().__init__(*args, **kw)
@@ -148,7 +149,7 @@ class SubmitForm(ActionForm):
     """An appeal or service order from the intake page. The item's own fields (`f_<name>`) are added
     per item, each at most 1,000 characters."""
 
-    text = Text(max_length=LONG, label=_("Description"))
+    text = Text(max_length=TEXT_MAX, label=_("Description"))
     address = Text(max_length=200, label=_("Address"))
     sub = Text(max_length=20)
     lat = Text(max_length=20)
@@ -187,7 +188,13 @@ class BulkDispatchForm(ActionForm):
         return self.data.getlist("ids") if hasattr(self.data, "getlist") else []
 
 
+class ReclassifyForm(ActionForm):
+    category = Text(max_length=20, required=True, label=_("Category"))
+    note = Text(max_length=LONG, label=_("Note"))
+
+
 STEP_FORMS: dict[str, type[ActionForm]] = {
+    "reclassify": ReclassifyForm,
     "dispatch": DispatchForm,
     "reassign": MoveForm,
     "transfer": MoveForm,

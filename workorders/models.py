@@ -51,6 +51,10 @@ class Satisfaction(models.IntegerChoices):
     VERY_DISSATISFIED = 1, _("very dissatisfied")
 
 
+# An appeal's description: real ones reach 9,000 characters (a hotline call written down).
+TEXT_MAX = 10_000
+
+
 class WorkOrder(models.Model):
     tracking_code = models.CharField(_("tracking code"), max_length=16, unique=True)
     kind = models.CharField(_("type"), max_length=12, choices=Kind.choices)
@@ -73,7 +77,7 @@ class WorkOrder(models.Model):
         db_index=False,
     )
     title = models.CharField(_("title"), max_length=80)
-    text = models.TextField(_("description"), max_length=2000)
+    text = models.TextField(_("description"), max_length=TEXT_MAX)
     form_data = models.JSONField(_("form answers"), default=dict, blank=True)
     # Where: a grid of the tree (resolved from lat/lng or chosen), its path copied for scoped lists.
     grid = models.ForeignKey(Node, on_delete=models.PROTECT, related_name="+", verbose_name=_("grid"))
@@ -140,6 +144,20 @@ class WorkOrder(models.Model):
         verbose_name=_("suggested local unit"),
         db_index=False,
     )
+    # The text model's guess (triage.services.guess), kept to show it beside the rules' suggestion, to
+    # auto-dispatch on it and to measure the model against what dispatchers decided.
+    suggested_category = models.ForeignKey(
+        Category,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("suggested category"),
+        db_index=False,
+    )
+    category_confidence = models.FloatField(_("category confidence"), null=True, blank=True)
+    unit_confidence = models.FloatField(_("unit confidence"), null=True, blank=True)
+    model_version = models.PositiveIntegerField(_("text model version"), null=True, blank=True)
     # The current main handler (主办), denormalised from Assignment for the queues.
     department = models.ForeignKey(
         Department,
@@ -392,3 +410,31 @@ class Photo(models.Model):
 
     def __str__(self) -> str:
         return self.uuid
+
+
+class HotTopic(models.Model):
+    """A matter many households raise at once (未诉先办): recent appeals that tell one problem of one place,
+    grouped by workorders.hot from their text, place and time. Rebuilt by every scan; flagged to the
+    grid, village and town (and the dispatchers) once, when it starts rising."""
+
+    node = models.ForeignKey(Node, on_delete=models.CASCADE, related_name="+", verbose_name=_("place"))
+    path = PathField(_("path"))
+    keywords = models.JSONField(_("keywords"), default=list)
+    orders = models.ManyToManyField(WorkOrder, related_name="hot_topics", verbose_name=_("orders"))
+    order_count = models.PositiveIntegerField(_("appeals"))
+    households = models.PositiveIntegerField(_("households"))
+    first_at = models.DateTimeField(_("first appeal"))
+    last_at = models.DateTimeField(_("latest appeal"))
+    trend = models.JSONField(_("appeals per day"), default=list)  # the last seven days, oldest first
+    rising = models.BooleanField(_("rising"), default=False)
+    flagged_at = models.DateTimeField(_("flagged"), null=True, blank=True)
+    updated_at = models.DateTimeField(_("updated"))
+
+    class Meta:
+        verbose_name = _("hot topic")
+        verbose_name_plural = _("hot topics")
+        ordering = ["-rising", "-households", "-last_at"]
+        indexes = [models.Index(fields=["path", "last_at"], name="hot_path_last")]
+
+    def __str__(self) -> str:
+        return " ".join(self.keywords[:3]) or str(self.pk)

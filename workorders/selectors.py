@@ -9,20 +9,24 @@ from decimal import Decimal
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
+from django.conf import settings
 from django.db import connection
 from django.db.models import F, Max, Q, QuerySet
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from catalog.models import Category
+from catalog.models import UNCLASSIFIED, Category
 from core.clock import now
+from core.errors import NotFound
 from core.geo import distance_km
 from core.masking import mask_name
+from core.memo import memo
+from core.validation import one_line
 from org.access import path_range, paths_q
 from org.selectors import whole_number
 from workorders.access import orders_for, work_scope
 from workorders.deadlines import setting
-from workorders.models import Event, Extension, WorkOrder
+from workorders.models import Event, Extension, HotTopic, Kind, WorkOrder
 from workorders.states import (
     CLOCK_STATES,
     DISPATCH_QUEUE,
@@ -235,10 +239,21 @@ class SimilarOrder:
         return self.pk
 
 
+SIMILAR_TEXT_CHARS = 300  # the matter is told at the start (as in workorders.hot)
 _SIMILAR_COLUMNS = (
     "id", "tracking_code", "title", "state", "created_at", "path", "unit_path", "owner_user_id",
-    "submitted_by_id", "lat", "lng",
+    "submitted_by_id", "lat", "lng", "category_id", f"SUBSTR(text, 1, {SIMILAR_TEXT_CHARS})",
 )  # fmt: skip
+SIMILAR_CANDIDATES = 30  # the newest open orders near the place that are read and compared
+SIMILAR_SHOWN = 10
+
+
+def appeal_words(title: str, text: str) -> str:
+    """What an appeal says, for comparing it with others: its text, and its title when someone wrote one (an
+    automatic title is the category's name and the text's first words: counting them twice would weigh the
+    start double, and the category is compared on its own)."""
+    start = one_line(text)[:30]
+    return text if not title or title.endswith(start) else f"{title}\n{text}"
 
 
 def _aware(value: Any) -> dt.datetime:
@@ -250,63 +265,107 @@ def _aware(value: Any) -> dt.datetime:
 
 
 def similar_open_orders(
-    *, category: Category, lat: Decimal | None, lng: Decimal | None, grid_id: int | None, exclude_id: int | None = None
+    *,
+    category: Category,
+    lat: Decimal | None,
+    lng: Decimal | None,
+    grid_id: int | None,
+    exclude_id: int | None = None,
+    text: str = "",
+    title: str = "",
+    path: str = "",
+    at: dt.datetime | None = None,
 ) -> list[tuple[SimilarOrder, float | None]]:
-    """Open orders of the same category, near the place and recent: probably the same problem.
+    """Open orders that tell the same problem, near the place and recent: best match first.
 
-    Nearest first (by metres) when the place has coordinates, else the newest in the same grid.
+    The candidates are the newest open appeals (any category: one resident files a dug-up road under 道路
+    破损, the next under 停水) within DUPLICATE_RADIUS_M of the place when it has coordinates, else of the
+    same grid, from the last DUPLICATE_WINDOW_DAYS; each is scored by triage.similar (the words, the place,
+    the time, the category as a weak hint) and kept at THRESHOLD or above: ten households' reports of one
+    broken road link, another matter of the same category next door does not (the measured precision and
+    recall are in triage.similar). Each comes with its distance in metres when both have coordinates.
 
-    Every submission runs this, so it is one statement written out (the ORM spent ten times longer
-    building it than the database did answering it); tests hold it to the same answers on SQLite and
-    PostgreSQL. Newest first by created_at: the (category, created_at) index yields the rows in order,
-    with no sort of every order of the category (a power cut reported a thousand times)."""
-    since = now() - dt.timedelta(days=setting("DUPLICATE_WINDOW_DAYS"))
-    radius_km = setting("DUPLICATE_RADIUS_M") / 1000
+    Every submission runs this, so the candidates are one statement written out (the ORM spent ten times
+    longer building it than the database did answering it); tests hold it to the same answers on SQLite and
+    PostgreSQL."""
+    from triage import similar
+
+    t = at or now()
+    window = setting("DUPLICATE_WINDOW_DAYS")
+    radius_m = setting("DUPLICATE_RADIUS_M")
+    since = t - dt.timedelta(days=window)
+    radius_km = radius_m / 1000
     states = sorted(OPEN_STATES | {State.RESOLVED})
     where = [
-        "category_id = %s",
         "created_at >= %s",
         f"state IN ({', '.join(['%s'] * len(states))})",
+        "kind <> %s",
         "id <> %s",
     ]
     params: list[Any] = [
-        category.pk, connection.ops.adapt_datetimefield_value(since), *states, exclude_id or 0,
+        connection.ops.adapt_datetimefield_value(since), *states, Kind.SERVICE, exclude_id or 0,
     ]  # fmt: skip
-    near = lat is not None and lng is not None
     if lat is not None and lng is not None:  # near
         dlat = Decimal(radius_km / 111.0)
         dlng = Decimal(radius_km / (111.0 * max(0.1, math.cos(math.radians(float(lat))))))
         where += ["lat >= %s", "lat <= %s", "lng >= %s", "lng <= %s"]
         params += [lat - dlat, lat + dlat, lng - dlng, lng + dlng]
-        limit = 20
     elif grid_id is not None:
         where.append("grid_id = %s")
         params.append(grid_id)
-        limit = 10
     else:
         return []
     # Only constants and placeholders go into the text; every value travels as a parameter.
     sql = (
         f"SELECT {', '.join(_SIMILAR_COLUMNS)} FROM {WorkOrder._meta.db_table} "  # noqa: S608
-        f"WHERE {' AND '.join(where)} ORDER BY created_at DESC LIMIT {limit}"
+        f"WHERE {' AND '.join(where)} ORDER BY created_at DESC LIMIT {SIMILAR_CANDIDATES}"
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
+    if not rows:
+        return []
+    codes = _category_codes()
+    me = similar.Doc(
+        id=0, text=appeal_words(title, text[:SIMILAR_TEXT_CHARS]), at=t, place=path,
+        lat=float(lat) if lat is not None else None, lng=float(lng) if lng is not None else None,
+        category=codes.get(category.pk, ""),
+    )  # fmt: skip
+    scored: list[tuple[float, tuple]] = []
+    for row in rows:
+        pk, _code, o_title, _state, created, o_path, *_rest, olat, olng, cat_id, o_text = row
+        other = similar.Doc(
+            id=pk, text=appeal_words(o_title, o_text or ""), at=_aware(created), place=o_path,
+            lat=float(olat) if olat is not None else None, lng=float(olng) if olng is not None else None,
+            category=codes.get(cat_id, ""),
+        )  # fmt: skip
+        score = similar.same_problem_score(me, other, radius_m=radius_m, window_days=window)
+        if score >= similar.THRESHOLD:
+            scored.append((score, row))
+    scored.sort(key=lambda x: -x[0])
+    scored = scored[:SIMILAR_SHOWN]
+    categories = Category.objects.in_bulk({row[11] for _score, row in scored}) if scored else {}
     out: list[tuple[SimilarOrder, float | None]] = []
-    for pk, code, title, state, created, path, unit_path, owner_user_id, submitted_by_id, olat, olng in rows:
-        row = SimilarOrder(
-            pk, code, title, state, _aware(created), category, path, unit_path, owner_user_id, submitted_by_id
+    for _score, row in scored:
+        pk, code, o_title, state, created, o_path, unit_path, owner_id, by_id, olat, olng, cat_id = row[:12]
+        item = SimilarOrder(
+            pk, code, o_title, state, _aware(created), categories[cat_id], o_path, unit_path, owner_id, by_id
         )
-        if lat is None or lng is None:  # not near
-            out.append((row, None))
-            continue
-        d = distance_km(float(lat), float(lng), float(olat), float(olng))
-        if d <= radius_km:
-            out.append((row, round(d * 1000)))
-    if near:
-        out.sort(key=lambda x: x[1] or 0)
-    return out[:10]
+        far = None
+        if None not in (lat, lng, olat, olng):
+            far = round(distance_km(float(lat), float(lng), float(olat), float(olng)) * 1000)  # type: ignore[arg-type]
+        out.append((item, far))
+    return out
+
+
+def _category_codes() -> dict[int, str]:
+    """Category id → code, for the similarity's category hint (kept in memory with the catalogue; the
+    "to be classified" category counts as no category)."""
+
+    def load() -> dict[int, str]:
+        return {pk: ("" if code == UNCLASSIFIED else code) for pk, code in Category.objects.values_list("pk", "code")}
+
+    return memo("catalog").get("category-codes", load)
 
 
 def visible_among(user: Viewer, rows: list[SimilarOrder]) -> set[int]:
@@ -329,8 +388,9 @@ def similar_for(*, user: Viewer, order: WorkOrder) -> list[tuple[SimilarOrder, f
     problem is already being handled (near the edge of their area, staff's radius crosses into orders of
     other villages and towns)."""
     found = similar_open_orders(
-        category=order.category, lat=order.lat, lng=order.lng, grid_id=order.grid_id, exclude_id=order.pk
-    )
+        category=order.category, lat=order.lat, lng=order.lng, grid_id=order.grid_id, exclude_id=order.pk,
+        text=order.text, title=order.title, path=order.path, at=order.created_at,
+    )  # fmt: skip
     if not found:
         return []
     visible = visible_among(user, [s for s, _ in found])
@@ -383,3 +443,32 @@ def page_actions(user: Viewer, order: WorkOrder, *, pending: Extension | None) -
 
 def pending_extension(order: WorkOrder) -> Extension | None:
     return Extension.objects.filter(order=order, status=Extension.Status.PENDING).select_related("requested_by").first()
+
+
+# --- hot topics (workorders.hot) -------------------------------------------------------------------------
+
+
+def hot_topics_for(user: Viewer, *, rising_only: bool = False) -> QuerySet[HotTopic]:
+    """The current hot topics with at least one appeal the user may see (their part of the tree)."""
+    since = now() - dt.timedelta(days=settings.GONGZHI["TRIAGE"]["HOT_WINDOW_DAYS"])
+    visible = orders_for(user).values("pk")
+    qs = HotTopic.objects.filter(last_at__gte=since, orders__in=visible).distinct()
+    if rising_only:
+        qs = qs.filter(rising=True)
+    return qs.select_related("node").order_by("-rising", "-households", "-last_at")
+
+
+def access_hot_topic(user: Viewer, topic_id: int) -> tuple[HotTopic, list[WorkOrder]]:
+    """A topic and the appeals behind it that the user may see; NotFound when they see none of them."""
+    topic = HotTopic.objects.select_related("node").filter(pk=topic_id).first()
+    if topic is None:
+        raise NotFound()
+    orders = list(
+        orders_for(user)
+        .filter(hot_topics=topic)
+        .select_related("category", "grid", "department", "unit_node")
+        .order_by("-created_at")
+    )
+    if not orders:
+        raise NotFound()
+    return topic, orders

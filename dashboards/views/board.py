@@ -20,6 +20,8 @@ from dashboards import board, selectors
 from dashboards.views.common import base_context, scope_or_404
 from org.models import Node
 from org.policy import under
+from workorders.hot import with_bars
+from workorders.selectors import hot_topics_for
 
 MAP_DAYS = 30  # the board's map counts the orders of the last 30 days
 ALL_GRIDS = 200  # up to this many grids the board lists them all, quiet ones too
@@ -61,6 +63,10 @@ def board_page(request: AuthedRequest) -> HttpResponse:
                 {"name": _("The 7 days before"), "values": [h["before"] for h in hot]},
             ],
         },
+        # 未诉先办: the matters rising under this node, as the dispatcher's console shows them.
+        "rising": with_bars(
+            list(hot_topics_for(request.user, rising_only=True).filter(path__startswith=node.path)[:8])
+        ),
         "worst_nodes": worst["nodes"],
         "worst_departments": worst["departments"] if ds.department_paths else [],
         "refresh": refresh,

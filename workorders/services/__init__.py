@@ -41,6 +41,7 @@ from workorders.services.handling import (
     workorder_transfer,
 )
 from workorders.services.intake import Submitted, locate_grid, workorder_submit
+from workorders.services.routing import workorder_reclassify
 from workorders.services.steps import (
     extension_decide,
     extension_request,
@@ -76,6 +77,7 @@ __all__ = [
     "workorder_note",
     "workorder_rate",
     "workorder_reassign",
+    "workorder_reclassify",
     "workorder_reopen",
     "workorder_resolve",
     "workorder_resume",

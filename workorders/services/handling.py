@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from catalog.models import LimitUnit
+from catalog.models import UNCLASSIFIED, Category, LimitUnit
 from core import workcal
 from core.clock import now
 from core.errors import Conflict, NotFound, ValidationFailed
@@ -22,6 +22,7 @@ from workorders.models import (
     Rating,
     WorkOrder,
 )
+from workorders.services import routing
 from workorders.services.common import (
     _event,
     _locked,
@@ -123,7 +124,13 @@ def _drop_assist(order: WorkOrder, unit: Unit, t: dt.datetime) -> None:
 
 @transaction.atomic
 def workorder_dispatch(
-    *, order: WorkOrder, to: Unit, by: User, assist: list[Unit] | None = None, note: str = ""
+    *,
+    order: WorkOrder,
+    to: Unit,
+    by: User | None,
+    assist: list[Unit] | None = None,
+    note: str = "",
+    category: Category | None = None,
 ) -> WorkOrder:
     """派单 to a main handler (主办), with co-handlers (协办).
 
@@ -134,8 +141,20 @@ def workorder_dispatch(
     (the re-dispatch form starts empty, and an empty form must not drop the units still helping). A
     unit named twice is one co-handler. After a return (退单) there are none to keep: returning ends
     every assignment.
+
+    `category` classifies the order on the way (an order still "to be classified" needs one); `by` None
+    is the system (auto-dispatch, workorders.services.routing). Where the text model guessed, the event
+    keeps the unit it suggested and whether the dispatcher took it: the next training learns from both.
     """
     order = _locked(order)
+    if category is not None and category.pk != order.category_id:
+        order = routing.workorder_reclassify(order=order, category=category, by=by)
+    if order.category.code == UNCLASSIFIED:
+        raise ValidationFailed(
+            _("Please classify the order before dispatching it."),
+            code="workorder.unclassified",
+            fields={"category": [_("Please choose a category.")]},
+        )
     t = now()
     fields = _set_main(order, to, t)
     helpers = _set_assists(order, to, assist or [], t)
@@ -164,11 +183,25 @@ def workorder_dispatch(
         State.DISPATCHED,
         by,
         note=note,
-        data={"to": to.label, "assist": helpers, "rule": limits.rule_name},
+        data={"to": to.label, "assist": helpers, "rule": limits.rule_name, **_against_suggestion(order, to)},
         **fields,
     )
     notify_handlers(order, "workorder.dispatched", _("New order %(code)s to sign for: %(title)s."))
     return order
+
+
+def _against_suggestion(order: WorkOrder, to: Unit) -> dict[str, Any]:
+    """What the dispatch event keeps of the suggestion it followed or overruled."""
+    if order.suggested_department_id is None and order.suggested_node_id is None:
+        return {}
+    chosen = (to.department.pk if to.department else None, to.node.pk if to.node else None)
+    return {
+        "suggested_unit": (
+            order.suggested_department.name if order.suggested_department_id else order.suggested_node.name  # type: ignore[union-attr]
+        ),
+        "took_suggestion": chosen == (order.suggested_department_id, order.suggested_node_id),
+        "model": order.model_version,
+    }
 
 
 @transaction.atomic
@@ -184,7 +217,9 @@ def workorder_dispatch_bulk(*, orders: list[WorkOrder], by: User, to: Unit | Non
                     code="workorder.no_suggestion",
                 )
             unit = Unit(department=order.suggested_department, node=order.suggested_node)
-        done.append(workorder_dispatch(order=order, to=unit, by=by))
+        # An order still to be classified goes in the category the text model guessed, if it guessed one.
+        category = order.suggested_category if order.category.code == UNCLASSIFIED else None
+        done.append(workorder_dispatch(order=order, to=unit, by=by, category=category))
     return done
 
 

@@ -12,8 +12,9 @@ from typing import TYPE_CHECKING, Any
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
+from catalog import selectors as catalog_selectors
 from catalog import services as catalog
-from catalog.models import Category, ServiceItem, Urgency
+from catalog.models import UNCLASSIFIED, Category, ServiceItem, Urgency
 from core import ratelimit
 from core.clock import now
 from core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
@@ -39,6 +40,7 @@ from workorders.services.common import (
     notify_owner,
     publish,
 )
+from workorders.services.routing import Routing, auto_dispatch, auto_dispatch_wanted, route
 from workorders.states import (
     State,
 )
@@ -262,7 +264,11 @@ def _submit(
     elif item is not None:
         errors["item"] = [_("Only service orders name a service item.")]
     if category is None and "item" not in errors:
-        errors["category"] = [_("Please choose a category.")]
+        # Free text alone (a resident does not know that a broken lift is 城乡建设/物业管理): the order
+        # waits as "to be classified" for the text model or a dispatcher.
+        category = catalog_selectors.category_by_code(UNCLASSIFIED)
+        if category is None:
+            errors["category"] = [_("Please choose a category.")]
     elif category is not None and not category.is_active:
         errors["category"] = [_("This category is no longer in use.")]
     if errors:
@@ -313,9 +319,15 @@ def _submit(
         raise ValidationFailed(fields={"contact_name": [_("Please say who we should reply to.")]})
 
     t = at or now()
-    suggestion = catalog.suggest_unit(category=category, item=item, grid=grid)
     # A title is one line (core.validation's rule): a description's first words lose their line breaks.
-    title = one_line(title or "") or (item.name if item else f"{category.name}：{one_line(text)[:30]}")
+    title = one_line(title or "") or (
+        item.name
+        if item
+        else one_line(text)[:30]
+        if category.code == UNCLASSIFIED
+        else f"{category.name}：{one_line(text)[:30]}"
+    )
+    routing = route(kind=kind, category=category, item=item, title=title, text=text, grid=grid)
     # Everything above only reads; the write lock (SQLite has one per database) is held for the inserts
     # alone. A clash of tracking codes (32^10 of them) starts the transaction again with a new code.
     for _attempt in range(5):
@@ -348,14 +360,19 @@ def _submit(
                         contact_phone=contact_phone,
                         anonymous=anonymous,
                         idempotency_key=idempotency_key,
-                        suggested_department_id=suggestion.department_id,
-                        suggested_node_id=suggestion.node_id,
+                        suggested_department_id=routing.department_id,
+                        suggested_node_id=routing.node_id,
+                        suggested_category=routing.category,
+                        category_confidence=routing.category_confidence,
+                        unit_confidence=routing.unit_confidence,
+                        model_version=routing.version,
                         created_at=t,
                         updated_at=t,
                     ),
                     by=by,
                     at=t,
                     proxying=proxying,
+                    routing=routing,
                 )
         except IntegrityError as exc:
             if "tracking_code" not in str(exc) and "workorder.tracking" not in str(exc).lower():
@@ -364,7 +381,7 @@ def _submit(
     raise Conflict(_("Please try again."), code="workorder.code_collision")
 
 
-def _insert_order(order: WorkOrder, *, by: User | None, at: dt.datetime, proxying: bool) -> WorkOrder:
+def _insert_order(order: WorkOrder, *, by: User | None, at: dt.datetime, proxying: bool, routing: Routing) -> WorkOrder:
     insert(order)
     event = _event(
         order,
@@ -385,4 +402,6 @@ def _insert_order(order: WorkOrder, *, by: User | None, at: dt.datetime, proxyin
             sms=True,
             who=str(by),
         )
+    if auto_dispatch_wanted(order, routing):
+        return auto_dispatch(order, routing)
     return order

@@ -10,12 +10,15 @@ answer htmx requests (request.htmx) with the fragment they swap, and work as pla
 from workorders.views.intake import mine_page, resident_search, submit_page, submitted_page
 from workorders.views.lists import callbacks_page, console_page, dispatch_bulk, queue_page
 from workorders.views.order import order_page, order_photo, order_step
+from workorders.views.smart import hot_list_page, hot_page, triage_page
 from workorders.views.track import track_order_page, track_page
 
 __all__ = [
     "callbacks_page",
     "console_page",
     "dispatch_bulk",
+    "hot_list_page",
+    "hot_page",
     "mine_page",
     "order_page",
     "order_photo",
@@ -26,4 +29,5 @@ __all__ = [
     "submitted_page",
     "track_order_page",
     "track_page",
+    "triage_page",
 ]

@@ -14,7 +14,7 @@ from django.views.decorators.http import require_http_methods
 
 from accounts.http import AuthedRequest
 from catalog import selectors as catalog_selectors
-from catalog.models import Category, ServiceItem
+from catalog.models import UNCLASSIFIED, Category, ServiceItem
 from core.errors import ApiError, ValidationFailed
 from core.pages import gate as _gate
 from org import selectors as org_selectors
@@ -182,11 +182,10 @@ def submit_page(request: AuthedRequest) -> HttpResponse:
     }
     if item is None and (category is None or (category.level == 1 and children)):
         # Step 1: the type and the top-level tiles, or the second-level tiles of the chosen one.
-        ctx.update(
-            step=1,
-            category=category,
-            tiles=children if category is not None else list(catalog_selectors.active_categories().filter(level=1)),
-        )
+        tiles = children if category is not None else list(catalog_selectors.active_categories().filter(level=1))
+        # "Not sure": free text alone, classified later by the text model or a dispatcher (last tile).
+        tiles.sort(key=lambda c: c.code == UNCLASSIFIED)
+        ctx.update(step=1, category=category, tiles=tiles, unclassified=UNCLASSIFIED)
         return render(request, "workorders/submit.html", ctx, status=status)
 
     user = request.user

@@ -95,7 +95,7 @@ def _console_filter(request: HttpRequest, departments: list[Department], errors:
 
 def _list_qs(qs: Any) -> Any:
     # The console shows each row's suggested unit: joined here, not read once per row.
-    return qs.select_related("suggested_department", "suggested_node")
+    return qs.select_related("suggested_department", "suggested_node", "suggested_category")
 
 
 @login_required
@@ -125,6 +125,7 @@ def console_page(request: AuthedRequest) -> HttpResponse:
         "can_bulk": can_bulk,
         "here": request.get_full_path(),
         "bulk_max": BULK_MAX,
+        "hot": selectors.hot_topics_for(request.user, rising_only=True).count(),
     }
     template = "workorders/_console_body.html" if _partial(request) else "workorders/console.html"
     return _vary(render(request, template, ctx))

@@ -16,6 +16,8 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from accounts.http import AuthedRequest
+from catalog import selectors as catalog_selectors
+from catalog.models import UNCLASSIFIED, Category
 from core.errors import ApiError, PermissionDenied, ValidationFailed
 from core.forms import ActionForm
 from core.pages import gate as _gate
@@ -25,6 +27,7 @@ from workorders.access import access_order, orders_for, work_scope
 from workorders.api import OWNER_NOTE_ACTIONS, PUBLIC_NOTE_ACTIONS
 from workorders.forms import STEP_FORMS
 from workorders.models import Assignment, Callback, Extension, Photo, Satisfaction, WorkOrder
+from workorders.services import routing
 from workorders.states import FINAL_STATES, State
 from workorders.views.common import (
     EVENT_LABELS,
@@ -102,7 +105,15 @@ def _detail_context(request: HttpRequest, order: WorkOrder) -> dict[str, Any]:
         )
         ctx["callbacks"] = list(order.callbacks.select_related("by").order_by("id"))
     ctx["ratings"] = list(order.ratings.order_by("round")) if staff or owner else []
-    if actions & {"dispatch", "reassign", "transfer", "return"}:
+    if staff and order.model_version is not None:
+        ctx["guess_percent"] = round((order.category_confidence or 0) * 100)
+        ctx["unit_percent"] = round((order.unit_confidence or 0) * 100)
+        ctx["unit_from_model"] = (order.unit_confidence or 0) >= routing.setting("SUGGEST_UNIT_AT")
+    # A dispatcher corrects the category of an order not yet finished (service orders keep their item's).
+    ctx["can_reclassify"] = bool(
+        actions & {"dispatch", "reassign", "close"} and order.item_id is None and order.state not in FINAL_STATES
+    )
+    if actions & {"dispatch", "reassign", "transfer", "return"} or ctx["can_reclassify"]:
         ctx["suggested"] = order.suggested_department or order.suggested_node  # shown beside the dispatch form
         departments = list(Department.objects.filter(is_active=True).order_by("level", "name"))
         ctx["dept_options"] = [(f"d:{d.pk}", d.name) for d in departments]
@@ -113,6 +124,12 @@ def _detail_context(request: HttpRequest, order: WorkOrder) -> dict[str, Any]:
             for n in Node.objects.filter(pk__in=ids, level__gte=Level.TOWN).order_by("level")
         ]
         ctx["suggested_value"] = _unit_value(order.suggested_department_id, order.suggested_node_id)
+        ctx["category_options"] = catalog_selectors.category_choices()
+        ctx["category_value"] = (
+            order.suggested_category.code
+            if order.category.code == UNCLASSIFIED and order.suggested_category is not None
+            else order.category.code
+        )
     if "mark_duplicate" in actions:
         # Only orders the dispatcher may open can be picked as the primary.
         ctx["similar"] = [
@@ -153,7 +170,21 @@ def order_photo(request: AuthedRequest, order_id: int, photo_id: int) -> FileRes
 
 def _step_dispatch(request: AuthedRequest, order: WorkOrder, d: dict[str, Any]) -> None:
     assist = [_unit(v, field="assist") for v in d["assist"]]
-    services.workorder_dispatch(order=order, to=_unit(d["to"]), assist=assist, note=d["note"], by=request.user)
+    category = _category(d["category"]) if d["category"] else None
+    services.workorder_dispatch(
+        order=order, to=_unit(d["to"]), assist=assist, note=d["note"], by=request.user, category=category
+    )
+
+
+def _category(code: str) -> Category:
+    found = catalog_selectors.category_by_code(code)
+    if found is None or not found.is_active or found.code == UNCLASSIFIED:
+        raise ValidationFailed(fields={"category": [_("Unknown category.")]}, code="catalog.unknown_category")
+    return found
+
+
+def _step_reclassify(request: AuthedRequest, order: WorkOrder, d: dict[str, Any]) -> None:
+    services.workorder_reclassify(order=order, category=_category(d["category"]), by=request.user, note=d["note"])
 
 
 def _step_reassign(request: AuthedRequest, order: WorkOrder, d: dict[str, Any]) -> None:
@@ -311,6 +342,7 @@ STEPS: dict[str, Step] = {
         "dispatch", _step_rule_unreasonable, gettext_lazy("The ruling was recorded; the order is closed.")
     ),
     "close": Step("dispatch", _step_close, gettext_lazy("The order is closed.")),
+    "reclassify": Step("dispatch", _step_reclassify, gettext_lazy("The order's category was changed.")),
     "mark_duplicate": Step("dispatch", _step_mark_duplicate, gettext_lazy("The order was linked as a duplicate.")),
     "cancel": Step("withdraw", _step_cancel, gettext_lazy("Your appeal was withdrawn.")),
     "extension_request": Step("handle", _step_extension_request, gettext_lazy("More time was asked for.")),

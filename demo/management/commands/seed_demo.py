@@ -143,6 +143,21 @@ class Command(BaseCommand):
             rebuild()  # the command centre's tallies, at once rather than by the worker's batches
             if verbosity >= 1:
                 self.stdout.write(f"Dashboard tallies rebuilt in {time.perf_counter() - started:.1f} s")
+        if orders:
+            from demo.workorders import seed_smart
+
+            started = time.perf_counter()
+            sm = seed_smart(seed=seed)
+            if verbosity >= 1:
+                model = (
+                    f"model v{sm.model} (category accuracy {sm.accuracy:.0%} on held-back appeals)"
+                    if sm.model is not None and sm.accuracy is not None
+                    else "no model (too few decided appeals)"
+                )
+                self.stdout.write(
+                    f"Smart dispatch: {model}; {sm.planted} planted voices of one matter; {sm.topics} hot topics, "
+                    f"{sm.flagged} flagged, in {time.perf_counter() - started:.1f} s"
+                )
         if calls is None:
             calls = {"small": 150, "county": 1500}.get(scale, 0)
         if calls:
