@@ -395,6 +395,9 @@ GONGZHI: dict[str, Any] = {
         else None,
         # The model's unit is suggested instead of the dispatch rules' when it is at least this sure.
         "SUGGEST_UNIT_AT": float(os.environ.get("GONGZHI_SUGGEST_UNIT_AT", "0.6")),
+        # A guess less sure than this of a third-level category goes up a level (the sum over its siblings)
+        # until one is this sure: 民政 at 70 % rather than 高龄津贴 at 12 %.
+        "BACKOFF_AT": float(os.environ.get("GONGZHI_BACKOFF_AT", "0.5")),
         # dispatch_train learns from at most this many of the newest decided appeals, and needs this many.
         "TRAIN_MAX_ORDERS": int(os.environ.get("GONGZHI_TRAIN_MAX_ORDERS", "200000")),
         "TRAIN_MIN_ORDERS": 50,

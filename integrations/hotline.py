@@ -22,7 +22,7 @@ from typing import Any
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from catalog.models import Category
+from catalog.models import UNCLASSIFIED, Category
 from core.clock import aware
 from core.memo import memo
 from org.models import Department, Node
@@ -303,6 +303,8 @@ def parse(
         code = (mapping.get("categories") or {}).get(category_name)
         category = lookups.categories.get(code or category_name)
     category = category or default_category
+    if category is None and not category_name:
+        category = lookups.categories.get(UNCLASSIFIED)  # free text: 待分类, for the text model and the dispatcher
     if category is None:
         raise RowError(_("Unknown category: %(name)s") % {"name": category_name or "—"})
     kind_name = _text(values, cols["kind"], 20, label["kind"])

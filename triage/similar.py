@@ -75,6 +75,7 @@ FloatArray = npt.NDArray[np.float64]
 
 # --- Constants: chosen on the tuning half of the pairs (bench/similar_eval.py --grid); see the docstring. ---
 THRESHOLD = 0.30  # same_problem_score at or above which two appeals are one matter
+MIN_REST = 0.05  # below this place × time × category, same_problem_score is 0 without reading the texts
 CLUSTER_THRESHOLD = 0.30  # the average score at which clusters() stops merging
 PROFILES_KEPT = 512  # texts whose n-gram profile stays in memory (a few MB): see _profile
 MAX_CHARS = 500  # characters of a text that count: the matter is told at the start (title + description)
@@ -185,7 +186,10 @@ def text_similarity(a: str, b: str) -> float:
         return 0.0
     small, large = (wa, wb) if len(wa) <= len(wb) else (wb, wa)
     common = sum(w for g, w in small.items() if g in large)
-    return float(_combine(common, sa, sb))
+    # _combine's formula on plain floats: intake scores every candidate one by one, and numpy's call
+    # overhead on one number was most of a comparison's cost.
+    lo, hi = min(sa, sb), max(sa, sb)
+    return math.sqrt(min(1.0, max(0.0, common / (lo**LENGTH_ALPHA * hi ** (1 - LENGTH_ALPHA)))))
 
 
 @functools.lru_cache(maxsize=PROFILES_KEPT)
@@ -248,8 +252,11 @@ def place_factor(a: Doc, b: Doc, *, radius_m: float = 500) -> float:
     """0..1: how much two appeals' places can be one spot. The distance when both carry coordinates
     (a pin is nearer the truth than the reporter's grid), else the depth of their common grid path."""
     if a.lat is not None and a.lng is not None and b.lat is not None and b.lng is not None:
-        d = _haversine_m(np.array([a.lat]), np.array([a.lng]), np.array([b.lat]), np.array([b.lng]))[0]
-        return float(_distance_factor(d, radius_m))
+        # _haversine_m and _distance_factor on plain floats (numpy's overhead on one pair is most of the cost)
+        p1, p2 = math.radians(a.lat), math.radians(b.lat)
+        h = math.sin((p2 - p1) / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(math.radians(b.lng - a.lng) / 2) ** 2
+        d = 2 * 6_371_000 * math.asin(math.sqrt(min(h, 1.0)))
+        return 1.0 / (1.0 + (d / radius_m) ** 4)
     return _path_factor(_path(a.place), _path(b.place))
 
 
@@ -275,8 +282,11 @@ def same_problem_score(a: Doc, b: Doc, *, radius_m: float = 500, window_days: fl
     p = place_factor(a, b, radius_m=radius_m)
     if p <= 0:
         return 0.0
-    t = _time_factor(_days(a.at, b.at), window_days)
-    return min(1.0, float(text_similarity(a.text, b.text) * p * t) * category_factor(a.category, b.category))
+    t = 1.0 / (1.0 + (_days(a.at, b.at) / window_days) ** 4)  # _time_factor on a plain float
+    rest = p * t * category_factor(a.category, b.category)
+    if rest < MIN_REST:
+        return 0.0  # whatever the words: too far, too long ago (and cheaper than reading them)
+    return min(1.0, text_similarity(a.text, b.text) * rest)
 
 
 def is_same_problem(a: Doc, b: Doc, *, threshold: float = THRESHOLD, **kw: float) -> bool:

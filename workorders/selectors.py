@@ -23,6 +23,7 @@ from core.masking import mask_name
 from core.memo import memo
 from core.validation import one_line
 from org.access import path_range, paths_q
+from org.models import path_ids, path_prefixes
 from org.selectors import whole_number
 from workorders.access import orders_for, work_scope
 from workorders.deadlines import setting
@@ -244,7 +245,7 @@ _SIMILAR_COLUMNS = (
     "id", "tracking_code", "title", "state", "created_at", "path", "unit_path", "owner_user_id",
     "submitted_by_id", "lat", "lng", "category_id", f"SUBSTR(text, 1, {SIMILAR_TEXT_CHARS})",
 )  # fmt: skip
-SIMILAR_CANDIDATES = 30  # the newest open orders near the place that are read and compared
+SIMILAR_CANDIDATES = 20  # the newest open orders near the place that are read and compared
 SIMILAR_SHOWN = 10
 
 
@@ -305,6 +306,12 @@ def similar_open_orders(
     params: list[Any] = [
         connection.ops.adapt_datetimefield_value(since), *states, Kind.SERVICE, exclude_id or 0,
     ]  # fmt: skip
+    town = path_prefixes(path)[1] if len(path_ids(path)) >= 2 else ""
+    if town:
+        # Within the order's town, read by the (path, id) index: a town's open orders of a fortnight are a
+        # few hundred at most, where the county's are thousands (a matter does not cross a town line).
+        where += ["path >= %s", "path < %s"]
+        params += [town, town[:-1] + "0"]  # "0" sorts right after "/": "/1/5/…" < "/1/50"
     if lat is not None and lng is not None:  # near
         dlat = Decimal(radius_km / 111.0)
         dlng = Decimal(radius_km / (111.0 * max(0.1, math.cos(math.radians(float(lat))))))
@@ -318,7 +325,7 @@ def similar_open_orders(
     # Only constants and placeholders go into the text; every value travels as a parameter.
     sql = (
         f"SELECT {', '.join(_SIMILAR_COLUMNS)} FROM {WorkOrder._meta.db_table} "  # noqa: S608
-        f"WHERE {' AND '.join(where)} ORDER BY created_at DESC LIMIT {SIMILAR_CANDIDATES}"
+        f"WHERE {' AND '.join(where)} ORDER BY id DESC LIMIT {SIMILAR_CANDIDATES}"
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
@@ -344,7 +351,7 @@ def similar_open_orders(
             scored.append((score, row))
     scored.sort(key=lambda x: -x[0])
     scored = scored[:SIMILAR_SHOWN]
-    categories = Category.objects.in_bulk({row[11] for _score, row in scored}) if scored else {}
+    categories = _categories_by_id() if scored else {}
     out: list[tuple[SimilarOrder, float | None]] = []
     for _score, row in scored:
         pk, code, o_title, state, created, o_path, unit_path, owner_id, by_id, olat, olng, cat_id = row[:12]
@@ -356,6 +363,11 @@ def similar_open_orders(
             far = round(distance_km(float(lat), float(lng), float(olat), float(olng)) * 1000)  # type: ignore[arg-type]
         out.append((item, far))
     return out
+
+
+def _categories_by_id() -> dict[int, Category]:
+    """Every category by id, kept in memory with the catalogue (intake names the similar orders' ones)."""
+    return memo("catalog").get("categories-by-id", Category.objects.in_bulk)
 
 
 def _category_codes() -> dict[int, str]:

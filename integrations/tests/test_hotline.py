@@ -13,6 +13,7 @@ from django.core.management import call_command
 from django.utils import translation
 from openpyxl import Workbook, load_workbook
 
+from catalog.models import UNCLASSIFIED
 from integrations import services
 from integrations.models import HotlineOrder, ImportRun
 from workorders.models import Channel, WorkOrder
@@ -45,7 +46,7 @@ BAD: list[tuple[list[str], str]] = [
     (["B000014", "", "来" * 41, "", "东镇东村A1湾组", "路灯不亮", "路灯损坏", "", "", ""], "longer than"),
     (["B000015", "", "", "", "东镇东村A1湾组" + "号" * 200, "路灯不亮", "路灯损坏", "", "", ""], "longer than"),
     (["X" * 41, "", "", "", "东镇东村A1湾组", "路灯不亮", "路灯损坏", "", "", ""], "longer than"),
-    (["B000017", "", "", "", "东镇东村A1湾组", "路灯不亮", "", "", "", ""], "Unknown category"),
+    (["B000017", "", "", "", "东镇东村A1湾组", "路灯不亮", "天上的星星", "", "", ""], "Unknown category"),
     (["HL000001", "", "", "", "东镇东村A1湾组", "同一号码再来一次", "路灯损坏", "", "", ""], "same order number"),
     (["B000019", "", "", "", "南镇南村C1湾组", "路灯不亮", "路灯损坏", "", "住建局", "2026-13-45"], "not a date"),
     (["B000020", "2026-11-31 10:00", "", "", "东镇东村A1湾组", "路灯不亮", "路灯损坏", "", "", ""], "not a date"),
@@ -101,6 +102,14 @@ def test_a_file_with_twenty_bad_rows_reports_exactly_those_and_imports_the_rest(
     assert o.contact_name == "张先生" and o.contact_phone == "13800000000"
     assert o.created_at.isoformat() == "2026-11-17T01:30:00+00:00"  # 09:30 in Shanghai
     assert o.suggested_department == world.housing  # the hotline's handling unit, one click from dispatch
+
+
+def test_a_row_without_a_category_is_filed_to_be_classified(world, source, tmp_path):
+    row = good(1)
+    row[6] = ""  # no category: free text, as many hotlines send it
+    p = services.import_file(source=source, path=write_csv(tmp_path / "free.csv", [row]))
+    assert (p.created, p.refused) == (1, 0)
+    assert HotlineOrder.objects.select_related("order__category").get().order.category.code == UNCLASSIFIED
 
 
 def test_the_same_file_again_creates_nothing(world, source, mixed):

@@ -104,6 +104,23 @@ def test_a_trained_model_guesses_category_and_unit_of_unseen_words(world, model)
     assert o2.suggested_category.code == "030201" and o2.suggested_department == world.c.civil_affairs
 
 
+def test_a_guess_torn_between_siblings_goes_up_a_level(world):
+    """高龄津贴, 居家养老 and 养老机构 told in the same words in the county's history: the model cannot tell
+    them apart, so it suggests their parent 养老服务, which it is sure of (and which the rules route), not a
+    coin toss."""
+    rng = random.Random(3)
+    history = rows(world)
+    for sibling in ("030202", "030203"):
+        history += [(appeal("030201", rng), sibling, f"dept:{world.c.civil_affairs.pk}") for _ in range(40)]
+    triage.classifier_store(trained=triage.train(history, seed=0), orders=len(history))
+    o = fresh(submit(world, category=None, text="爷爷今年满八十了，高龄补贴到哪里去办"))
+    assert o.suggested_category.code == "0302" and o.category_confidence >= 0.5
+    assert o.suggested_department == world.c.civil_affairs
+    # A clear leaf stays a leaf.
+    o = fresh(submit(world, category=None, text="我们新农村小区门口那几盏路灯晚上全都不亮"))
+    assert o.suggested_category.code == "010101"
+
+
 def test_a_unit_the_model_names_by_level_is_the_village_of_the_orders_grid(world, model):
     o = fresh(submit(world, category=None, text="三组垃圾池里的垃圾十多天没人清运，臭得很"))
     assert o.suggested_category.code == "020101"
