@@ -50,7 +50,7 @@ def _docs(since: dt.datetime, under: str = "") -> list[similar.Doc]:
     return [
         similar.Doc(
             id=pk,
-            text=appeal_words(title, text),
+            text=appeal_words(title, text, path),
             at=at,
             place=path,
             lat=float(lat) if lat is not None else None,
@@ -140,8 +140,11 @@ def scan(*, at: dt.datetime | None = None) -> tuple[int, int]:
             topic.flagged_at = t
             _flag(topic)
             flagged += 1
-    # What no longer groups (withdrawn, or the window moved on) is no longer a topic of the window.
-    HotTopic.objects.filter(last_at__gte=since).exclude(pk__in=kept).update(rising=False, updated_at=t)
+    # What no longer groups (withdrawn, reworded by a correction, or the window moved on) is no longer a topic:
+    # gone, unless it was flagged (whoever was told can still open what they were told about).
+    gone = HotTopic.objects.filter(last_at__gte=since).exclude(pk__in=kept)
+    gone.filter(flagged_at__isnull=True).delete()
+    gone.update(rising=False, updated_at=t)
     HotTopic.objects.filter(last_at__lt=since).exclude(rising=False).update(rising=False, updated_at=t)
     return len(kept), flagged
 

@@ -249,12 +249,28 @@ SIMILAR_CANDIDATES = 20  # the newest open orders near the place that are read a
 SIMILAR_SHOWN = 10
 
 
-def appeal_words(title: str, text: str) -> str:
+def appeal_words(title: str, text: str, path: str = "") -> str:
     """What an appeal says, for comparing it with others: its text, and its title when someone wrote one (an
     automatic title is the category's name and the text's first words: counting them twice would weigh the
-    start double, and the category is compared on its own)."""
+    start double, and the category is compared on its own). The names of the places on its `path` (its town,
+    village and grid) are taken out: the place is compared on its own too, and "天成公馆小区的群众反映" in
+    every appeal of that community would otherwise make them all look alike."""
     start = one_line(text)[:30]
-    return text if not title or title.endswith(start) else f"{title}\n{text}"
+    words = text if not title or title.endswith(start) else f"{title}\n{text}"
+    if path:
+        names = _node_names()
+        for pk in path_ids(path)[1:]:
+            name = names.get(pk, "")
+            if len(name) >= 2:
+                words = words.replace(name, " ")
+    return words
+
+
+def _node_names() -> dict[int, str]:
+    """Every node's name by id, kept in memory with the tree (core.memo "org")."""
+    from org.models import Node
+
+    return memo("org").get("node-names-by-id", lambda: dict(Node.objects.values_list("pk", "name")))
 
 
 def _aware(value: Any) -> dt.datetime:
@@ -334,7 +350,7 @@ def similar_open_orders(
         return []
     codes = _category_codes()
     me = similar.Doc(
-        id=0, text=appeal_words(title, text[:SIMILAR_TEXT_CHARS]), at=t, place=path,
+        id=0, text=appeal_words(title, text[:SIMILAR_TEXT_CHARS], path), at=t, place=path,
         lat=float(lat) if lat is not None else None, lng=float(lng) if lng is not None else None,
         category=codes.get(category.pk, ""),
     )  # fmt: skip
@@ -342,7 +358,7 @@ def similar_open_orders(
     for row in rows:
         pk, _code, o_title, _state, created, o_path, *_rest, olat, olng, cat_id, o_text = row
         other = similar.Doc(
-            id=pk, text=appeal_words(o_title, o_text or ""), at=_aware(created), place=o_path,
+            id=pk, text=appeal_words(o_title, o_text or "", o_path), at=_aware(created), place=o_path,
             lat=float(olat) if olat is not None else None, lng=float(olng) if olng is not None else None,
             category=codes.get(cat_id, ""),
         )  # fmt: skip

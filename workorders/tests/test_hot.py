@@ -13,7 +13,8 @@ from django.core.management import call_command
 from core.clock import frozen, now
 from notify.models import Message
 from workorders import hot
-from workorders.models import Channel, HotTopic
+from workorders.models import Channel, HotTopic, WorkOrder
+from workorders.states import State
 from workorders.tests.helpers import submit
 
 # One burst water main by the school, in the words of six households.
@@ -183,3 +184,19 @@ def test_the_command_centre_board_shows_rising_topics_under_its_node(world, clie
     # The other town's board (the county leader looking at 南镇): not there.
     other = client_as(c.u_qian).get(f"/dashboard/?node={c.t2.pk}").content.decode()
     assert 'data-card="rising"' in other and f"/workorders/hot/{topic.pk}/" not in other
+
+
+def test_a_topic_that_no_longer_groups_goes_unless_it_was_flagged(world):
+    three = _plant(world, PIPE[:3])
+    assert hot.scan() == (1, 0)
+    WorkOrder.objects.filter(pk=three[0].pk).update(state=State.CANCELLED)  # withdrawn: two are no topic
+    hot.scan()
+    assert not HotTopic.objects.exists()
+    # A flagged one stays, no longer rising, for whoever was told about it.
+    six = _plant(world, phone0=500)
+    hot.scan()
+    flagged = HotTopic.objects.get(rising=True)
+    WorkOrder.objects.filter(pk__in=[o.pk for o in six[:4]]).update(state=State.CANCELLED)
+    hot.scan()
+    flagged.refresh_from_db()
+    assert flagged.rising is False and flagged.flagged_at is not None
