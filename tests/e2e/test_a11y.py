@@ -88,6 +88,10 @@ TARGETS = [
     Target("integrations-source", "admin", False, "/integrations/sources/{source}/"),
     Target("webhooks", "admin", False, "/inbox/webhooks/"),
     Target("webhook-new", "admin", False, "/inbox/webhooks/new/"),
+    # Smart dispatch: hot topics (the demo plants a rising one) and how the text model does.
+    Target("hot-topics", "dispatcher", False, "/workorders/hot/"),
+    Target("hot-topic", "dispatcher", False, "/workorders/hot/{topic}/"),
+    Target("smart-dispatch", "dispatcher", False, "/workorders/triage/"),
 ]
 
 # Pages whose remaining violations are in templates another team owns: the exact fixes are in the
@@ -172,9 +176,13 @@ def _scan_all(base_url: str, browser) -> dict[str, dict]:
     from integrations.models import HotlineSource
 
     source = HotlineSource.objects.get(code="h12345")  # the demo's 12345 hotline
+    from workorders.models import HotTopic
+
+    topic = HotTopic.objects.filter(rising=True).order_by("pk").first()
+    assert topic is not None, "the demo plants a rising hot topic"
     fill = {"order": order.pk, "shop": shop.pk, "household": link.household_id, "vote": vote.pk,
             "matter": matter.pk, "village": vote.village_id, "case": case.pk, "agreed": agreed.pk,
-            "source": source.pk}  # fmt: skip
+            "source": source.pk, "topic": topic.pk}  # fmt: skip
     contexts: dict[tuple[str | None, bool], object] = {}
     scans: dict[str, dict] = {}
     try:
