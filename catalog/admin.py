@@ -6,8 +6,8 @@ from core.admin import SuperuserWritesMixin
 
 @admin.register(Category)
 class CategoryAdmin(SuperuserWritesMixin, admin.ModelAdmin):
-    list_display = ("code", "name", "level", "time_class", "department", "is_active")
-    list_filter = ("level", "time_class", "is_active")
+    list_display = ("code", "name", "level", "time_class", "department", "auto_dispatch", "is_active")
+    list_filter = ("level", "time_class", "auto_dispatch", "is_active")
     search_fields = ("code", "name")
     raw_id_fields = ("parent",)
 
