@@ -37,7 +37,7 @@ run: venv
 	@echo "  Gongzhi is starting on http://$(HOST):$(PORT)/"
 	@echo "  Demo logins (password gongzhi-demo): admin leader dispatcher dept town village grid party volunteer resident"
 	@echo "  API docs: http://$(HOST):$(PORT)/api/v1/docs"
-	@echo "  Workers: run_deadlines (time limits, 催办/督办, closing unrated orders), run_outbox (SMS), run_sos (one-key call escalation), run_points (points expiry, lapsed reservations), run_rollups (dashboard tallies), run_mediation (mediation time limits, follow-up visits), run_webhooks (webhooks to other systems) and run_imports (12345 hotline files) run alongside; one that dies is restarted"
+	@echo "  Workers: run_deadlines (time limits, 催办/督办, closing unrated orders), run_outbox (SMS), run_sos (one-key call escalation), run_points (points expiry, lapsed reservations), run_rollups (dashboard tallies, hot topics), run_mediation (mediation time limits, follow-up visits), run_webhooks (webhooks to other systems) and run_imports (12345 hotline files) run alongside; one that dies is restarted"
 	@echo "  Health: http://$(HOST):$(PORT)/health"
 	@echo ""
 	@# `serve` starts the server (uvicorn, not trusting X-Forwarded-For: see core/management/commands/serve.py)

@@ -110,9 +110,13 @@ def _write(tallies: dict[TallyKey, list[int]], volumes: dict[VolumeKey, int]) ->
             Volume.objects.bulk_create(new_v, batch_size=500)
 
 
-def _lock() -> WorkerLock:
+def lock() -> WorkerLock:
+    """The rollup workers' lock row, locked until the caller's transaction ends."""
     WorkerLock.objects.get_or_create(pk=1)
     return WorkerLock.objects.select_for_update().get(pk=1)
+
+
+_lock = lock
 
 
 def apply_pending(batch: int = 500) -> int:

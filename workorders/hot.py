@@ -135,8 +135,12 @@ def scan(*, at: dt.datetime | None = None) -> tuple[int, int]:
             topic.save()
         kept.add(topic.pk)
         topic.orders.set(cl.ids)
-        if is_rising and topic.flagged_at is None:
-            HotTopic.objects.filter(pk=topic.pk).update(flagged_at=t)
+        # Compare-and-set: whatever else runs a scan, a topic is told once.
+        if (
+            is_rising
+            and topic.flagged_at is None
+            and HotTopic.objects.filter(pk=topic.pk, flagged_at__isnull=True).update(flagged_at=t)
+        ):
             topic.flagged_at = t
             _flag(topic)
             flagged += 1

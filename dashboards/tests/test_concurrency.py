@@ -36,3 +36,22 @@ def test_two_workers_and_the_clerks_at_once(world) -> None:
     assert not Dirty.objects.exists()
     assert rollups.differences() == []
     assert WorkerLock.objects.get(pk=1).passes >= 2
+
+
+def test_two_workers_scanning_hot_topics_at_once_make_and_tell_each_once(world) -> None:
+    from dashboards.management.commands.run_rollups import HotScan
+    from notify.models import Message
+    from workorders.models import HotTopic
+    from workorders.tests.test_hot import _plant
+
+    _plant(world)  # six households, one matter, two days: a rising topic
+
+    def target(i: int, go) -> int:
+        scan = HotScan()
+        go()
+        scan()
+        return 0
+
+    run_threads(2, target)
+    assert HotTopic.objects.count() == 1 and HotTopic.objects.get().rising
+    assert Message.objects.filter(kind="workorder.hot_topic", user=world.c.u_li).count() == 1

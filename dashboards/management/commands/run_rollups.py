@@ -3,9 +3,11 @@ from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
+from django.db import transaction
 
 from core.worker import Loop
 from dashboards.rollups import apply_pending
+from dashboards.rollups import lock as lock_rollups
 from workorders import hot
 
 
@@ -18,7 +20,11 @@ class HotScan:
     def __call__(self) -> None:
         if time.monotonic() >= self.next:
             self.next = time.monotonic() + settings.GONGZHI["TRIAGE"]["HOT_SCAN_SECONDS"]
-            hot.scan()
+            # Under the rollup workers' lock row: a second worker's scan waits, then finds the first's topics
+            # (by their appeals) already made and flagged, so a topic is neither made nor told twice.
+            with transaction.atomic():
+                lock_rollups()
+                hot.scan()
 
 
 class Command(BaseCommand):
