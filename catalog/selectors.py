@@ -59,3 +59,25 @@ def category_choices() -> list[tuple[str, str]]:
         return [(code, "\u3000" * (level - 1) + name) for code, name, level in sorted(rows)]
 
     return memo("catalog").get("category-choices", build)
+
+
+def parent_codes() -> dict[str, str]:
+    """Category code → its parent's code ("" at the top), every category, from memory: the text model's
+    backoff to a parent, auto-dispatch's "this category or one above it", and "right at the level guessed"
+    ask it of many codes per request. From the tree, not the codes' shape: a county's own categories need
+    not nest their codes."""
+
+    def build() -> dict[str, str]:
+        return {code: parent or "" for code, parent in Category.objects.values_list("code", "parent__code")}
+
+    return memo("catalog").get("parent-codes", build)
+
+
+def ancestors(code: str) -> list[str]:
+    """The codes of a category and of every category above it, itself first."""
+    parents = parent_codes()
+    out: list[str] = []
+    while code and code not in out:
+        out.append(code)
+        code = parents.get(code, "")
+    return out

@@ -82,15 +82,14 @@ class Routing:
     from_model: bool  # the unit is the model's, not the rules'
 
 
-def _parent_code(code: str) -> str:
-    """The catalogue's codes nest two digits a level (010101 → 0101 → 01)."""
-    return code[:-2] if len(code) > 2 else ""
+def _parent(code: str) -> str:
+    return catalog_selectors.parent_codes().get(code, "")
 
 
 def route(*, kind: str, category: Category, item: Any, title: str, text: str, grid: Node) -> Routing:
     """The suggestion for a new order. Service orders go by their item's rules: nothing is guessed."""
     g = (
-        triage.guess(f"{title}\n{text}", parent=_parent_code, sure_at=setting("BACKOFF_AT"))
+        triage.guess(f"{title}\n{text}", parent=_parent, sure_at=setting("BACKOFF_AT"))
         if kind != Kind.SERVICE
         else None
     )
@@ -115,12 +114,11 @@ def route(*, kind: str, category: Category, item: Any, title: str, text: str, gr
 
 
 def _allows_auto(category: Category) -> bool:
-    c: Category | None = category
-    while c is not None:
-        if c.auto_dispatch:
-            return True
-        c = c.parent
-    return False
+    """Whether the category or one above it is marked for auto-dispatch (from memory: no query per level)."""
+    return any(
+        c is not None and c.auto_dispatch
+        for c in map(catalog_selectors.category_by_code, catalog_selectors.ancestors(category.code))
+    )
 
 
 def auto_dispatch_wanted(order: WorkOrder, routing: Routing) -> bool:
@@ -226,6 +224,17 @@ class Tally:
     def unit_accuracy(self) -> float | None:
         return self.unit_right / self.guessed if self.guessed else None
 
+    @classmethod
+    def total(cls, rows: list[Tally]) -> Tally:
+        return cls(
+            name="",
+            guessed=sum(r.guessed for r in rows),
+            category_right=sum(r.category_right for r in rows),
+            unit_right=sum(r.unit_right for r in rows),
+            auto=sum(r.auto for r in rows),
+            corrected=sum(r.corrected for r in rows),
+        )
+
 
 def accuracy_report(*, since: dt.datetime, orders: Any = None) -> list[Tally]:
     """How the model's guesses compare with what was finally decided, by top-level category, over the
@@ -251,28 +260,19 @@ def accuracy_report(*, since: dt.datetime, orders: Any = None) -> list[Tally]:
             or (action == "dispatch" and data.get("took_suggestion") is False)
         ):
             corrected.add(order_id)
-    tops = _top_names()
-    codes = dict(Category.objects.values_list("pk", "code"))
+    codes, names = {}, {}
+    for pk, code, name in Category.objects.values_list("pk", "code", "name"):
+        codes[pk], names[code] = code, name
     out: dict[str, Tally] = defaultdict(lambda: Tally(""))
     for pk, cat, s_cat, dept, node, s_dept, s_node in rows:
-        name = tops.get(cat, "")
+        line = catalog_selectors.ancestors(codes.get(cat, ""))
+        name = names.get(line[-1], "") if line else ""  # the top-level category's
         t = out[name]
         t.name = name
         t.guessed += 1
-        # Right at the level guessed: a guess of 民政 (a level up, see triage.guess) for 高龄津贴 is right.
-        t.category_right += cat == s_cat or (s_cat is not None and codes.get(cat, "").startswith(codes.get(s_cat, "-")))
+        # Right at the level guessed: a guess of 养老服务 (a level up, see triage.guess) for 高龄津贴 is right.
+        t.category_right += codes.get(s_cat, "-") in line
         t.unit_right += (dept, node) == (s_dept, s_node)
         t.auto += pk in auto
         t.corrected += pk in corrected
     return sorted(out.values(), key=lambda t: -t.guessed)
-
-
-def _top_names() -> dict[int, str]:
-    cats = {c.pk: c for c in Category.objects.only("pk", "name", "parent_id")}
-    out: dict[int, str] = {}
-    for pk, c in cats.items():
-        top = c
-        while top.parent_id is not None and top.parent_id in cats:
-            top = cats[top.parent_id]
-        out[pk] = top.name
-    return out

@@ -124,8 +124,8 @@ def test_a_guess_torn_between_siblings_goes_up_a_level(world):
 def test_a_unit_the_model_names_by_level_is_the_village_of_the_orders_grid(world, model):
     o = fresh(submit(world, category=None, text="三组垃圾池里的垃圾十多天没人清运，臭得很"))
     assert o.suggested_category.code == "020101"
-    if o.unit_confidence >= routing.setting("SUGGEST_UNIT_AT"):
-        assert o.suggested_node == world.c.v1 and o.suggested_department is None
+    assert o.unit_confidence >= routing.setting("SUGGEST_UNIT_AT")  # so the unit below is the model's
+    assert o.suggested_node == world.c.v1 and o.suggested_department is None
 
 
 def test_the_guess_is_shown_to_staff_not_to_the_resident(world, model, client_as):
@@ -345,3 +345,19 @@ def test_the_accuracy_report_compares_guesses_with_what_was_decided(world, model
     assert t.guessed == 2 and t.category_right == 1 and t.unit_right == 1
     assert t.corrected == 1  # the dispatcher's category differed from the model's once
     assert t.category_accuracy == 0.5
+
+
+def test_the_smart_dispatch_page_shows_the_model_and_its_record_to_dispatchers_and_leaders(world, model, client_as):
+    o = submit(world, category=None, text="村口路灯坏了晚上黑漆漆的")
+    services.workorder_dispatch(order=fresh(o), to=Unit(department=world.housing), by=world.c.u_zhao,
+                                category=world.streetlight)  # fmt: skip
+    services.workorder_accept(order=fresh(o), by=world.u_feng)
+    for who in (world.c.u_zhao, world.c.u_qian):  # the county's dispatcher, its leader
+        page = client_as(who).get("/workorders/triage/")
+        assert page.status_code == 200
+        body = page.content.decode()
+        assert f'data-field="version">{model.pk}<' in body and "城乡建设" in body
+    # A grid worker handles orders but neither dispatches nor supervises; a resident sees nothing of it.
+    assert client_as(world.c.u_li).get("/workorders/triage/").status_code == 403
+    assert client_as(world.c.u_zhang).get("/workorders/triage/").status_code == 403
+    assert client_as().get("/workorders/triage/").status_code == 302

@@ -52,14 +52,10 @@ def triage_page(request: AuthedRequest) -> HttpResponse:
     current = Classifier.objects.filter(is_current=True).defer("category_model", "unit_model").first()
     since = now() - dt.timedelta(days=REPORT_DAYS)
     rows = routing.accuracy_report(since=since, orders=orders_for(request.user))
-    total = routing.Tally(name="")
-    for r in rows:
-        for f in ("guessed", "category_right", "unit_right", "auto", "corrected"):
-            setattr(total, f, getattr(total, f) + getattr(r, f))
     ctx = {
         "current": current,
         "rows": rows,
-        "total": total,
+        "total": routing.Tally.total(rows),
         "days": REPORT_DAYS,
         "auto_at": routing.setting("AUTO_DISPATCH_AT"),
         "topics": with_bars(list(selectors.hot_topics_for(request.user, rising_only=True)[:10])),
