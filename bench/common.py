@@ -139,16 +139,21 @@ def wait_up(port: int, timeout: float = 30) -> None:
     raise SystemExit("server did not start")
 
 
-SERVERS = ("granian", "gunicorn", "uvicorn")
+SERVERS = ("granian", "serve", "gunicorn", "uvicorn")
 
 
 def server_command(kind: str, port: int, workers: int, threads: int = 1) -> list[str]:
-    """How the benchmarks start the app: granian (WSGI, the production choice, see README), gunicorn
-    (WSGI) or uvicorn (ASGI, what `make run` uses)."""
+    """How the benchmarks start the app: granian (WSGI, the production web processes, see README), serve
+    (`manage.py serve --server-only`, what `make run` serves: granian with gongzhi.asgi's one-port app,
+    `workers` processes, its own default of threads), gunicorn (WSGI) or uvicorn (Django's ASGI app
+    through gongzhi.asgi, what `make run` served until 2026-12)."""
     bind = ["--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
     if kind == "granian":
         return [PY, "-m", "granian", "--interface", "wsgi", *bind, "--blocking-threads", str(threads), "--no-ws",
                 "--log-level", "warning", "gongzhi.wsgi:application"]  # fmt: skip
+    if kind == "serve":
+        return ["env", f"GONGZHI_WEB_WORKERS={workers}", PY, "manage.py", "serve", "--server-only", "--host",
+                "127.0.0.1", "--port", str(port)]  # fmt: skip
     if kind == "gunicorn":
         if shutil.which("gunicorn", path=str(Path(PY).parent)) is None:
             raise SystemExit("gunicorn is not installed: .venv/bin/pip install gunicorn")

@@ -12,17 +12,22 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from django.conf import settings
 from django.db import DatabaseError, connection
+from django.db.migrations.executor import MigrationExecutor
 from django.http import HttpRequest, JsonResponse
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_safe
 
 from core import clock
 from core.models import WorkerBeat
+
+if TYPE_CHECKING:
+    from prometheus_client.core import Metric
 
 log = logging.getLogger("gongzhi.health")
 
@@ -95,6 +100,63 @@ def health(request: HttpRequest) -> JsonResponse:
     expected = set(settings.WORKER_COMMANDS)
     ok = database and not any(w["state"] == "dead" and name in expected for name, w in workers.items())
     body = {"status": "ok" if ok else "fail", "database": "ok" if database else "unreachable", "workers": workers}
+    response = JsonResponse(body, status=200 if ok else 503)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def samples(now: dt.datetime) -> Iterable[Metric]:
+    """The workers' heartbeats for Prometheus (core.metrics, settings.METRICS_PROBES)."""
+    from core.metrics import gauge
+
+    age = gauge("gongzhi_worker_heartbeat_age_seconds", "Seconds since the worker's last heartbeat.", labels=["worker"])
+    up = gauge("gongzhi_worker_up", "1 while the worker's heartbeat is fresh (core.health: ok).", labels=["worker"])
+    for w in worker_states():
+        if w.age is not None:
+            age.add_metric([w.name], w.age)
+        up.add_metric([w.name], 1 if w.state == "ok" else 0)
+    yield age
+    yield up
+
+
+@require_safe
+def healthz(request: HttpRequest) -> JsonResponse:
+    """200 while this process answers: nothing is asked of the database (liveness; a load balancer's
+    check, systemd's watchdog)."""
+    response = JsonResponse({"status": "ok"})
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+_migrated = False  # once true, for the life of the process: its code does not change under it
+
+
+def _migrations_applied() -> bool:
+    global _migrated
+    if not _migrated:
+        executor = MigrationExecutor(connection)
+        _migrated = not executor.migration_plan(executor.loader.graph.leaf_nodes())
+    return _migrated
+
+
+@require_safe
+def readyz(request: HttpRequest) -> JsonResponse:
+    """200 when the database answers, every migration of this code is applied, and every expected worker's
+    heartbeat is fresh; else 503, saying which by name. A late worker counts: something is wrong even if the
+    site still serves (load balancers should ask /healthz; monitors ask this)."""
+    checks: dict[str, Any] = {"database": "ok" if _database_ok() else "unreachable"}
+    workers: dict[str, dict[str, Any]] = {}
+    if checks["database"] == "ok":
+        try:
+            checks["migrations"] = "ok" if _migrations_applied() else "pending"
+            workers = {w.name: {"state": w.state, "last_beat_age": w.age} for w in worker_states()}
+        except DatabaseError:
+            log.warning("readyz: the schema is unreadable", exc_info=True)
+            checks["migrations"] = "pending"
+    expected = set(settings.WORKER_COMMANDS)
+    stale = sorted(name for name, w in workers.items() if name in expected and w["state"] != "ok")
+    ok = checks["database"] == "ok" and checks.get("migrations") == "ok" and not stale
+    body = {"status": "ok" if ok else "fail", **checks, "workers": workers, "stale_workers": stale}
     response = JsonResponse(body, status=200 if ok else 503)
     response["Cache-Control"] = "no-store"
     return response

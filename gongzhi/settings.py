@@ -85,6 +85,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "core.metrics.MetricsMiddleware",  # outermost: times every middleware below (GET /metrics)
     "core.middleware.ContentSecurityPolicyMiddleware",
     "core.middleware.ApiErrorShapeMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -447,6 +448,24 @@ LOGGING = {
 }
 
 SITE_TITLE = _("Gongzhi grassroots governance")
+
+# --- The web server (`manage.py serve`, gongzhi/asgi.py) -------------------------------------------------
+# Processes of the server (one per core is right: each runs Python under its own lock), and threads per
+# process for the sync views (a request waiting on the database lets another run).
+WEB_WORKERS = int(os.environ.get("GONGZHI_WEB_WORKERS", str(min(os.cpu_count() or 1, 4))))
+WEB_THREADS = int(os.environ.get("GONGZHI_WEB_THREADS", "2"))
+
+# --- Metrics (core/metrics.py, GET /metrics) -----------------------------------------------------------
+# With a token, a scrape must bear it (Authorization: Bearer …); without one, only this machine may scrape,
+# directly. The domain's numbers come from these functions (each app's metrics.py).
+METRICS_TOKEN = os.environ.get("GONGZHI_METRICS_TOKEN", "")
+METRICS_PROBES = [
+    "core.health.samples",
+    "workorders.metrics.samples",
+    "sos.metrics.samples",
+    "notify.metrics.samples",
+    "dashboards.metrics.samples",
+]
 
 # --- Workers' heartbeats and `manage.py serve` (core/worker.py, core/health.py, core/management/commands/serve.py)
 # The worker commands `manage.py serve` starts beside the server, restarts when they die, and GET /health

@@ -291,12 +291,14 @@ class Processes:
         self.running.append(proc)
         return proc
 
-    def uvicorn(self) -> str:
-        """The ASGI app (the live stream needs ASGI) on a free port; its base URL once it answers."""
+    def server(self) -> str:
+        """The site as `make run` serves it (`manage.py serve --server-only`: granian, gongzhi.asgi's one-port
+        app, the live stream included), one process, on a free port; its base URL once it answers."""
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
-        self.start("-m", "uvicorn", "gongzhi.asgi:application", "--port", str(port), "--log-level", "warning")
+        self.env.setdefault("GONGZHI_WEB_WORKERS", "1")
+        self.start("manage.py", "serve", "--server-only", "--host", "127.0.0.1", "--port", str(port))
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:

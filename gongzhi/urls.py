@@ -3,6 +3,8 @@ from django.urls import include, path
 
 from api.api import api
 from core.health import health as health_view
+from core.health import healthz, readyz
+from core.metrics import metrics
 from org import views as org_views
 from workorders.urls import track_patterns
 
@@ -30,4 +32,7 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("health", health_view, name="health"),  # monitors: database and workers alive (core.health)
+    path("healthz", healthz, name="healthz"),  # the process answers (liveness)
+    path("readyz", readyz, name="readyz"),  # database, migrations, every worker's heartbeat fresh
+    path("metrics", metrics, name="metrics"),  # Prometheus (core.metrics)
 ]

@@ -183,7 +183,7 @@ _hubs: dict[int, Hub] = {}
 
 
 def hub() -> Hub:
-    """One hub per event loop (uvicorn runs one loop per worker process; tests may start several)."""
+    """One hub per event loop (granian runs one loop per worker process; tests may start several)."""
     loop = asyncio.get_running_loop()
     h = _hubs.get(id(loop))
     if h is None or h.loop is None or h.loop() is not loop:  # a new loop under a dead one's id

@@ -42,7 +42,7 @@ def test_killing_the_escalation_worker_loses_nothing_and_fires_nothing_twice(tmp
         "print(token_create(user=r.user, name='fault')[1])",
     )
     with Processes(env) as procs:
-        url = procs.uvicorn()
+        url = procs.server()
         worker = procs.start("manage.py", "run_sos", "--idle-sleep", "0.05")
         ids = []
         for i in range(CALLS):

@@ -28,7 +28,7 @@ def asgi_server(tmp_path, browser):  # the browser first: no server is started w
         " by=User.objects.get(username='grid'), reasons=['elderly_alone'], needs='高血压，独居'); print('ok')",
     )
     with Processes(env) as procs:
-        yield procs.uvicorn()
+        yield procs.server()
 
 
 def test_a_call_reaches_the_responder_and_the_board_without_reloading(asgi_server, browser):

@@ -58,7 +58,7 @@ def test_a_model_stored_by_another_process_guesses_the_servers_next_appeal(tmp_p
         + STORE.format(seed=1, labels=2).replace("print(", "print(token, "),
     ).split()
     with Processes(env) as procs:
-        url = procs.uvicorn()
+        url = procs.server()
         first = _submit(url, token, "村口路灯坏了，晚上黑漆漆的")
         v2 = manage_shell(env, STORE.format(seed=2, labels=3))  # another process, while the server runs
         time.sleep(0.5)  # the server looks at the model's generation at most every 0.2 s

@@ -1,7 +1,8 @@
 """`manage.py serve`: the web server and the background workers, each a child process, kept running.
 
 What `make run` starts after migrating and seeding. The children are the server (`serve --server-only`:
-uvicorn with the configuration of `server_args`) and every worker command of settings.WORKER_COMMANDS. A child
+granian with the configuration of `server_args`, WEB_WORKERS processes of gongzhi.asgi's one-port app) and
+every worker command of settings.WORKER_COMMANDS. A child
 that exits is started again after a pause that doubles with each quick failure (1 s, 2 s, 4 s … up to a
 minute; back to 1 s once it has run for a while); the server failing at its very first start (its
 address is taken) ends `serve` instead. SIGINT (Ctrl-C) or SIGTERM stops every child — SIGTERM, then
@@ -13,11 +14,14 @@ For a production box, systemd units per process do the same job; `serve` is the 
 from __future__ import annotations
 
 import logging
+import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any, Protocol
 
 from django.conf import settings
@@ -34,36 +38,44 @@ DEMO_ADMIN = ("admin", "gongzhi-demo")
 
 
 def server_args(conf: Any, *, host: str, port: int) -> dict[str, Any]:
-    """Keyword arguments for uvicorn.Config (and uvicorn.run) to serve the ASGI app.
+    """Keyword arguments for granian.Granian to serve the site: gongzhi.asgi's one-port application (sync
+    views on a WSGI thread pool, the live stream on the event loop), conf.WEB_WORKERS processes.
 
-    Forwarded headers: `proxy_headers` is off whatever TRUSTED_PROXY_COUNT says. Left on (uvicorn's
-    default, trusting FORWARDED_ALLOW_IPS, 127.0.0.1 unless set), uvicorn replaced the client address with
-    whatever a client wrote in X-Forwarded-For whenever the connection came from 127.0.0.1 — through a
-    local nginx, or from the machine itself — and the login lockout, which keys on that address, let
-    each guess at a password come from a "new" one. The app reads X-Forwarded-For itself, as far as
-    TRUSTED_PROXY_COUNT allows (accounts.lockout.client_ip: only the hops our own proxies appended);
-    one place decides, counted from the right, instead of a server trusting by address. Behind an
-    HTTPS proxy the scheme comes from CSRF_TRUSTED_ORIGINS (or Django's SECURE_PROXY_SSL_HEADER), not
-    from uvicorn. The whole configuration is passed, so uvicorn's own environment variables
-    (UVICORN_PROXY_HEADERS, FORWARDED_ALLOW_IPS) cannot switch the trust back on.
-
-    granian, production's server, needs no flag for the same: it never reads X-Forwarded-For or
-    X-Forwarded-Proto unless the app is wrapped in granian.utils.proxies.wrap_wsgi_with_proxy_headers
-    (or wrap_asgi_with_proxy_headers, with its trusted_hosts), and its command line (2.x) has no
-    switch for that. Do not wrap gongzhi.wsgi / gongzhi.asgi; run
-    `granian --interface wsgi … gongzhi.wsgi:application` as it is and set TRUSTED_PROXY_COUNT.
-    (core/tests/test_serve.py fails should a granian release grow such a switch.)
+    Forwarded headers: granian never reads X-Forwarded-For or X-Forwarded-Proto unless the app is wrapped in
+    granian.utils.proxies.wrap_asgi_with_proxy_headers (or the WSGI one), and neither its command line nor
+    this configuration has a switch for that (core/tests/test_serve.py fails should a release grow one).
+    The app reads X-Forwarded-For itself, as far as TRUSTED_PROXY_COUNT allows (accounts.lockout.client_ip:
+    only the hops our own proxies appended); one place decides, counted from the right. A server that
+    trusted forwarded headers by the connection's address (uvicorn's default for 127.0.0.1, which `serve`
+    ran until 2026-12) let each password guess through a local nginx claim a "new" address. Behind an
+    HTTPS proxy the scheme comes from CSRF_TRUSTED_ORIGINS (or Django's SECURE_PROXY_SSL_HEADER). Do not
+    wrap gongzhi.wsgi / gongzhi.asgi.
     """
+    from granian.constants import Interfaces
+
     return {
-        "app": "gongzhi.asgi:application",
-        "host": host,
+        "target": "gongzhi.asgi:application",
+        "address": host,
         "port": port,
-        "workers": 1,
-        "proxy_headers": False,
-        # Django's ASGI handler does not speak lifespan; uvicorn would say so at every start.
-        "lifespan": "off",
-        "server_header": False,
+        "interface": Interfaces.ASGI,
+        "workers": conf.WEB_WORKERS,
+        # The event loop's thread; sync views run on gongzhi.asgi's own pool (WEB_THREADS).
+        "blocking_threads": 1,
+        "websockets": False,
+        "respawn_failed_workers": True,
+        "log_level": "warning" if not conf.DEBUG else "info",
     }
+
+
+def share_metrics(conf: Any) -> None:
+    """The server's processes share their request metrics (core.metrics) through files in one directory:
+    VAR_DIR/metrics, emptied at each start, unless PROMETHEUS_MULTIPROC_DIR already names one (deploy/)."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return
+    directory = Path(conf.VAR_DIR) / "metrics"
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(parents=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory)
 
 
 class Process(Protocol):
@@ -224,9 +236,9 @@ def demo_admin_exposed() -> bool:
 
 class Command(BaseCommand):
     help = (
-        "Serve the site (uvicorn, the ASGI app) and run the background workers of settings.WORKER_COMMANDS beside "
-        "it, restarting any that exits; Ctrl-C or SIGTERM stops them all. --server-only: the server alone, "
-        "in this process."
+        "Serve the site (granian, gongzhi.asgi's one-port app) and run the background workers of "
+        "settings.WORKER_COMMANDS beside it, restarting any that exits; Ctrl-C or SIGTERM stops them all. "
+        "--server-only: the server alone, in this process."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -249,9 +261,10 @@ class Command(BaseCommand):
                 )
             )
         if opts["server_only"]:
-            import uvicorn
+            from granian import Granian
 
-            uvicorn.run(**server_args(settings, host=opts["host"], port=opts["port"]))
+            share_metrics(settings)
+            Granian(**server_args(settings, host=opts["host"], port=opts["port"])).serve()
             return
         children = supervised_children(settings, host=opts["host"], port=opts["port"])
         if opts["dry_run"]:
