@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable
 
 from django.conf import settings
-from django.db import connections, models
+from django.db import connection, connections, models, transaction
 
 from core import clock
 from core.models import WorkerBeat
@@ -59,8 +59,58 @@ def claim_due(model: type[models.Model], lease: dt.timedelta, field: str = "next
     return pk if manager.filter(pk=pk, **{field: seen}).update(**{field: t + lease}) else 0
 
 
+def claim_batch(
+    model: type[models.Model], lease: dt.timedelta, field: str = "next_check_at", size: int | None = None
+) -> list[int]:
+    """Claim up to `size` (settings.WORKER_BATCH) due rows at once, most overdue first: their ids, [] when
+    nothing is due. Each claimed row's `field` moves `lease` ahead, as claim_due does, so a worker killed
+    before it acts leaves them to be picked up once the lease runs out; the caller acts on each under its
+    row lock and sets `field` to the next time.
+
+    On PostgreSQL the rows are picked FOR UPDATE SKIP LOCKED: workers claiming at the same moment take
+    different rows, instead of all racing for the head row and all but one finding it gone (deadlines
+    falling due at midnight come in thousands). On SQLite a write transaction holds the database's one
+    write lock from its BEGIN (IMMEDIATE), so claims are one at a time there anyway."""
+    size = size or int(getattr(settings, "WORKER_BATCH", 100))
+    t = clock.now()
+    manager = model._default_manager
+    with transaction.atomic():
+        due = manager.filter(**{f"{field}__lte": t}).order_by(field, "id")
+        if connection.features.has_select_for_update_skip_locked:
+            due = due.select_for_update(skip_locked=True, of=("self",))
+        ids = list(due.values_list("id", flat=True)[:size])
+        if ids:
+            manager.filter(pk__in=ids).update(**{field: t + lease})
+    return ids
+
+
+class BatchFailed(Exception):
+    """Some rows of a batch failed and were logged; `done` others were handled. The first failure is the
+    cause (`raise … from`). The loop counts `done` and records the failure in the heartbeat; the failed rows
+    stay claimed until their lease runs out."""
+
+    def __init__(self, done: int, failed: int, first: Exception) -> None:
+        super().__init__(f"{failed} row(s) of the batch failed; first: {type(first).__name__}: {first}")
+        self.done = done
+
+
+def act_on_each(ids: list[int], act: Callable[[int], object], name: str) -> int:
+    """Call act(id) for each claimed id; one that raises is logged and the rest still done. Returns how
+    many were handled; raises BatchFailed after the last one when any failed."""
+    failures: list[Exception] = []
+    for pk in ids:
+        try:
+            act(pk)
+        except Exception as exc:
+            log.exception("%s: row %s failed", name, pk)
+            failures.append(exc)
+    if failures:
+        raise BatchFailed(len(ids) - len(failures), len(failures), failures[0]) from failures[0]
+    return len(ids)
+
+
 class Loop:
-    def __init__(self, name: str, handle_one: Callable[[], bool], idle_sleep: float = 1.0) -> None:
+    def __init__(self, name: str, handle_one: Callable[[], bool | int], idle_sleep: float = 1.0) -> None:
         self.name = name
         self.handle_one = handle_one
         self.idle_sleep = idle_sleep
@@ -88,7 +138,7 @@ class Loop:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
 
-    def tick(self) -> bool:
+    def tick(self) -> bool | int:
         """One step, then a heartbeat if one is due; never sleeps. Raises what the step raised."""
         close_old_connections()
         try:
@@ -107,9 +157,10 @@ class Loop:
             try:
                 worked = self.tick()
                 failures = 0
-            except Exception:
+            except Exception as exc:
                 # One bad row must not stop the county's deadlines; the row stays due and is logged.
                 log.exception("%s: step failed", self.name)
+                done += getattr(exc, "done", 0)  # a batch's rows handled beside the ones that failed
                 failures += 1
                 time.sleep(self.idle_sleep)
                 # The failed row was claimed (leased) before its step failed, so the next step takes the
@@ -119,7 +170,7 @@ class Loop:
                     continue
                 worked = False
             if worked:
-                done += 1
+                done += int(worked)  # True: one row; a number: a batch's rows
                 continue
             if once:
                 break

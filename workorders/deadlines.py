@@ -11,6 +11,7 @@ so nothing is sent twice.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from decimal import Decimal
 
 from django.conf import settings
@@ -21,7 +22,7 @@ from catalog.models import LimitUnit
 from catalog.services import Limits, effective_time_class, limits_for
 from core import workcal
 from core.clock import SHANGHAI, now
-from core.worker import claim_due
+from core.worker import act_on_each, claim_batch
 from workorders.models import WorkOrder
 from workorders.states import CLOCK_STATES, State
 
@@ -155,14 +156,10 @@ def next_check(order: WorkOrder) -> dt.datetime | None:
     return min(times) if times else None
 
 
-def handle_one() -> bool:
-    """Act on the most overdue order; returns whether there was one."""
-    pk = claim_due(WorkOrder, LEASE)
-    if pk is None:
-        return False
-    if pk:  # 0: another worker took it
-        _act(pk)
-    return True
+def handle_one(claim: Callable[..., list[int]] = claim_batch) -> int:
+    """Claim a batch of due orders (core.worker.claim_batch) and act on each; returns how many (0: none
+    due). One that fails is logged and the others still done (core.worker.act_on_each)."""
+    return act_on_each(claim(WorkOrder, LEASE), lambda pk: _act(pk), "run_deadlines")
 
 
 @transaction.atomic

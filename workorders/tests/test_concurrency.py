@@ -190,8 +190,8 @@ def test_two_deadline_workers_share_the_queue_without_doing_anything_twice(world
         with frozen(later):
             go()
             n = 0
-            while deadlines.handle_one():
-                n += 1
+            while k := deadlines.handle_one():
+                n += k
             return n
 
     results = run_threads(2, worker)
@@ -201,3 +201,46 @@ def test_two_deadline_workers_share_the_queue_without_doing_anything_twice(world
         assert Event.objects.filter(order=o, action="respond_overdue").count() == 1
     assert Message.objects.filter(user=world.u_feng, kind="workorder.urge").count() == len(orders)
     assert Message.objects.filter(user=world.u_ma, kind="workorder.urge").count() == len(orders)
+
+
+@pytest.mark.slow
+def test_two_deadline_workers_flag_a_midnights_orders_exactly_once_each(world):
+    """Deadlines fall due in thousands at once (every order dispatched one morning): two workers claim them
+    in batches (core.worker.claim_batch: FOR UPDATE SKIP LOCKED on PostgreSQL) and every order is flagged
+    exactly once — one event, no order missed, no batch taken twice. 10,000 orders on PostgreSQL; 1,000 on
+    SQLite, where claims queue on the one write lock anyway."""
+    n = 10_000 if connection.vendor == "postgresql" else 1_000
+    t0 = at("2026-11-02T09:00")
+    with frozen(t0):
+        first = order_in(world, State.DISPATCHED)
+    template = WorkOrder.objects.get(pk=first.pk)
+    copies = []
+    for i in range(n - 1):
+        template.pk = None
+        template.tracking_code = f"M{i:011d}"
+        copies.append(WorkOrder(**{f.attname: getattr(template, f.attname) for f in WorkOrder._meta.concrete_fields}))
+    WorkOrder.objects.bulk_create(copies, batch_size=2000)
+    assert WorkOrder.objects.filter(next_check_at=first.next_check_at, respond_overdue=False).count() == n
+    later = at("2026-11-02T16:00")  # past every signing-for limit (15:30), before any warning
+    claims: list[list[int]] = [[], []]
+    real_claim = deadlines.claim_batch
+
+    def worker(i, go):
+        def claim(*args, **kw):
+            ids = real_claim(*args, **kw)
+            claims[i].extend(ids)
+            return ids
+
+        with frozen(later):
+            go()
+            done = 0
+            while k := deadlines.handle_one(claim=claim):
+                done += k
+            return done
+
+    results = run_threads(2, worker)
+    assert sum(results) == n and all(results), results  # both worked, and together did each order once
+    assert len(set(claims[0]) | set(claims[1])) == n and not set(claims[0]) & set(claims[1])
+    assert WorkOrder.objects.filter(respond_overdue=True).count() == n
+    flagged = Event.objects.filter(action="respond_overdue")
+    assert flagged.count() == n and flagged.values("order").distinct().count() == n
