@@ -79,6 +79,7 @@ INSTALLED_APPS = [
     "notices",
     "deliberation",
     "mediation",
+    "privacy",
     "integrations",
     "dashboards",
     "demo",

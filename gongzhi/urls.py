@@ -23,6 +23,7 @@ urlpatterns = [
     path("notices/", include("notices.urls")),
     path("deliberation/", include("deliberation.urls")),
     path("mediation/", include("mediation.urls")),
+    path("privacy/", include("privacy.urls")),
     path("open311/v2/", include("integrations.open311_urls")),
     path("integrations/", include("integrations.urls")),
     path("inbox/", include("notify.urls")),

@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.http import HttpRequest
 
 from integrations.models import HotlineOrder, HotlineSource, ImportRun
 
@@ -18,7 +19,7 @@ class HotlineOrderAdmin(admin.ModelAdmin):
     search_fields = ["number"]
     raw_id_fields = ["order"]
 
-    def has_add_permission(self, request):  # type: ignore[no-untyped-def]
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False  # made by an import or a push, with its work order
 
 
@@ -28,5 +29,5 @@ class ImportRunAdmin(admin.ModelAdmin):
     list_filter = ["state", "dry_run"]
     readonly_fields = [f.name for f in ImportRun._meta.fields]
 
-    def has_add_permission(self, request):  # type: ignore[no-untyped-def]
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False

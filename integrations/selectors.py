@@ -108,8 +108,8 @@ def _export_batch(links: list[HotlineOrder]) -> Iterator[list[str]]:
     if not links:
         return
     ratings: dict[int, Rating] = {}
-    for r in Rating.objects.filter(order_id__in=[link.order_id for link in links]).order_by("round"):
-        ratings[r.order_id] = r  # the latest round's
+    for rating in Rating.objects.filter(order_id__in=[link.order_id for link in links]).order_by("round"):
+        ratings[rating.order_id] = rating  # the latest round's
     for link in links:
         o = link.order
         r = ratings.get(o.pk)

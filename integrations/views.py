@@ -182,7 +182,7 @@ def import_page(request: AuthedRequest, run_id: int) -> HttpResponse:
         "errors": run.errors[:500],
         "live": run.state in (ImportRun.State.QUEUED, ImportRun.State.RUNNING),
     }
-    if request.htmx:
+    if getattr(request, "htmx", False):  # django_htmx's middleware sets it
         return render(request, "integrations/_import_progress.html", context)
     return render(request, "integrations/import.html", context)
 

@@ -70,6 +70,8 @@ class Cap(StrEnum):
     # --- integration with other systems (scope: the subtree) ---------------------------------------------------
     INTEGRATIONS_MANAGE = "integrations.manage"  # webhooks, hotline sources and their secrets; told when one fails
     INTEGRATIONS_EXCHANGE = "integrations.exchange"  # imports 12345 hotline files into the subtree, exports replies
+    # --- personal data (个人信息保护法; scope: the residents of the subtree) ------------------------------------------
+    PRIVACY_HANDLE = "privacy.handle"  # answers residents' correction and deletion requests; exports the access log
 
 
 C = Cap
@@ -82,10 +84,12 @@ CAPS: dict[str, frozenset[Cap]] = {
         | {C.DASHBOARD, C.DASHBOARD_DEPARTMENTS, C.ASSESS, C.POINTS_MANAGE, C.POINTS_FILE, C.SOS_CENTRE}
         | {C.PARTY_MANAGE, C.PARTY_WATCH, C.NOTICES_PUBLISH, C.DELIBERATION_MANAGE, C.DELIBERATION_WATCH}
         | {C.MEDIATION_REPORT, C.MEDIATION_MANAGE, C.MEDIATION_WATCH, C.INTEGRATIONS_MANAGE, C.INTEGRATIONS_EXCHANGE}
+        | {C.PRIVACY_HANDLE}
     ),
     Role.LEADER: frozenset(
         {C.PEOPLE, C.ORDERS_SEE, C.ORDERS_SUPERVISE, C.DASHBOARD, C.DASHBOARD_DEPARTMENTS, C.ASSESS}
         | {C.POINTS_WATCH, C.SOS_CENTRE, C.PARTY_WATCH, C.NOTICES_PUBLISH, C.DELIBERATION_WATCH, C.MEDIATION_WATCH}
+        | {C.PRIVACY_HANDLE}
     ),
     # The dispatcher calls residents back: phones, not ID numbers.
     Role.DISPATCHER: frozenset(
@@ -250,4 +254,6 @@ def nav(user: Any) -> dict[str, bool]:
         or any(may(user, c) for c in (Cap.MEDIATION_REPORT, Cap.MEDIATION_MANAGE, Cap.MEDIATION_WATCH)),
         # Connected systems: 12345 files for dispatchers, hotline sources and webhooks for administrators.
         "integrations": may(user, Cap.INTEGRATIONS_EXCHANGE) or may(user, Cap.INTEGRATIONS_MANAGE),
+        # Residents' requests about their personal data (correction, deletion) and the access log's export.
+        "privacy": may(user, Cap.PRIVACY_HANDLE),
     }

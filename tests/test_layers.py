@@ -38,6 +38,7 @@ LAYERS: dict[str, int] = {
     "mediation": 3,
     "dashboards": 4,
     "integrations": 4,
+    "privacy": 4,
     "api": 5,
     "demo": 5,
 }

@@ -53,6 +53,7 @@ RACES = {
     "case": "test_a_dispute_accepted_and_declined_at_once",
     "referral": "test_a_referral_result_recorded_twice_at_once",
     "followup": "test_a_follow_up_visit_recorded_twice_at_once",
+    "datarequest": "privacy/tests/test_requests.py::test_two_staff_answer_one_request_at_once",
 }
 
 
@@ -63,6 +64,7 @@ def test_every_lifecycle_has_a_race_test():
     import notices.states  # noqa: F401
     import partylink.states  # noqa: F401
     import points.states  # noqa: F401
+    import privacy.states  # noqa: F401
     import sos.states  # noqa: F401
     import volunteers.states  # noqa: F401
     import workorders.states  # noqa: F401 - each app declares its machines in states.py
@@ -82,6 +84,7 @@ def test_a_table_names_only_states_its_model_knows(name):
     import notices.states  # noqa: F401
     import partylink.states  # noqa: F401
     import points.states  # noqa: F401
+    import privacy.states  # noqa: F401
     import sos.states  # noqa: F401
     import volunteers.states  # noqa: F401
     import workorders.states  # noqa: F401

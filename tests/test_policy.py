@@ -145,6 +145,7 @@ WHO_MAY_AT_A1 = {
     "mediation.watch": "admin qian wu zhao zhou",  # the 小事不出村 figures; told of red flags
     "integrations.manage": "admin",  # hotline sources and their secrets, webhooks
     "integrations.exchange": "admin zhao",  # the dispatch centre imports 12345 files and exports replies
+    "privacy.handle": "admin qian",  # the county answers residents' correction and deletion requests
 }
 
 
@@ -206,6 +207,9 @@ def test_every_persona_and_capability_the_table_says_is_what_the_product_does(pl
     to_housing = order_for(world, resident, State.DISPATCHED, to=housing)
     resolved = order_for(world, resident, State.RESOLVED, to=housing)
     chain = {rung["user"].pk: rung["kind"] for rung in _chain(resident) if rung["user"] is not None}
+    from privacy import services as privacy
+
+    data_request = privacy.datarequest_file(resident=resident, by=c.u_li, kind="correction", text="电话号码有误")
     users = c.all_users()
     factory = RequestFactory()
     household_admin = admin_site._registry[Household]
@@ -321,6 +325,8 @@ def test_every_persona_and_capability_the_table_says_is_what_the_product_does(pl
             return client.get("/integrations/sources/new/").status_code == 200
         if cap == Cap.INTEGRATIONS_EXCHANGE:
             return client.get("/integrations/import/").status_code == 200
+        if cap == Cap.PRIVACY_HANDLE:
+            return client.get(f"/privacy/requests/{data_request.pk}/").status_code == 200
         raise AssertionError(f"no probe for {cap}")
 
     # What the table says, with the rules each capability's gate adds to it.

@@ -1,0 +1,27 @@
+"""Anonymise the personal fields of work orders closed more than PERSONAL_DATA_RETENTION_YEARS ago (0: never).
+Run it daily (cron or a systemd timer); a run that finds nothing to do changes nothing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandParser
+
+from privacy.conf import retention_years
+from privacy.services import BATCH, anonymise_closed_orders
+
+
+class Command(BaseCommand):
+    help = "Anonymise closed work orders past the personal-data retention period."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--years", type=int, default=None, help="override PERSONAL_DATA_RETENTION_YEARS")
+        parser.add_argument("--batch", type=int, default=BATCH, help="orders per transaction")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        years = options["years"] if options["years"] is not None else retention_years()
+        if years <= 0:
+            self.stdout.write("retention is off (PERSONAL_DATA_RETENTION_YEARS=0): nothing anonymised")
+            return
+        n = anonymise_closed_orders(years=years, batch=max(1, options["batch"]))
+        self.stdout.write(f"{n} work orders anonymised (closed more than {years} years ago)")
