@@ -40,7 +40,7 @@ run: venv
 	@echo "  Workers: run_deadlines (time limits, 催办/督办, closing unrated orders), run_outbox (SMS), run_sos (one-key call escalation), run_points (points expiry, lapsed reservations), run_rollups (dashboard tallies, hot topics), run_mediation (mediation time limits, follow-up visits), run_webhooks (webhooks to other systems) and run_imports (12345 hotline files) run alongside; one that dies is restarted"
 	@echo "  Health: http://$(HOST):$(PORT)/health"
 	@echo ""
-	@# `serve` starts the server (uvicorn, not trusting X-Forwarded-For: see core/management/commands/serve.py)
+	@# `serve` starts the server (granian, gongzhi.asgi's one-port app: see core/management/commands/serve.py)
 	@# and the workers as its children, restarts a worker that dies, and stops them all on Ctrl-C.
 	$(BIN)/python manage.py serve --host $(HOST) --port $(PORT)
 

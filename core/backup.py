@@ -43,6 +43,7 @@ with `tar -czf` or rsync after the dump.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import io
 import json
@@ -107,9 +108,9 @@ def _target(output: str | Path | None, suffix: str) -> Path:
     if need be), or in var/backups/."""
     path = Path(output) if output else default_output()
     if path.is_dir() or not path.name.endswith(suffix):
-        path.mkdir(parents=True, exist_ok=True)
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)  # backups hold every resident's numbers
         return path / stamped_name(suffix)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     return path
 
 
@@ -264,16 +265,26 @@ def backup_postgres(output: str | Path | None = None) -> Made:
             )
             % {"media": settings.MEDIA_ROOT}
         )
-    url = os.environ.get("DATABASE_URL") or str(getattr(settings, "DATABASE_URL", ""))
     started = time.monotonic()
     target = _target(output, ".dump")
     partial = target.with_name(f".{target.name}.partial")
+    # The connection goes through libpq's environment, not the command line: anyone on the machine may read a
+    # process's arguments (/proc/*/cmdline), and the URL carries the password.
+    db = settings.DATABASES["default"]
+    libpq = {
+        "PGHOST": str(db.get("HOST") or ""), "PGPORT": str(db.get("PORT") or ""), "PGUSER": str(db.get("USER") or ""),
+        "PGPASSWORD": str(db.get("PASSWORD") or ""), "PGDATABASE": str(db.get("NAME") or ""),
+    }  # fmt: skip
+    env = {**os.environ, **{k: v for k, v in libpq.items() if v}}
+    env.pop("DATABASE_URL", None)
     try:
+        partial.touch(mode=0o600)
         done = subprocess.run(  # noqa: S603 - pg_dump from PATH, arguments ours
-            [pg_dump, "-Fc", "--no-owner", "-f", str(partial), "-d", url], capture_output=True, text=True, check=False
+            [pg_dump, "-Fc", "--no-owner", "-f", str(partial)], capture_output=True, text=True, check=False, env=env
         )
         if done.returncode != 0:
             raise CommandError(_("pg_dump failed: %(error)s") % {"error": done.stderr.strip()})
+        os.chmod(partial, 0o600)
         os.replace(partial, target)
     finally:
         partial.unlink(missing_ok=True)
@@ -450,13 +461,52 @@ def restore_sqlite(archive: str | Path, db_path: Path, media_root: Path, *, over
                     conn.close()
             except sqlite3.DatabaseError:
                 pass
+        running = running_workers(db_path)
+        if running:
+            raise CommandError(
+                _(
+                    "Workers are still running on %(path)s (%(names)s): stop the server and every worker first "
+                    "(systemctl stop gongzhi.target), then restore."
+                )
+                % {"path": db_path, "names": ", ".join(running)}
+            )
         with open(u.db, "rb+") as f:
             os.fsync(f.fileno())
+        # The uploads first: moving a folder is what may fail (another file system, a full disk), and then the
+        # old database still stands beside the old uploads. Replacing the database file is one rename.
+        _swap_media(u.media, media_root)
         for suffix in ("-wal", "-shm", "-journal"):
             Path(f"{db_path}{suffix}").unlink(missing_ok=True)
         os.replace(u.db, db_path)  # same folder, same file system: atomic
-        _swap_media(u.media, media_root)
         return u
+
+
+def running_workers(db_path: Path) -> list[str]:
+    """The workers whose heartbeat in this database is fresh (core.health's "ok" or "late": not stopped, not
+    older than WORKER_DEAD_AFTER intervals): a restore under them would lose what they write next."""
+    if not db_path.is_file():
+        return []
+    try:
+        conn = _connect(db_path)
+        try:
+            if "core_workerbeat" not in _tables(conn):
+                return []
+            rows = conn.execute(
+                "SELECT name, last_beat, interval FROM core_workerbeat WHERE stopped_at IS NULL"
+            ).fetchall()
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError:
+        return []
+    now = clock.now()
+    running = []
+    for name, last_beat, interval in rows:
+        beat = dt.datetime.fromisoformat(str(last_beat))
+        if beat.tzinfo is None:
+            beat = beat.replace(tzinfo=dt.UTC)
+        if (now - beat).total_seconds() <= settings.WORKER_DEAD_AFTER * float(interval):
+            running.append(str(name))
+    return sorted(running)
 
 
 def _swap_media(new: Path, media_root: Path) -> None:

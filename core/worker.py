@@ -19,14 +19,18 @@ import signal
 import socket
 import time
 from collections.abc import Callable
+from typing import TypeVar
 
 from django.conf import settings
 from django.db import connection, connections, models, transaction
+from django.db.models import QuerySet
 
 from core import clock
 from core.models import WorkerBeat
 
 log = logging.getLogger("gongzhi.worker")
+
+M = TypeVar("M", bound=models.Model)
 
 # --once gives up after this many failed steps in a row (the database is down, not one bad row).
 MAX_FAILURES_IN_A_ROW = 10
@@ -59,6 +63,16 @@ def claim_due(model: type[models.Model], lease: dt.timedelta, field: str = "next
     return pk if manager.filter(pk=pk, **{field: seen}).update(**{field: t + lease}) else 0
 
 
+def skip_locked(qs: QuerySet[M], *, of: tuple[str, ...] = ()) -> QuerySet[M]:
+    """`qs` locking the rows it reads and passing over rows another transaction holds (PostgreSQL's FOR UPDATE
+    SKIP LOCKED), so that workers reading the due rows at the same moment take different ones; as it is on
+    SQLite, whose write transactions hold the database's one write lock from their BEGIN (IMMEDIATE)
+    anyway. Use inside transaction.atomic()."""
+    if connection.features.has_select_for_update_skip_locked:
+        return qs.select_for_update(skip_locked=True, of=of)
+    return qs
+
+
 def claim_batch(
     model: type[models.Model], lease: dt.timedelta, field: str = "next_check_at", size: int | None = None
 ) -> list[int]:
@@ -75,9 +89,7 @@ def claim_batch(
     t = clock.now()
     manager = model._default_manager
     with transaction.atomic():
-        due = manager.filter(**{f"{field}__lte": t}).order_by(field, "id")
-        if connection.features.has_select_for_update_skip_locked:
-            due = due.select_for_update(skip_locked=True, of=("self",))
+        due = skip_locked(manager.filter(**{f"{field}__lte": t}).order_by(field, "id"), of=("self",))
         ids = list(due.values_list("id", flat=True)[:size])
         if ids:
             manager.filter(pk__in=ids).update(**{field: t + lease})

@@ -20,9 +20,9 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import functools
-import io
 import logging
 import os
+import tempfile
 from collections.abc import Awaitable, Callable, MutableMapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -46,9 +46,12 @@ Send = Callable[[Message], Awaitable[None]]
 
 # Paths served by async views (prefixes): everything else is a sync view and goes to the WSGI pool.
 ASYNC_PATHS: tuple[str, ...] = ("/sos/stream/",)
-# A request body is read whole before the view runs; one larger than this is refused with 413 (Django's own
-# limits — DATA_UPLOAD_MAX_MEMORY_SIZE, the photos' size — are far below it and answer first).
-BODY_MAX = int(os.environ.get("GONGZHI_REQUEST_BODY_MAX", str(64 * 1024 * 1024)))
+# A request body is read whole before the view runs: kept in memory up to BODY_IN_MEMORY, spooled to a temporary
+# file above it (a hotline file of 200 MB costs no memory). One declared or grown larger than BODY_MAX is refused
+# with 413 before any view runs; Django's own limits (DATA_UPLOAD_MAX_MEMORY_SIZE, a photo's size, a hotline
+# file's) answer after it, with their own messages.
+BODY_MAX = int(os.environ.get("GONGZHI_REQUEST_BODY_MAX", str(256 * 1024 * 1024)))
+BODY_IN_MEMORY = 1024 * 1024
 
 _pool = ThreadPoolExecutor(max_workers=settings.WEB_THREADS, thread_name_prefix="gongzhi-wsgi")
 
@@ -107,23 +110,53 @@ async def _coroutine(send: Send, message: Message) -> None:
     await send(message)
 
 
+async def _too_large(send: Send) -> None:
+    await send({"type": "http.response.start", "status": 413, "headers": [(b"content-type", b"text/plain")]})
+    await send({"type": "http.response.body", "body": b"Request body too large"})
+
+
+def _declared_length(scope: Scope) -> int:
+    for name, value in scope.get("headers", ()):
+        if name.lower() == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return 0
+    return 0
+
+
 async def _sync_view(scope: Scope, receive: Receive, send: Send) -> None:
-    body = bytearray()
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            return
-        body += message.get("body", b"")
-        if len(body) > BODY_MAX:
-            await send({"type": "http.response.start", "status": 413, "headers": [(b"content-type", b"text/plain")]})
-            await send({"type": "http.response.body", "body": b"Request body too large"})
-            return
-        if not message.get("more_body", False):
-            break
-    environ: dict[str, Any] = build_environ(scope, io.BytesIO(bytes(body)))  # type: ignore[arg-type,assignment]
-    loop = asyncio.get_running_loop()
-    context = contextvars.copy_context()
-    start = await loop.run_in_executor(_pool, functools.partial(context.run, _call, environ, send, loop))
+    if _declared_length(scope) > BODY_MAX:
+        await _too_large(send)
+        return
+    body = tempfile.SpooledTemporaryFile(max_size=BODY_IN_MEMORY)  # noqa: SIM115 - closed below
+    try:
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > BODY_MAX:
+                await _too_large(send)
+                return
+            body.write(chunk)
+            if not message.get("more_body", False):
+                break
+        body.seek(0)
+        if any(b"_" in name for name, _value in scope.get("headers", ())):
+            # X_Forwarded_For would become HTTP_X_FORWARDED_FOR beside the real one: such names are dropped, as
+            # gunicorn and nginx (by default) do.
+            scope = {**scope, "headers": [(n, v) for n, v in scope["headers"] if b"_" not in n]}
+        environ: dict[str, Any] = build_environ(scope, body)  # type: ignore[arg-type,assignment]
+        # The length read, whatever the request said (or did not say: chunked, HTTP/2): Django reads this many.
+        environ["CONTENT_LENGTH"] = str(size)
+        loop = asyncio.get_running_loop()
+        context = contextvars.copy_context()
+        start = await loop.run_in_executor(_pool, functools.partial(context.run, _call, environ, send, loop))
+    finally:
+        body.close()
     if start is not None:
         body_message = {"type": "http.response.body", "body": start.pop("body")}
         await send(start)

@@ -483,6 +483,9 @@ WORKER_COMMANDS = [
 # Due rows a worker claims at once (core.worker.claim_batch): on PostgreSQL FOR UPDATE SKIP LOCKED, so several
 # workers of one kind share a midnight's thousands of deadlines without racing for the same rows.
 WORKER_BATCH = int(os.environ.get("GONGZHI_WORKER_BATCH", "100"))
+# Personal data (privacy app): work orders closed this many years ago lose their residents' personal fields
+# (manage.py privacy_retention, nightly); 0: never.
+PERSONAL_DATA_RETENTION_YEARS = int(os.environ.get("GONGZHI_PERSONAL_DATA_RETENTION_YEARS", "0"))
 # A running worker writes its heartbeat at most this often (seconds), and at least every idle sleep.
 WORKER_HEARTBEAT_SECONDS = float(os.environ.get("GONGZHI_WORKER_HEARTBEAT_SECONDS", "5"))
 # A worker is late when its last beat is older than this many intervals (the longer of the heartbeat

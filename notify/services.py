@@ -9,6 +9,7 @@ from django.db.models import F, Q
 
 from accounts.models import User
 from core.clock import now
+from core.worker import skip_locked
 from notify.gateways import get_gateway
 from notify.models import Message
 from notify.selectors import access_message
@@ -78,23 +79,20 @@ def _backoff(attempts: int) -> dt.timedelta:
 def send_one() -> bool:
     """Send one due SMS through the gateway; returns whether there was one.
 
-    The row is claimed by pushing its send_after forward with a compare-and-set, so two senders never
-    take the same row, and a sender that dies after claiming leaves it to be retried after the lease.
+    The row is claimed by pushing its send_after forward (by the backoff its next failure would wait), read
+    FOR UPDATE SKIP LOCKED on PostgreSQL (core.worker.skip_locked): senders claiming at the same moment take
+    different rows instead of racing for the oldest, and a sender that dies after claiming leaves it to be
+    retried once that time has passed.
     """
     t = now()
-    row = (
-        Message.objects.filter(sent_at__isnull=True, send_after__lte=t, attempts__lt=MAX_ATTEMPTS)
-        .order_by("send_after", "id")
-        .values("id", "send_after", "phone", "text", "attempts")
-        .first()
-    )
-    if row is None:
-        return False
-    claimed = Message.objects.filter(pk=row["id"], send_after=row["send_after"], sent_at__isnull=True).update(
-        send_after=t + _backoff(row["attempts"]), attempts=F("attempts") + 1
-    )
-    if not claimed:
-        return True  # another sender took it; there may be more
+    with transaction.atomic():
+        due = Message.objects.filter(sent_at__isnull=True, send_after__lte=t, attempts__lt=MAX_ATTEMPTS)
+        row = skip_locked(due.order_by("send_after", "id")).values("id", "phone", "text", "attempts").first()
+        if row is None:
+            return False
+        Message.objects.filter(pk=row["id"]).update(
+            send_after=t + _backoff(row["attempts"]), attempts=F("attempts") + 1
+        )
     try:
         get_gateway().send(phone=row["phone"], text=row["text"])
     except Exception as exc:

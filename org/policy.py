@@ -71,7 +71,8 @@ class Cap(StrEnum):
     INTEGRATIONS_MANAGE = "integrations.manage"  # webhooks, hotline sources and their secrets; told when one fails
     INTEGRATIONS_EXCHANGE = "integrations.exchange"  # imports 12345 hotline files into the subtree, exports replies
     # --- personal data (个人信息保护法; scope: the residents of the subtree) ------------------------------------------
-    PRIVACY_HANDLE = "privacy.handle"  # answers residents' correction and deletion requests; exports the access log
+    PRIVACY_HANDLE = "privacy.handle"  # answers residents' correction and deletion requests (who keeps the register)
+    PRIVACY_AUDIT = "privacy.audit"  # exports the log of who read whose personal numbers, for an audit
 
 
 C = Cap
@@ -84,12 +85,12 @@ CAPS: dict[str, frozenset[Cap]] = {
         | {C.DASHBOARD, C.DASHBOARD_DEPARTMENTS, C.ASSESS, C.POINTS_MANAGE, C.POINTS_FILE, C.SOS_CENTRE}
         | {C.PARTY_MANAGE, C.PARTY_WATCH, C.NOTICES_PUBLISH, C.DELIBERATION_MANAGE, C.DELIBERATION_WATCH}
         | {C.MEDIATION_REPORT, C.MEDIATION_MANAGE, C.MEDIATION_WATCH, C.INTEGRATIONS_MANAGE, C.INTEGRATIONS_EXCHANGE}
-        | {C.PRIVACY_HANDLE}
+        | {C.PRIVACY_HANDLE, C.PRIVACY_AUDIT}
     ),
     Role.LEADER: frozenset(
         {C.PEOPLE, C.ORDERS_SEE, C.ORDERS_SUPERVISE, C.DASHBOARD, C.DASHBOARD_DEPARTMENTS, C.ASSESS}
         | {C.POINTS_WATCH, C.SOS_CENTRE, C.PARTY_WATCH, C.NOTICES_PUBLISH, C.DELIBERATION_WATCH, C.MEDIATION_WATCH}
-        | {C.PRIVACY_HANDLE}
+        | {C.PRIVACY_AUDIT}
     ),
     # The dispatcher calls residents back: phones, not ID numbers.
     Role.DISPATCHER: frozenset(
@@ -103,6 +104,7 @@ CAPS: dict[str, frozenset[Cap]] = {
         _LOCAL
         | {C.REGISTER, C.POINTS_MANAGE, C.POINTS_FILE, C.PARTY_VISIT, C.PARTY_MANAGE, C.PARTY_WATCH}
         | {C.NOTICES_PUBLISH, C.DELIBERATION_WATCH, C.MEDIATION_REPORT, C.MEDIATION_MANAGE, C.MEDIATION_WATCH}
+        | {C.PRIVACY_HANDLE}
     ),
     # Village staff file papers for residents (ID numbers) and are on duty for one-key calls.
     Role.VILLAGE_STAFF: frozenset(
@@ -110,6 +112,7 @@ CAPS: dict[str, frozenset[Cap]] = {
         | {C.ID_NUMBER, C.REGISTER, C.POINTS_MANAGE, C.POINTS_FILE, C.SOS_VILLAGE}
         | {C.PARTY_VISIT, C.PARTY_MANAGE, C.PARTY_WATCH, C.NOTICES_PUBLISH}
         | {C.DELIBERATION_MANAGE, C.DELIBERATION_PROXY, C.DELIBERATION_WATCH, C.MEDIATION_REPORT, C.MEDIATION_WATCH}
+        | {C.PRIVACY_HANDLE}
     ),
     # 代办 needs the ID number; the grid worker is the first a one-key call reaches.
     Role.GRID_WORKER: frozenset(
@@ -255,5 +258,5 @@ def nav(user: Any) -> dict[str, bool]:
         # Connected systems: 12345 files for dispatchers, hotline sources and webhooks for administrators.
         "integrations": may(user, Cap.INTEGRATIONS_EXCHANGE) or may(user, Cap.INTEGRATIONS_MANAGE),
         # Residents' requests about their personal data (correction, deletion) and the access log's export.
-        "privacy": may(user, Cap.PRIVACY_HANDLE),
+        "privacy": may(user, Cap.PRIVACY_HANDLE) or may(user, Cap.PRIVACY_AUDIT),
     }

@@ -207,8 +207,15 @@ def my_requests(user: Viewer) -> QuerySet[DataRequest]:
 # --- the access log, for an audit --------------------------------------------------------------------------
 
 
+def audit_paths(user: Viewer) -> tuple[str, ...]:
+    """Where `user` may export the access log (org.policy: Cap.PRIVACY_AUDIT)."""
+    if not getattr(user, "is_authenticated", False):
+        return ()
+    return paths(user, Cap.PRIVACY_AUDIT)
+
+
 def audits(user: Viewer) -> bool:
-    return bool(handle_paths(user))
+    return bool(audit_paths(user))
 
 
 def _covers_every_root(cap_paths: tuple[str, ...]) -> bool:
@@ -220,7 +227,7 @@ def access_log(user: Viewer, *, since: dt.datetime, until: dt.datetime) -> Query
     """The personal-data access log between `since` and `until` as `user` may audit it: reads of the numbers
     of residents in their part of the tree; reads of people on no register (a hotline caller, a neighbour on a
     call chain), named by a reference and not by a place, only for who answers for the whole county."""
-    cap_paths = handle_paths(user)
+    cap_paths = audit_paths(user)
     q = paths_q(cap_paths, "resident__path")
     if _covers_every_root(cap_paths):
         q |= Q(resident__isnull=True)

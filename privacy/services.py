@@ -5,8 +5,10 @@ and the retention rule anonymises closed work orders past the retention period."
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from typing import TYPE_CHECKING
 
+from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import F
 from django.utils.translation import gettext as _
@@ -15,17 +17,20 @@ from accounts.models import RoleAssignment
 from core.clock import now
 from core.errors import Conflict, NotFound, ValidationFailed
 from core.validation import clean_text, has_nul
+from notify.models import Message
 from notify.services import message_queue
 from org.models import Resident, path_ids
 from org.policy import Cap, holders, may
 from privacy.conf import retention_years
 from privacy.models import TEXT_MAX, AnonymisedOrder, DataRequest, OwnDataAccess
 from privacy.states import DATA_REQUEST
-from workorders.models import Callback, Event, Extension, Rating, WorkOrder
+from workorders.models import Callback, Event, Extension, Photo, Rating, WorkOrder
 from workorders.states import State as OrderState
 
 if TYPE_CHECKING:
     from accounts.models import User
+
+log = logging.getLogger("gongzhi.privacy")
 
 # What stands where a person's words were. Stored data, not a page's words: the same in every language.
 PLACEHOLDER = "（已匿名）"
@@ -127,7 +132,8 @@ def anonymise_closed_orders(at: dt.datetime | None = None, *, years: int | None 
     Blanked: who (owner, their account, who typed it in, contact name and phone, the resident's own name on
     the timeline), where exactly (address, coordinates), and every free text that may name someone (title,
     description, form answers, reply, the timeline's notes, rating comments, callback notes, extension
-    reasons). Kept: what the dashboards and the assessment count — state, category, kind, channel, grid and
+    reasons and decisions, the texts of messages about the order), and the photos (rows and files). Kept:
+    what the dashboards and the assessment count — state, category, kind, channel, grid and
     path, units, dates, deadlines, ratings' scores and callbacks' outcomes. None of the blanked columns fires
     the dashboards' triggers."""
     years = retention_years() if years is None else years
@@ -149,6 +155,14 @@ def anonymise_closed_orders(at: dt.datetime | None = None, *, years: int | None 
             done += len(ids)
 
 
+def _delete_files(names: list[str]) -> None:
+    for name in names:
+        try:
+            default_storage.delete(name)
+        except OSError:
+            log.warning("privacy: photo %s could not be deleted", name, exc_info=True)
+
+
 def _anonymise(ids: list[int]) -> None:
     orders = WorkOrder.objects.filter(pk__in=ids)
     # The resident's own steps on the timeline (filed, rated, cancelled) name them: before their account goes.
@@ -166,5 +180,14 @@ def _anonymise(ids: list[int]) -> None:
     Rating.objects.filter(order_id__in=ids).exclude(comment="").update(comment=PLACEHOLDER)
     Callback.objects.filter(order_id__in=ids).exclude(note="").update(note=PLACEHOLDER)
     Extension.objects.filter(order_id__in=ids).update(reason=PLACEHOLDER)
+    Extension.objects.filter(order_id__in=ids).exclude(decision_note="").update(decision_note=PLACEHOLDER)
+    # Messages about these orders quote their titles. (No index on the link: a scan of the messages a batch;
+    # the messages' own retention is to bound that table.)
+    Message.objects.filter(link__in=[f"/workorders/{i}/" for i in ids]).update(text=PLACEHOLDER)
+    # Photos show people and their homes: the files go once the transaction has committed, the rows with it.
+    photos = list(Photo.objects.filter(order_id__in=ids).values_list("image", flat=True))
+    Photo.objects.filter(order_id__in=ids).delete()
+    if photos:
+        transaction.on_commit(lambda: _delete_files(photos))
     t = now()
     AnonymisedOrder.objects.bulk_create([AnonymisedOrder(order_id=i, at=t) for i in ids])

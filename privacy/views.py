@@ -42,13 +42,15 @@ def mine(request: AuthedRequest) -> HttpResponse:
         return redirect("privacy:mine")
     data = selectors.my_data(request.user, channel="page", path=request.path)
     services.own_data_accessed(user=request.user, resident=resident, channel=OwnDataAccess.Channel.PAGE)
-    return render(
+    response = render(
         request, "privacy/mine.html",
         {
             "data": data, "rows": selectors.PAGE_ROWS, "requests": selectors.my_requests(request.user)[:20],
             "kinds": DataRequest.Kind.choices,
         },
     )  # fmt: skip
+    response["Cache-Control"] = "no-store"  # the whole ID number and phone: not for a shared browser's cache
+    return response
 
 
 @login_required
@@ -78,12 +80,18 @@ def _handler(request: AuthedRequest) -> None:
 
 @login_required
 def requests_page(request: AuthedRequest) -> HttpResponse:
-    """The personal-data requests of my part of the tree, open ones first."""
-    _handler(request)
+    """The personal-data requests of my part of the tree, open ones first; the access log's export for an
+    auditor (who may hold either or both)."""
+    handles, audits = bool(selectors.handle_paths(request.user)), selectors.audits(request.user)
+    if not (handles or audits):
+        raise Http404
     state = request.GET.get("state", "open")
     state = state if state in DataRequest.State.values or state == "" else "open"
     rows = list(selectors.requests_for(request.user, state=state).order_by("-id")[:200])
-    return render(request, "privacy/requests.html", {"rows": rows, "state": state, "states": DataRequest.State.choices})
+    return render(
+        request, "privacy/requests.html",
+        {"rows": rows, "state": state, "states": DataRequest.State.choices, "handles": handles, "audits": audits},
+    )  # fmt: skip
 
 
 @login_required

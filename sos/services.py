@@ -23,6 +23,7 @@ from core.clock import now
 from core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from core.memo import bump
 from core.validators import validate_phone
+from core.worker import skip_locked
 from notify import webhooks
 from notify.services import message_queue
 from org.access import get_scope
@@ -380,31 +381,25 @@ def _alert_rung(call: Call, at: dt.datetime, **data: Any) -> None:
 
 
 def escalate_one() -> bool:
-    """Fire the most overdue escalation; returns whether there was one. Claiming it and alerting the
-    next rung are one transaction keyed on the level seen: two workers, or a worker restarted after a
-    crash, fire each rung exactly once."""
+    """Fire the most overdue escalation; returns whether there was one. The call is read and its next rung
+    alerted in one transaction, the row locked — FOR UPDATE SKIP LOCKED on PostgreSQL (core.worker.skip_locked),
+    so a second worker takes the next due call instead of waiting on this one: two workers, or a worker
+    restarted after a crash, fire each rung exactly once."""
     t = now()
-    row = (
-        Call.objects.filter(escalate_at__lte=t)
-        .order_by("escalate_at", "id")
-        .values_list("id", "level", "state", "escalate_at")
-        .first()
-    )
-    if row is None:
-        return False
-    pk, level, state, due = row
-    assert due is not None  # matched escalate_at <= t
     with transaction.atomic():
-        if state != State.RAISED:
-            Call.objects.filter(pk=pk, level=level).update(escalate_at=None)
+        due = Call.objects.filter(escalate_at__lte=t).order_by("escalate_at", "id")
+        call = skip_locked(due, of=("self",)).select_related("profile__resident").first()
+        if call is None:
+            return False
+        if call.state != State.RAISED:
+            Call.objects.filter(pk=call.pk).update(escalate_at=None)
             return True
-        call = Call.objects.select_for_update(of=("self",)).select_related("profile__resident").filter(pk=pk).first()
-        if call is None or call.level != level or call.state != State.RAISED or call.escalate_at != due:
-            return True  # another worker fired it, or someone acknowledged it a moment ago
-        call.level = level + 1
+        assert call.escalate_at is not None  # matched escalate_at <= t
+        late_ms = int((t - call.escalate_at).total_seconds() * 1000)
+        call.level += 1
         if call.stage == Call.Stage.VILLAGE:
             call.stage = Call.Stage.CENTRE
-        _alert_rung(call, t, late_ms=int((t - due).total_seconds() * 1000))
+        _alert_rung(call, t, late_ms=late_ms)
         _publish(call, "sos.escalated")
     return True
 

@@ -22,7 +22,7 @@ DEPLOY = ROOT / "deploy"
 SYSTEMD = DEPLOY / "systemd"
 SETTINGS_SOURCE = (ROOT / "gongzhi" / "settings.py").read_text()
 LONG_RUNNING = ["gongzhi-web.service", "gongzhi-stream.service", "gongzhi-worker@.service"]
-ALL_UNITS = [*LONG_RUNNING, "gongzhi-backup.service"]
+ALL_UNITS = [*LONG_RUNNING, "gongzhi-backup.service", "gongzhi-retention.service"]
 
 
 # --- readers ----------------------------------------------------------------------------------------------

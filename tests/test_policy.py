@@ -145,7 +145,8 @@ WHO_MAY_AT_A1 = {
     "mediation.watch": "admin qian wu zhao zhou",  # the 小事不出村 figures; told of red flags
     "integrations.manage": "admin",  # hotline sources and their secrets, webhooks
     "integrations.exchange": "admin zhao",  # the dispatch centre imports 12345 files and exports replies
-    "privacy.handle": "admin qian",  # the county answers residents' correction and deletion requests
+    "privacy.handle": "admin wu zhou",  # who keeps the register answers correction and deletion requests
+    "privacy.audit": "admin qian",  # the county audits who read whose numbers
 }
 
 
@@ -327,6 +328,8 @@ def test_every_persona_and_capability_the_table_says_is_what_the_product_does(pl
             return client.get("/integrations/import/").status_code == 200
         if cap == Cap.PRIVACY_HANDLE:
             return client.get(f"/privacy/requests/{data_request.pk}/").status_code == 200
+        if cap == Cap.PRIVACY_AUDIT:
+            return client.get("/privacy/access-log.csv?from=2026-01-01&to=2026-01-02").status_code == 200
         raise AssertionError(f"no probe for {cap}")
 
     # What the table says, with the rules each capability's gate adds to it.

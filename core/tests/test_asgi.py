@@ -75,6 +75,36 @@ def test_an_oversized_body_is_refused_before_any_view_runs(echo, monkeypatch):
     assert echo == {}
 
 
+def test_a_body_without_content_length_reaches_the_view_whole(echo):
+    """Chunked HTTP/1.1 or HTTP/2 without content-length: Django reads CONTENT_LENGTH bytes, so it is set to
+    what was read (left out, Django would read nothing and the POST would be lost)."""
+    sent = _run(_scope(), [b"part one, ", b"part two"])
+    assert echo["body"] == b"part one, part two" and echo["environ"]["CONTENT_LENGTH"] == "18"
+    assert sent[0]["status"] == 201
+
+
+def test_a_declared_length_over_the_limit_is_refused_unread(echo, monkeypatch):
+    monkeypatch.setattr(one_port, "BODY_MAX", 1000)
+    scope = _scope()
+    scope["headers"].append((b"content-length", b"5000"))
+    sent = _run(scope, [b"x" * 10])
+    assert sent[0]["status"] == 413 and echo == {}
+
+
+def test_a_large_body_is_spooled_and_arrives_intact(echo, monkeypatch):
+    monkeypatch.setattr(one_port, "BODY_IN_MEMORY", 1024)
+    chunks = [bytes([i]) * 700 for i in range(5)]
+    _run(_scope(), chunks)
+    assert echo["body"] == b"".join(chunks)
+
+
+def test_a_header_name_with_an_underscore_cannot_pose_as_a_forwarded_address(echo):
+    scope = _scope()
+    scope["headers"] += [(b"x-forwarded-for", b"10.9.9.9"), (b"x_forwarded_for", b"203.0.113.66")]
+    _run(scope, [b""])
+    assert echo["environ"]["HTTP_X_FORWARDED_FOR"] == "10.9.9.9"
+
+
 def test_a_client_gone_before_its_body_arrived_runs_nothing(echo):
     assert _run(_scope(), [b"half"], disconnect=True) == []
     assert echo == {}

@@ -7,8 +7,10 @@ work on small SQLite files of their own through core.backup's functions, never o
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -350,6 +352,55 @@ def test_restoring_over_data_needs_yes_and_then_replaces_it(tmp_path, made):
     assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
     conn.close()
     assert sorted(p.name for p in (media / "photos").iterdir()) == ["a.png"]
+
+
+def test_no_restore_under_running_workers_even_with_yes(tmp_path, made, settings):
+    """A worker that still beats would write into the replaced file (or the deleted log) and its writes, acknowledged,
+    would be lost: stop everything first. One that stopped, or died long ago, does not hold the restore back."""
+    from core import clock
+
+    db, media = _site(tmp_path / "live", rows=7)
+    now = clock.now().astimezone(dt.UTC).replace(tzinfo=None)
+    conn = sqlite3.connect(db)
+    conn.execute("CREATE TABLE core_workerbeat (name TEXT, last_beat TEXT, interval REAL, stopped_at TEXT)")
+    rows = [
+        ("run_sos", now - dt.timedelta(seconds=3), 5.0, None),  # beating
+        ("run_outbox", now - dt.timedelta(seconds=4), 5.0, now.isoformat(" ")),  # said it stopped
+        ("run_points", now - dt.timedelta(hours=2), 5.0, None),  # died long ago
+    ]
+    conn.executemany(
+        "INSERT INTO core_workerbeat VALUES (?, ?, ?, ?)", [(n, b.isoformat(" "), i, s) for n, b, i, s in rows]
+    )
+    conn.commit()
+    conn.close()
+    with pytest.raises(CommandError, match=r"Workers are still running on .*\(run_sos\)"):
+        backup.restore_sqlite(made, db, media, overwrite=True)
+    conn = sqlite3.connect(db)
+    assert conn.execute("SELECT count(*) FROM sos_call").fetchone() == (7,)  # untouched
+    conn.execute("UPDATE core_workerbeat SET stopped_at = last_beat WHERE name = 'run_sos'")
+    conn.commit()
+    conn.close()
+    backup.restore_sqlite(made, db, media, overwrite=True)
+    conn = sqlite3.connect(db)
+    assert conn.execute("SELECT count(*) FROM sos_call").fetchone() == (3,)
+    conn.close()
+
+
+@pytest.mark.skipif(not os.environ.get("DATABASE_URL", "").startswith("postgres"), reason="PostgreSQL pass only")
+@pytest.mark.django_db
+def test_a_postgresql_dump_is_private_and_readable(tmp_path):
+    """pg_dump gets the connection through libpq's environment (an argument would show the password to anyone on
+    the machine), and the dump, holding every resident's numbers, is the owner's alone."""
+    if shutil.which("pg_dump") is None or shutil.which("pg_restore") is None:
+        pytest.skip("the PostgreSQL client tools (pg_dump, pg_restore) are not installed")
+    made = backup.backup_postgres(tmp_path / "out")
+    assert made.path.suffix == ".dump" and made.path.stat().st_mode & 0o777 == 0o600
+    assert (tmp_path / "out").stat().st_mode & 0o777 == 0o700
+    pg_restore = shutil.which("pg_restore") or "pg_restore"
+    listing = subprocess.run(  # noqa: S603 - the test's own dump
+        [pg_restore, "--list", str(made.path)], capture_output=True, text=True, check=True
+    )
+    assert "workorders_workorder" in listing.stdout
 
 
 def test_restoring_over_uploads_alone_needs_yes(tmp_path, made):

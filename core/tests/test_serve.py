@@ -114,6 +114,10 @@ def test_rotating_x_forwarded_for_does_not_escape_the_lockout(tmp_path):
             )
             for i in range(settings.AXES_FAILURE_LIMIT + 1)
         ]
+        # The server's metrics count those requests, whichever of its processes answered (shared through
+        # PROMETHEUS_MULTIPROC_DIR, named before prometheus_client was first imported).
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+            scraped = response.read().decode()
     finally:
         proc.terminate()
         try:
@@ -124,6 +128,14 @@ def test_rotating_x_forwarded_for_does_not_escape_the_lockout(tmp_path):
     limit = settings.AXES_FAILURE_LIMIT
     assert statuses[: limit - 1] == [(401, "auth.bad_credentials")] * (limit - 1), statuses
     assert statuses[limit - 1 :] == [(429, "auth.locked_out")] * 2, statuses
+    counted = [
+        float(line.rsplit(" ", 1)[1])
+        for line in scraped.splitlines()
+        if line.startswith("gongzhi_http_request_duration_seconds_count{")
+        and 'route="api/v1/auth/token"' in line
+        and 'method="POST"' in line
+    ]
+    assert sum(counted) == limit + 1, scraped[:2000]
 
 
 # --- the server's configuration --------------------------------------------------------------------

@@ -106,3 +106,36 @@ def test_the_command(world, clock, settings):
     assert "off" in out.getvalue() and WorkOrder.objects.get(pk=o.pk).text == o.text
     call_command("privacy_retention", "--years", "5", stdout=out)
     assert "1 work orders" in out.getvalue() and WorkOrder.objects.get(pk=o.pk).text == PLACEHOLDER
+
+
+def test_photos_decisions_and_messages_about_an_old_order_go_too(world, clock, django_capture_on_commit_callbacks):
+    from django.core.files.base import ContentFile
+    from django.core.files.storage import default_storage
+
+    from notify.models import Message
+    from workorders.models import Extension, Photo
+
+    old_closed, _old_cancelled, old_open, _recent = _orders(world, clock)
+    photo = Photo(order=old_closed, uuid="p" * 32, width=1, height=1, size=3, at=old_closed.created_at)
+    photo.image.save("door.jpg", ContentFile(b"jpg"), save=True)
+    name = photo.image.name
+    assert default_storage.exists(name)
+    Extension.objects.create(
+        order=old_closed, requested_by=world.u_feng, reason="等配件", days=3, status="approved",
+        decision_note="张阿姨同意", requested_at=old_closed.created_at,
+    )  # fmt: skip
+    link = f"/workorders/{old_closed.pk}/"
+    assert Message.objects.filter(link=link).exists()  # its handlers and dispatchers were told of it
+    open_texts = sorted(Message.objects.filter(link=f"/workorders/{old_open.pk}/").values_list("text", flat=True))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert anonymise_closed_orders(at("2026-01-10 10:00"), years=3) == 2
+
+    assert not Photo.objects.filter(order=old_closed).exists() and not default_storage.exists(name)
+    assert set(Extension.objects.filter(order=old_closed).values_list("reason", "decision_note")) == {
+        (PLACEHOLDER, PLACEHOLDER)
+    }
+    assert set(Message.objects.filter(link=link).values_list("text", flat=True)) == {PLACEHOLDER}
+    assert sorted(Message.objects.filter(link=f"/workorders/{old_open.pk}/").values_list("text", flat=True)) == (
+        open_texts
+    )

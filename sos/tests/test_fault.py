@@ -54,7 +54,12 @@ def test_killing_the_escalation_worker_loses_nothing_and_fires_nothing_twice(tmp
             with urllib.request.urlopen(req, timeout=10) as r:
                 ids.append(json.loads(r.read())["call"]["id"])
             time.sleep(0.15)
-        time.sleep(1.2)  # the first rungs are firing
+        # The first rungs are firing (each call alerted its first responder when raised; more is the worker's
+        # doing). Waited for, not slept on: on a loaded machine the worker may take seconds to start.
+        deadline = time.monotonic() + 60
+        while int(manage_shell(env, ALERTS)) <= CALLS:
+            assert time.monotonic() < deadline, "the escalation worker fired nothing"
+            time.sleep(0.2)
         worker.send_signal(signal.SIGKILL)  # no goodbye: whatever it was doing is cut off
         worker.wait(timeout=10)
         at_kill = int(manage_shell(env, ALERTS))

@@ -69,7 +69,8 @@ def server_args(conf: Any, *, host: str, port: int) -> dict[str, Any]:
 
 def share_metrics(conf: Any) -> None:
     """The server's processes share their request metrics (core.metrics) through files in one directory:
-    VAR_DIR/metrics, emptied at each start, unless PROMETHEUS_MULTIPROC_DIR already names one (deploy/)."""
+    VAR_DIR/metrics, emptied at each start, unless PROMETHEUS_MULTIPROC_DIR already names one (deploy/). Before
+    prometheus_client is first imported in this process (it reads the variable then), so before the checks."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         return
     directory = Path(conf.VAR_DIR) / "metrics"
@@ -247,7 +248,14 @@ class Command(BaseCommand):
         parser.add_argument("--server-only", action="store_true", help="run just the web server, in this process")
         parser.add_argument("--dry-run", action="store_true", help="print what would be started and exit")
 
+    # The checks import the URLconf, and with it prometheus_client, which reads PROMETHEUS_MULTIPROC_DIR once,
+    # when first imported: handle() names the directory first and then runs them (self.check()).
+    requires_system_checks: list[str] = []
+
     def handle(self, *args: Any, **opts: Any) -> None:
+        if opts["server_only"]:
+            share_metrics(settings)
+        self.check()
         if not opts["server_only"] and demo_admin_exposed():
             self.stderr.write(
                 self.style.WARNING(
@@ -263,7 +271,6 @@ class Command(BaseCommand):
         if opts["server_only"]:
             from granian import Granian
 
-            share_metrics(settings)
             Granian(**server_args(settings, host=opts["host"], port=opts["port"])).serve()
             return
         children = supervised_children(settings, host=opts["host"], port=opts["port"])
