@@ -486,6 +486,13 @@ WORKER_BATCH = int(os.environ.get("GONGZHI_WORKER_BATCH", "100"))
 # Personal data (privacy app): work orders closed this many years ago lose their residents' personal fields
 # (manage.py privacy_retention, nightly); 0: never.
 PERSONAL_DATA_RETENTION_YEARS = int(os.environ.get("GONGZHI_PERSONAL_DATA_RETENTION_YEARS", "0"))
+# Days each growing log is kept (privacy/retention.py, the same nightly command); 0: for ever.
+RETENTION_DAYS = {
+    "messages": int(os.environ.get("GONGZHI_KEEP_MESSAGES_DAYS", "0")),
+    "call_events": int(os.environ.get("GONGZHI_KEEP_CALL_EVENTS_DAYS", "0")),
+    "webhook_attempts": int(os.environ.get("GONGZHI_KEEP_WEBHOOK_ATTEMPTS_DAYS", "0")),
+    "access_log": int(os.environ.get("GONGZHI_KEEP_ACCESS_LOG_DAYS", "0")),
+}
 # A running worker writes its heartbeat at most this often (seconds), and at least every idle sleep.
 WORKER_HEARTBEAT_SECONDS = float(os.environ.get("GONGZHI_WORKER_HEARTBEAT_SECONDS", "5"))
 # A worker is late when its last beat is older than this many intervals (the longer of the heartbeat

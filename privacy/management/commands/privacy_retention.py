@@ -1,5 +1,6 @@
-"""Anonymise the personal fields of work orders closed more than PERSONAL_DATA_RETENTION_YEARS ago (0: never).
-Run it daily (cron or a systemd timer); a run that finds nothing to do changes nothing."""
+"""Anonymise the personal fields of work orders closed more than PERSONAL_DATA_RETENTION_YEARS ago (0: never),
+and prune the growing logs past their RETENTION_DAYS (privacy/retention.py). Run it daily (cron or
+deploy/systemd/gongzhi-retention.timer); a run that finds nothing to do changes nothing."""
 
 from __future__ import annotations
 
@@ -7,18 +8,21 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
+from privacy import retention
 from privacy.conf import retention_years
 from privacy.services import BATCH, anonymise_closed_orders
 
 
 class Command(BaseCommand):
-    help = "Anonymise closed work orders past the personal-data retention period."
+    help = "Prune the growing logs past their retention and anonymise closed work orders past theirs."
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--years", type=int, default=None, help="override PERSONAL_DATA_RETENTION_YEARS")
         parser.add_argument("--batch", type=int, default=BATCH, help="orders per transaction")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        for kind, n in retention.prune().items():
+            self.stdout.write(f"{kind}: {n} rows older than {retention.days(kind)} days deleted")
         years = options["years"] if options["years"] is not None else retention_years()
         if years <= 0:
             self.stdout.write("retention is off (PERSONAL_DATA_RETENTION_YEARS=0): nothing anonymised")
