@@ -257,7 +257,7 @@ def local_unit(grid: Node, level: int) -> int | None:
     """The id of the town, village or grid (`level`) that `grid` lies in, from memory: the grid's own path
     names its ancestors, and the one at that level is the local unit."""
     area_ids = path_ids(grid.path)
-    return memo("org").get(
+    return memo("tree").get(
         ("level-of", tuple(area_ids), level),
         lambda: Node.objects.filter(pk__in=area_ids, level=level).values_list("pk", flat=True).first(),
     )

@@ -234,8 +234,8 @@ class Lookups:
         """Kept in memory with the catalogue and the tree (core.memo): every pushed order asks them."""
         return cls(
             memo("catalog").get("hotline-categories", _categories),
-            memo("org").get("hotline-departments", _departments),
-            memo("org").get("hotline-nodes", _nodes),
+            memo("tree").get("hotline-departments", _departments),
+            memo("tree").get("hotline-nodes", _nodes),
         )
 
 

@@ -12,5 +12,9 @@ class OrgConfig(AppConfig):
 
         from .models import Department, HouseholdLink, Node, PartyMember, Resident
 
-        # Users' scopes and the grid centres are read from memory (org.access, workorders.services).
+        # Two generations, so that a change throws away only what it touches (core.memo): "tree" — the nodes and
+        # departments (grid centres, place names, the hotline's maps, levels) — and "org" — users' scopes, which
+        # read the tree too, roles, residents, party members and their households. A resident's edit no longer
+        # makes every process read the grid index and the place names again.
+        bump_on_change("tree", Node, Department)
         bump_on_change("org", Node, Department, Resident, PartyMember, HouseholdLink, RoleAssignment)

@@ -11,7 +11,7 @@ by the names of the tree it contains:
 - a grid is the answer; a village or town is the answer only through its one grid (a village of one
   grid); otherwise there is no answer and the caller asks for more (coordinates, a grid).
 
-The names are kept in memory with the tree (core.memo "org").
+The names are kept in memory with the tree (core.memo "tree").
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ def _load() -> _Names:
 
 
 def _names() -> _Names:
-    return memo("org").get("address-places", _load)
+    return memo("tree").get("address-places", _load)
 
 
 def place_from_address(address: str, *, within: tuple[str, ...] = ()) -> Node | None:

@@ -30,12 +30,12 @@ def _town_and_village_names() -> dict[int, str]:
 
 def place(node: Node | None) -> str:
     """A place as people say it: a village or a grid with the town and village it is in ("东镇·东村·一组"),
-    since 一组 or 二网格 alone is in every village. Names come from a per-process copy (core.memo "org")."""
+    since 一组 or 二网格 alone is in every village. Names come from a per-process copy (core.memo "tree")."""
     if node is None:
         return ""
     if node.level <= Level.TOWN:
         return node.name
-    names = memo("org").get("place-names", _town_and_village_names)
+    names = memo("tree").get("place-names", _town_and_village_names)
     return "·".join([*(names[i] for i in node.ancestor_ids if i in names), node.name])
 
 

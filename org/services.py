@@ -87,6 +87,7 @@ def node_update(*, node: Node, **fields: Any) -> Node:
         setattr(node, k, v)
     if fields:
         node.save(update_fields=list(fields))
+    bump("tree")
     bump("org")
     return node
 
@@ -101,6 +102,7 @@ def nodes_bulk_create(*, parent: Node, items: Sequence[dict]) -> list[Node]:
     for n in nodes:
         n.path = f"{parent.path}{n.pk}/"
     Node.objects.bulk_update(nodes, ["path"])
+    bump("tree")
     bump("org")
     return nodes
 

@@ -270,7 +270,7 @@ def _node_names() -> dict[int, str]:
     """Every node's name by id, kept in memory with the tree (core.memo "org")."""
     from org.models import Node
 
-    return memo("org").get("node-names-by-id", lambda: dict(Node.objects.values_list("pk", "name")))
+    return memo("tree").get("node-names-by-id", lambda: dict(Node.objects.values_list("pk", "name")))
 
 
 def _aware(value: Any) -> dt.datetime:

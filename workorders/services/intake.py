@@ -61,9 +61,9 @@ def _grid_index() -> PointIndex:
 
 def locate_grid(lat: Decimal, lng: Decimal) -> Node:
     """The grid whose centre is nearest to a point, if the point lies within reach of one. The grid
-    centres are kept in memory (core.memo "org"): intake locates every report."""
+    centres are kept in memory (core.memo "tree"): intake locates every report."""
     reach = deadlines.setting("LOCATE_MAX_KM")
-    best = memo("org").get("grid-index", _grid_index).nearest(float(lat), float(lng), reach)
+    best = memo("tree").get("grid-index", _grid_index).nearest(float(lat), float(lng), reach)
     if best is None:
         raise ValidationFailed(
             _("This place lies outside the area we serve."),

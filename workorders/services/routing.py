@@ -54,7 +54,8 @@ def unit_label(department_id: int | None, node_level: int | None) -> str:
 
 
 def _active_department(pk: int) -> bool:
-    return memo("org").get(("department-active", pk), lambda: Department.objects.filter(pk=pk, is_active=True).exists())
+    active = Department.objects.filter(pk=pk, is_active=True)
+    return memo("tree").get(("department-active", pk), active.exists)
 
 
 def resolve_unit(label: str, grid: Node) -> tuple[int | None, int | None]:
