@@ -50,10 +50,15 @@ def close_old_connections() -> None:
 
 def claim_due(model: type[models.Model], lease: dt.timedelta, field: str = "next_check_at") -> int | None:
     """Claim the row most overdue by its `field` (a time the worker must look at it again): its id, 0 when
-    another worker claimed it first, None when nothing is due. The claim is a compare-and-set that moves `field`
+    another worker claimed it first, None when nothing is due. On PostgreSQL it is claim_batch's claim of one row
+    (FOR UPDATE SKIP LOCKED); elsewhere the claim is a compare-and-set that moves `field`
     `lease` ahead, so a worker killed before it acts leaves the row to be picked up once the lease runs out; the
     caller acts under the row's lock and sets `field` to the next time (work-order deadlines, dispute time
     limits)."""
+    if connection.features.has_select_for_update_skip_locked:
+        # PostgreSQL: workers polling at once take different rows instead of racing for the head one.
+        ids = claim_batch(model, lease, field, size=1)
+        return ids[0] if ids else None
     t = clock.now()
     manager = model._default_manager
     row = manager.filter(**{f"{field}__lte": t}).order_by(field, "id").values_list("id", field).first()
@@ -88,6 +93,8 @@ def claim_batch(
     size = size or int(getattr(settings, "WORKER_BATCH", 100))
     t = clock.now()
     manager = model._default_manager
+    if not manager.filter(**{f"{field}__lte": t}).exists():
+        return []  # the idle poll takes no lock (on SQLite, BEGIN IMMEDIATE would take the write lock)
     with transaction.atomic():
         due = skip_locked(manager.filter(**{f"{field}__lte": t}).order_by(field, "id"), of=("self",))
         ids = list(due.values_list("id", flat=True)[:size])
