@@ -7,6 +7,7 @@ filed it for them) once logged in — on the tracking page too."""
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -48,8 +49,10 @@ def test_the_public_page_shows_progress_and_no_free_text(world, client_as):
         assert "住建局" in page  # the handling unit, by name
         assert page.count('class="ev"') == 5  # submit, dispatch, accept, note, resolve: each with its date
         assert page.count("<time") == 5
+        # The times are the page's own (their microseconds once held "1234", the phone's tail): looked at apart.
+        words = re.sub(r"<time[^>]*>[^<]*</time>", "", page)
         for secret in SECRETS:
-            assert secret not in page, secret
+            assert secret not in words, secret
         assert "data-reply" not in page
 
 
