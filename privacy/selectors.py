@@ -39,12 +39,14 @@ def own_resident(user: Viewer) -> Resident | None:
     return Resident.objects.select_related("household__grid").filter(pk=own.id).first()
 
 
-def my_data(user: Viewer, *, channel: str = "page", path: str = "") -> dict[str, Any] | None:
+def my_data(
+    user: Viewer, *, channel: str = "page", path: str = "", resident: Resident | None = None
+) -> dict[str, Any] | None:
     """Everything the county holds about the resident behind `user`: their record (numbers whole: they are
     theirs), their household, their work orders, one-key calls and points. None when the login is linked to
     no resident. Numbers go through org.selectors.whole_number, the one door to core's access log (which
     leaves one's own reads out: privacy.services.own_data_accessed records those)."""
-    resident = own_resident(user)
+    resident = resident or own_resident(user)  # the caller's, when it has read it already
     if resident is None:
         return None
     household = resident.household

@@ -40,7 +40,7 @@ def mine(request: AuthedRequest) -> HttpResponse:
         ):
             messages.success(request, _("Your request is filed. You will get a message when it is answered."))
         return redirect("privacy:mine")
-    data = selectors.my_data(request.user, channel="page", path=request.path)
+    data = selectors.my_data(request.user, channel="page", path=request.path, resident=resident)
     services.own_data_accessed(user=request.user, resident=resident, channel=OwnDataAccess.Channel.PAGE)
     response = render(
         request, "privacy/mine.html",
@@ -58,7 +58,7 @@ def mine_json(request: AuthedRequest) -> HttpResponse:
     resident = selectors.own_resident(request.user)
     if resident is None:
         raise Http404(_("Your login is not linked to a resident."))
-    data = selectors.my_data(request.user, channel="download", path=request.path)
+    data = selectors.my_data(request.user, channel="download", path=request.path, resident=resident)
     services.own_data_accessed(user=request.user, resident=resident, channel=OwnDataAccess.Channel.DOWNLOAD)
     body = json.dumps(
         {"exported_at": timezone.localtime(now()), **(data or {})},
