@@ -90,3 +90,12 @@ def test_the_command_writes_the_whole_log(world, clock, tmp_path):
 
     with pytest.raises(CommandError):
         call_command("privacy_access_log", "--from", "2026-3-x", "--to", "2026-03-02")
+
+
+def test_a_cell_that_a_spreadsheet_would_run_is_shown_as_text():
+    """A name or reference someone typed as =HYPERLINK(…) (or +, -, @, a tab) is written with a leading quote."""
+    from privacy.export import cell
+
+    assert [cell(v) for v in ("=1+1", "+86", "-2", "@SUM(A1)", "\tx", "张阿姨", "")] == [
+        "'=1+1", "'+86", "'-2", "'@SUM(A1)", "'\tx", "张阿姨", "",
+    ]  # fmt: skip

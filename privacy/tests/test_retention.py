@@ -8,6 +8,7 @@ import datetime as dt
 import pytest
 from django.core.management import call_command
 from django.db.models import Count
+from django.utils import translation
 
 from dashboards.models import Dirty
 from privacy.models import AnonymisedOrder
@@ -102,9 +103,10 @@ def test_the_command(world, clock, settings):
     clock.set(dt.datetime(2026, 1, 10, 2, 0, tzinfo=dt.UTC))
     out = StringIO()
     settings.PERSONAL_DATA_RETENTION_YEARS = 0
-    call_command("privacy_retention", stdout=out)
-    assert "off" in out.getvalue() and WorkOrder.objects.get(pk=o.pk).text == o.text
-    call_command("privacy_retention", "--years", "5", stdout=out)
+    with translation.override("en"):  # the messages read below
+        call_command("privacy_retention", stdout=out)
+        assert "off" in out.getvalue() and WorkOrder.objects.get(pk=o.pk).text == o.text
+        call_command("privacy_retention", "--years", "5", stdout=out)
     assert "1 work orders" in out.getvalue() and WorkOrder.objects.get(pk=o.pk).text == PLACEHOLDER
 
 

@@ -7,6 +7,7 @@ import datetime as dt
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils.translation import gettext as _
 
 from core.models import PersonalDataAccess
 from privacy import export
@@ -17,7 +18,7 @@ def _day(value: str) -> dt.date:
     try:
         return dt.date.fromisoformat(value)
     except ValueError as exc:
-        raise CommandError(f"not a date (YYYY-MM-DD): {value!r}") from exc
+        raise CommandError(_("Not a date (YYYY-MM-DD): %(value)s") % {"value": value}) from exc
 
 
 class Command(BaseCommand):
@@ -31,7 +32,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         start, end = _day(options["start"]), _day(options["end"])
         if start > end:
-            raise CommandError("--to is before --from")
+            raise CommandError(_("--to is before --from."))
         since, until = export.bounds(start, end)
         qs = (
             PersonalDataAccess.objects.filter(at__gte=since, at__lt=until)
@@ -43,4 +44,4 @@ class Command(BaseCommand):
         else:
             with open(options["output"], "w", encoding="utf-8-sig", newline="") as out:
                 n = export.write(out, access_log_rows(qs))
-        self.stderr.write(f"{n} rows")
+        self.stderr.write(_("%(n)s rows") % {"n": n})

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
+from django.utils.translation import gettext as _
 
 from privacy import retention
 from privacy.conf import retention_years
@@ -22,10 +23,15 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         for kind, n in retention.prune().items():
-            self.stdout.write(f"{kind}: {n} rows older than {retention.days(kind)} days deleted")
+            self.stdout.write(
+                _("%(kind)s: %(n)s rows older than %(days)s days deleted")
+                % {"kind": kind, "n": n, "days": retention.days(kind)}
+            )
         years = options["years"] if options["years"] is not None else retention_years()
         if years <= 0:
-            self.stdout.write("retention is off (PERSONAL_DATA_RETENTION_YEARS=0): nothing anonymised")
+            self.stdout.write(_("Retention is off (PERSONAL_DATA_RETENTION_YEARS=0): nothing anonymised."))
             return
         n = anonymise_closed_orders(years=years, batch=max(1, options["batch"]))
-        self.stdout.write(f"{n} work orders anonymised (closed more than {years} years ago)")
+        self.stdout.write(
+            _("%(n)s work orders anonymised (closed more than %(years)s years ago).") % {"n": n, "years": years}
+        )
