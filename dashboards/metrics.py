@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 
+from django.db.models import Sum
 from prometheus_client.core import Metric
 
 from core.metrics import gauge
@@ -16,5 +17,5 @@ def samples(now: dt.datetime) -> Iterable[Metric]:
     yield gauge(
         "gongzhi_rollup_backlog", "Work orders changed and not yet in the dashboards' tallies.", Dirty.objects.count()
     )
-    passes = WorkerLock.objects.values_list("passes", flat=True).first()
-    yield gauge("gongzhi_rollup_passes", "Rollup passes run so far.", passes or 0)
+    passes = WorkerLock.objects.aggregate(n=Sum("passes"))["n"]
+    yield gauge("gongzhi_rollup_passes", "Rollup passes run so far (all shards).", passes or 0)

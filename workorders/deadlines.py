@@ -1,18 +1,20 @@
 """Deadlines of a work order and the worker step that acts on them.
 
 Each open order carries its deadlines as columns (respond_by, due_at, warn_at, rate_by) and one
-`next_check_at`: the earliest the worker still has to look at. `handle_one()` claims the most due order
-with a compare-and-set lease on that column, acts under a row lock, and sets the next check — so several
-workers can share the load, and a worker killed anywhere leaves the order to be picked up again once
-the lease runs out. Each action sets a flag (warned, respond_overdue, overdue) before it is done again,
-so nothing is sent twice.
+`next_check_at`: the earliest the worker still has to look at. `handle_one()` claims a batch of the most
+due orders with a lease on that column (FOR UPDATE SKIP LOCKED on PostgreSQL), acts under their row
+locks, and sets each one's next check — so several workers can share the load, and a worker killed
+anywhere leaves the order to be picked up again once the lease runs out. Each action sets a flag (warned,
+respond_overdue, overdue) before it is done again, so nothing is sent twice.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Callable
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -27,6 +29,7 @@ from workorders.models import WorkOrder
 from workorders.states import CLOCK_STATES, State
 
 LEASE = dt.timedelta(seconds=60)
+log = logging.getLogger("gongzhi.workorders")
 
 
 def setting(name: str) -> int:
@@ -157,18 +160,55 @@ def next_check(order: WorkOrder) -> dt.datetime | None:
 
 
 def handle_one(claim: Callable[..., list[int]] = claim_batch) -> int:
-    """Claim a batch of due orders (core.worker.claim_batch) and act on each; returns how many (0: none
-    due). One that fails is logged and the others still done (core.worker.act_on_each)."""
-    return act_on_each(claim(WorkOrder, LEASE), lambda pk: _act(pk), "run_deadlines")
+    """Claim a batch of due orders (core.worker.claim_batch) and act on them; returns how many (0: none due).
+
+    The batch is acted on in one transaction, its rows locked in id order and read in one query, the people
+    to tell looked up once per unit and place (deadlines falling due at midnight come in thousands: one
+    transaction and five lookups per order flagged ~85 a second on two cores). Should any order of the batch
+    fail, the batch is rolled back and its orders acted on one by one, each in its own transaction: the one
+    that fails is logged and the others still done (core.worker.act_on_each)."""
+    ids = claim(WorkOrder, LEASE)
+    if not ids:
+        return 0
+    if len(ids) > 1:
+        try:
+            _act_batch(ids)
+            return len(ids)
+        except Exception:
+            log.warning("run_deadlines: a batch of %s failed; acting on its orders one by one", len(ids), exc_info=True)
+    return act_on_each(ids, lambda pk: _act(pk), "run_deadlines")
+
+
+def _locked(ids: list[int]) -> Any:
+    return (
+        WorkOrder.objects.select_for_update(of=("self",))
+        .select_related("grid", "department", "unit_node")
+        .filter(pk__in=ids)
+        .order_by("pk")
+    )
+
+
+@transaction.atomic
+def _act_batch(ids: list[int]) -> None:
+    from workorders.services.common import recipients_memo
+
+    with recipients_memo():
+        orders = {o.pk: o for o in _locked(ids)}
+        for pk in ids:  # as claimed: the most overdue first
+            if pk in orders:
+                _act_on(orders[pk])
 
 
 @transaction.atomic
 def _act(pk: int) -> None:
+    for order in _locked([pk]):
+        _act_on(order)
+
+
+def _act_on(order: WorkOrder) -> None:
     from workorders import services  # services import this module
 
-    order = (
-        WorkOrder.objects.select_for_update(of=("self",)).select_related("grid", "department", "unit_node").get(pk=pk)
-    )
+    pk = order.pk
     t = now()
     changed: dict[str, object] = {}
     # A reopened order waits on the dispatchers: they are told; the unit that had it before is not.

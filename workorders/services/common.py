@@ -4,6 +4,9 @@ mover (`_move`, on core.fsm) with the row lock that side effects decide under.""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from django.utils import formats
@@ -99,15 +102,44 @@ def _link(order: WorkOrder) -> str:
     return f"/workorders/{order.pk}/"
 
 
+_recipients: ContextVar[dict[tuple[str, object], Any] | None] = ContextVar("recipients", default=None)
+
+
+@contextmanager
+def recipients_memo() -> Iterator[None]:
+    """Within the block, who is told of an order is looked up once per unit and per place (a worker acting
+    on a batch of orders in one transaction: the people cannot change under it)."""
+    token = _recipients.set({})
+    try:
+        yield
+    finally:
+        _recipients.reset(token)
+
+
+def _memo(key: tuple[str, object], compute: Callable[[], Any]) -> Any:
+    memo = _recipients.get()
+    if memo is None:
+        return compute()
+    if key not in memo:
+        memo[key] = compute()
+    return memo[key]
+
+
 def handler_users(order: WorkOrder) -> list[Any]:
     """The people of the current main handling unit."""
     if order.department_id:
-        qs = RoleAssignment.objects.filter(department_id=order.department_id)
-    elif order.unit_node_id:
+        dept = order.department_id
+        return _memo(("handlers-dept", dept), lambda: _users(RoleAssignment.objects.filter(department_id=dept)))
+    if order.unit_node_id:
         prefixes = path_prefixes(order.unit_path)
-        qs = RoleAssignment.objects.filter(holders(Cap.ORDERS_HANDLE), node__path__in=prefixes)
-    else:
-        return []
+        return _memo(
+            ("handlers-node", order.unit_path),
+            lambda: _users(RoleAssignment.objects.filter(holders(Cap.ORDERS_HANDLE), node__path__in=prefixes)),
+        )
+    return []
+
+
+def _users(qs: Any) -> list[Any]:
     return list({a.user for a in qs.select_related("user")})
 
 
@@ -120,12 +152,10 @@ def notify_handlers(order: WorkOrder, kind: str, template: str, **kw: Any) -> No
 def notify_dispatchers(order: WorkOrder, kind: str, template: str, **kw: Any) -> None:
     text = _text(template, order, **kw)
     prefixes = path_prefixes(order.path)
-    users = {
-        a.user
-        for a in RoleAssignment.objects.filter(holders(Cap.ORDERS_TRIAGE), node__path__in=prefixes).select_related(
-            "user"
-        )
-    }
+    users = _memo(
+        ("dispatchers", order.path),
+        lambda: _users(RoleAssignment.objects.filter(holders(Cap.ORDERS_TRIAGE), node__path__in=prefixes)),
+    )
     for user in users:
         message_queue(user=user, kind=kind, text=text, link=_link(order))
 

@@ -220,13 +220,13 @@ def test_orders_are_taken_most_overdue_first(world, clock, monkeypatch):
     b = dispatched(world, clock.t, category=world.outage)
     clock.set("2026-11-05T09:00")
     seen = []
-    original = deadlines._act
+    original = deadlines._act_on
 
-    def spy(pk):
-        seen.append(pk)
-        original(pk)
+    def spy(order):
+        seen.append(order.pk)
+        original(order)
 
-    monkeypatch.setattr(deadlines, "_act", spy)
+    monkeypatch.setattr(deadlines, "_act_on", spy)
     drain()
     assert seen == [b.pk, a.pk]
 
@@ -277,10 +277,10 @@ def test_a_claimed_row_whose_worker_died_is_picked_up_after_the_lease(world, clo
     due = o.respond_by
     clock.set(due)
 
-    def crash(pk):
+    def crash(order):
         raise RuntimeError("worker killed")
 
-    monkeypatch.setattr(deadlines, "_act", crash)
+    monkeypatch.setattr(deadlines, "_act_on", crash)
     with pytest.raises(BatchFailed) as failed:
         deadlines.handle_one()
     assert isinstance(failed.value.__cause__, RuntimeError) and failed.value.done == 0
@@ -327,20 +327,24 @@ def test_run_deadlines_once_works_past_a_bad_row(world, clock, monkeypatch):
     clock.set("2026-11-02T09:00")
     orders = [dispatched(world, clock.t) for _ in range(3)]
     clock.set("2026-11-02T16:00")  # past every signing-for limit
-    original = deadlines._act
+    original = deadlines._act_on
     bad = orders[0].pk  # the most due: taken first
 
-    def act(pk):
-        if pk == bad:
+    def act(order):
+        if order.pk == bad:
             raise RuntimeError("a bad row")
-        original(pk)
+        original(order)
 
-    monkeypatch.setattr(deadlines, "_act", act)
+    monkeypatch.setattr(deadlines, "_act_on", act)
     out = io.StringIO()
     call_command("run_deadlines", "--once", "--idle-sleep", "0", stdout=out)
     assert out.getvalue().strip() == "handled 2"
     assert [fresh(o).respond_overdue for o in orders] == [False, True, True]
     assert fresh(orders[0]).next_check_at == clock.t + deadlines.LEASE
+    # The batch that met the bad row was rolled back whole before its orders were taken one by one: the
+    # good ones were urged once each, not once in the batch and again alone.
+    assert Message.objects.filter(kind="workorder.urge", user=world.u_feng).count() == 2
+    assert Event.objects.filter(order__in=orders[1:], action="respond_overdue").count() == 2
 
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
@@ -351,3 +355,23 @@ def test_a_worker_gives_the_signals_back(world):
     before = (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM))
     call_command("run_deadlines", "--once", "--idle-sleep", "0", stdout=io.StringIO())
     assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == before
+
+
+def test_a_batch_looks_up_the_people_to_tell_once_per_unit_and_place(world, clock):
+    """Deadlines falling due at once are acted on in one transaction per batch: the handlers of a unit and
+    the dispatchers of a place are read once for the batch, and everyone is still told of every order."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    clock.set("2026-11-02T09:00")
+    orders = [dispatched(world, clock.t) for _ in range(5)]
+    clock.set("2026-12-01T09:00")
+    with CaptureQueriesContext(connection) as q:
+        assert deadlines.handle_one() == 5
+    lookups = [x["sql"] for x in q.captured_queries if "accounts_roleassignment" in x["sql"]]
+    assert len(lookups) == 2, lookups  # the unit's handlers, the place's dispatchers
+    for o in orders:
+        o = fresh(o)
+        assert (o.respond_overdue, o.overdue) == (True, True)
+    assert Message.objects.filter(kind="workorder.urge", user=world.u_feng).count() == 5
+    assert Message.objects.filter(kind="workorder.overdue", user=world.c.u_zhao).count() == 5
