@@ -388,6 +388,9 @@ GONGZHI: dict[str, Any] = {
         # Volunteers may check themselves in with the activity's code this long before it starts.
         "CHECKIN_EARLY_MINUTES": int(os.environ.get("GONGZHI_CHECKIN_EARLY_MINUTES", "30")),
     },
+    # The rollup workers (run_rollups) split the changed orders into this many shards by id; a worker folds
+    # one shard at a time, so up to this many workers fold side by side (PostgreSQL; SQLite folds one at a time).
+    "ROLLUP_SHARDS": int(os.environ.get("GONGZHI_ROLLUP_SHARDS", "8")),
     # Smart dispatch (triage, workorders.services.routing): the text model trained by `dispatch_train`.
     "TRIAGE": {
         # Auto-dispatch (自动派单) an appeal when the model is at least this sure of both its category and its
