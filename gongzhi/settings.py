@@ -268,6 +268,7 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("DATA_UPLOAD_MAX_MEMORY_SIZE", 
 GONGZHI: dict[str, Any] = {
     "API_PAGE_SIZE_MAX": 100,
     "API_PAGE_MAX": 10_000,
+    "API_COUNT_CAP": 10_000,  # API lists count this far, then say count_exact=false (core.schemas.paginate)
     "TOKEN_MAX_PER_USER": 20,
     # An API token made without an expiry date expires after this many days.
     "TOKEN_DEFAULT_DAYS": int(os.environ.get("GONGZHI_TOKEN_DEFAULT_DAYS", "90")),
