@@ -10,7 +10,7 @@ from django.utils.translation import gettext_lazy as _
 
 from catalog.models import Category, ServiceItem, Urgency
 from org.models import Department, Node, PathField, Resident
-from workorders.states import State
+from workorders.states import SIMILAR_STATES, State
 
 
 class Kind(models.TextChoices):
@@ -229,6 +229,10 @@ class WorkOrder(models.Model):
             models.Index(fields=["item"], condition=Q(item__isnull=False), name="wo_item"),
             models.Index(fields=["primary"], condition=Q(primary__isnull=False), name="wo_primary"),
             models.Index(fields=["unit_node"], condition=Q(unit_node__isnull=False), name="wo_unit_node"),
+            # Every submission reads the newest open orders near it (selectors.similar_open_orders): at
+            # 10,000,000 orders the created_at index walked a fortnight of mostly closed orders (33 ms of the
+            # 35 ms a submission took in the database); open orders are a few per cent of them.
+            models.Index(fields=["created_at"], condition=Q(state__in=sorted(SIMILAR_STATES)), name="wo_open_recent"),
         ]
 
     def __str__(self) -> str:

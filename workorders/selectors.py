@@ -35,6 +35,7 @@ from workorders.states import (
     HANDLING_STATES,
     MACHINE,
     OPEN_STATES,
+    SIMILAR_STATES,
     State,
 )
 
@@ -312,7 +313,7 @@ def similar_open_orders(
     radius_m = setting("DUPLICATE_RADIUS_M")
     since = t - dt.timedelta(days=window)
     radius_km = radius_m / 1000
-    states = sorted(OPEN_STATES | {State.RESOLVED})
+    states = sorted(SIMILAR_STATES)  # as the partial index wo_open_recent has them
     where = [
         "created_at >= %s",
         f"state IN ({', '.join(['%s'] * len(states))})",

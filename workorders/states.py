@@ -80,6 +80,9 @@ TRANSITIONS: dict[str, dict[str, frozenset[str]]] = {
 }
 
 OPEN_STATES = frozenset({S.SUBMITTED, S.DISPATCHED, S.ACCEPTED, S.IN_PROGRESS, S.SUSPENDED, S.RETURNED, S.REOPENED})
+# The orders a new appeal may repeat (selectors.similar_open_orders; the index wo_open_recent): open, or
+# resolved and not yet rated or closed.
+SIMILAR_STATES = OPEN_STATES | {S.RESOLVED}
 # States in which a handling unit's completion clock runs.
 HANDLING_STATES = frozenset({S.DISPATCHED, S.ACCEPTED, S.IN_PROGRESS})
 # States in which an order's completion clock runs: in a unit's hands, and reopened (重办) from the
