@@ -77,8 +77,11 @@ def _resident_home(request: HttpRequest, scope: access.Scope) -> HttpResponse:
         return render(request, "org/no_scope.html", status=200)
     me = Resident.objects.select_related("household__grid").get(pk=scope.own_resident_id)
     household = me.household
+    # The resident's own numbers are masked until they ask (a tap: ?show=numbers); then shown whole, and logged.
+    show = request.GET.get("show") == "numbers"
     members = [
-        selectors.resident_view(request.user, m, reveal=m.pk == me.pk, channel="page") for m in household.members.all()
+        selectors.resident_view(request.user, m, reveal=show and m.pk == me.pk, channel="page")
+        for m in household.members.all()
     ]
     grid_workers = [
         a.user for a in RoleAssignment.objects.filter(holders(Cap.SOS_GRID), node=household.grid).select_related("user")
@@ -100,7 +103,7 @@ def _resident_home(request: HttpRequest, scope: access.Scope) -> HttpResponse:
         linked = list(
             Household.objects.filter(pk__in=scope.linked_household_ids).order_by("path", "id").select_related("grid")
         )
-    return render(
+    response = render(
         request,
         "org/resident_home.html",
         {
@@ -112,8 +115,13 @@ def _resident_home(request: HttpRequest, scope: access.Scope) -> HttpResponse:
             "party_contact": party_contact,
             "points": points,
             "linked": linked,
+            "numbers_shown": show,
+            "has_numbers": bool(me.phone or me.id_number),
         },
     )
+    if show:
+        response["Cache-Control"] = "no-store"  # whole numbers: not for a shared browser's cache
+    return response
 
 
 @login_required

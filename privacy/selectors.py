@@ -40,11 +40,11 @@ def own_resident(user: Viewer) -> Resident | None:
 
 
 def my_data(
-    user: Viewer, *, channel: str = "page", path: str = "", resident: Resident | None = None
+    user: Viewer, *, channel: str = "page", path: str = "", resident: Resident | None = None, reveal: bool = True
 ) -> dict[str, Any] | None:
     """Everything the county holds about the resident behind `user`: their record (numbers whole: they are
-    theirs), their household, their work orders, one-key calls and points. None when the login is linked to
-    no resident. Numbers go through org.selectors.whole_number, the one door to core's access log (which
+    theirs; masked with reveal=False, as the page shows them until asked), their household, their work
+    orders, one-key calls and points. None when the login is linked to no resident. Numbers go through org.selectors.whole_number, the one door to core's access log (which
     leaves one's own reads out: privacy.services.own_data_accessed records those)."""
     resident = resident or own_resident(user)  # the caller's, when it has read it already
     if resident is None:
@@ -57,8 +57,8 @@ def my_data(
         "gender": resident.get_gender_display(),
         "birth_date": resident.birth_date,
         "relation": resident.get_relation_display(),
-        "phone": whole_number(user, resident.phone, field="phone", allowed=True, **where),
-        "id_number": whole_number(user, resident.id_number, field="id_number", allowed=True, **where),
+        "phone": whole_number(user, resident.phone, field="phone", allowed=reveal, **where),
+        "id_number": whole_number(user, resident.id_number, field="id_number", allowed=reveal, **where),
     }
     members = [
         # The others of the household are other people: their names and relations, never their numbers.

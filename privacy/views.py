@@ -40,13 +40,15 @@ def mine(request: AuthedRequest) -> HttpResponse:
         ):
             messages.success(request, _("Your request is filed. You will get a message when it is answered."))
         return redirect("privacy:mine")
-    data = selectors.my_data(request.user, channel="page", path=request.path, resident=resident)
+    show = request.GET.get("show") == "numbers"  # masked until the resident taps to see them
+    data = selectors.my_data(request.user, channel="page", path=request.path, resident=resident, reveal=show)
     services.own_data_accessed(user=request.user, resident=resident, channel=OwnDataAccess.Channel.PAGE)
     response = render(
         request, "privacy/mine.html",
         {
             "data": data, "rows": selectors.PAGE_ROWS, "requests": selectors.my_requests(request.user)[:20],
-            "kinds": DataRequest.Kind.choices,
+            "kinds": DataRequest.Kind.choices, "numbers_shown": show,
+            "has_numbers": bool(resident.phone or resident.id_number),
         },
     )  # fmt: skip
     response["Cache-Control"] = "no-store"  # the whole ID number and phone: not for a shared browser's cache

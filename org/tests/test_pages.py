@@ -67,10 +67,12 @@ def test_resident_home(county, client_as):
     assert "张阿姨" in html and "东村A1湾组1号" in html
     assert "李网格" in html and 'href="tel:13312345678"' in html  # grid worker with a call button
     assert "刘党员" in html and 'href="tel:13900002222"' in html  # linked party member
-    assert "13800001234" in html  # her own number, whole
+    assert "13800001234" not in html and "138****1234" in html  # her own number, masked until she asks
     assert "东村党群服务中心" in html
     assert "孙网格" not in html
-    assert PersonalDataAccess.objects.count() == 0
+    html = client_as(county.u_zhang).get("/?show=numbers").content.decode()
+    assert "13800001234" in html  # whole, on her tap
+    assert PersonalDataAccess.objects.count() == 0  # her own: not in the log of reads of others' numbers
 
 
 def test_party_member_home_lists_linked_households(county, client_as):

@@ -29,10 +29,10 @@ def test_a_resident_sees_their_own_data_and_nobody_elses(world, client_as):
     c = world.c
     mine, other = _data(world)
     PersonalDataAccess.objects.all().delete()
-    r = client_as(c.u_zhang).get("/privacy/mine/")
+    r = client_as(c.u_zhang).get("/privacy/mine/?show=numbers")
     assert r.status_code == 200 and r["Cache-Control"] == "no-store"
     page = r.content.decode()
-    assert "张阿姨" in page and "13800001234" in page  # her own number, whole
+    assert "张阿姨" in page and "13800001234" in page  # her own number, whole: she tapped to see it
     assert c.zhang.id_number in page
     assert mine.tracking_code in page and other.tracking_code not in page
     assert "刘家门口的水管漏水" not in page and "13900002222" not in page  # a neighbour's order, his phone
@@ -145,3 +145,22 @@ def test_her_household_members_numbers_stay_out(world, client_as):
     for text in (page, raw):
         assert "张小明" in text
         assert "13911112222" not in text and "42999919900101123X" not in text and "1123X" not in text
+
+
+def test_her_numbers_are_masked_until_she_taps_to_see_them(world, client_as):
+    """长辈版 point 6: on her own pages the ID and phone numbers show masked (4211**********2946) until she
+    asks; then whole, and hidden again with one more tap."""
+    from core.masking import mask_id_number, mask_phone
+
+    c = world.c
+    me = client_as(c.u_zhang)
+    for url in ("/privacy/mine/", "/"):
+        page = me.get(url).content.decode()
+        assert c.zhang.id_number not in page and "13800001234" not in page, url
+        assert mask_id_number(c.zhang.id_number) in page and mask_phone("13800001234") in page, url
+        assert "?show=numbers#" in page, url  # the tap
+        shown = me.get(url + "?show=numbers")
+        assert shown["Cache-Control"] == "no-store", url
+        page = shown.content.decode()
+        assert c.zhang.id_number in page and "13800001234" in page, url
+        assert f'href="{url}#' in page, url  # and back to masked
