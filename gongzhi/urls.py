@@ -4,6 +4,7 @@ from django.urls import include, path
 from api.api import api
 from core.health import health as health_view
 from core.health import healthz, readyz
+from core.manifest import manifest
 from core.metrics import metrics
 from org import views as org_views
 from workorders.urls import track_patterns
@@ -36,4 +37,5 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),  # the process answers (liveness)
     path("readyz", readyz, name="readyz"),  # database, migrations, every worker's heartbeat fresh
     path("metrics", metrics, name="metrics"),  # Prometheus (core.metrics)
+    path("manifest.webmanifest", manifest, name="manifest"),  # a home-screen icon, the one-key call its shortcut
 ]
