@@ -3,7 +3,9 @@
    - "/" focuses the search box of a list, "tick all" for bulk dispatch;
    - a form marked data-once sends once (the idempotency key makes a second send harmless anyway);
    - after htmx swaps in an error, focus moves to it so that screen readers and keyboards follow;
-   - Escape closes the phone's header menu. */
+   - Escape closes the phone's header menu;
+   - an appeal being written is kept in this browser (localStorage, per user, for a week) until it is sent:
+     a login that ran out meanwhile loses nothing (the submit page offers to continue it after logging in). */
 (function () {
   "use strict";
 
@@ -78,14 +80,78 @@
     toggle.querySelector("summary").focus();
   });
 
+  // Drafts of an appeal: the words typed (not the photos, not the hidden fields) and the step's address
+  // (its kind and category), saved as they are typed under the user's id, dropped once the receipt shows.
+  var DRAFT_DAYS = 7;
+  function draftKey(user) { return "gongzhi-draft-" + user; }
+  function readDraft(user) {
+    try {
+      var d = JSON.parse(window.localStorage.getItem(draftKey(user)) || "null");
+      if (d && Date.now() - d.at < DRAFT_DAYS * 86400000) return d;
+      window.localStorage.removeItem(draftKey(user));
+    } catch (e) { /* storage refused (private mode): no drafts */ }
+    return null;
+  }
+  function draftFields(form) {
+    return Array.prototype.filter.call(form.elements, function (el) {
+      return el.name && !el.disabled && (el.tagName === "TEXTAREA" ||
+        (el.tagName === "INPUT" && /^(text|tel|search|email|number|checkbox)$/.test(el.type)));
+    });
+  }
+  function setupDrafts(root) {
+    root.querySelectorAll("form[data-draft]").forEach(function (form) {
+      var user = form.dataset.draft;
+      if (!user || form.dataset.draftBound) return;
+      form.dataset.draftBound = "1";
+      var d = readDraft(user);
+      if (d && d.url === form.dataset.draftUrl) {
+        draftFields(form).forEach(function (el) {
+          if (!(el.name in d.fields)) return;
+          if (el.type === "checkbox") { el.checked = d.fields[el.name] === true; }
+          else if (!el.value) { el.value = d.fields[el.name]; }
+        });
+      }
+      function save() {
+        var fields = {};
+        var any = false;
+        draftFields(form).forEach(function (el) {
+          fields[el.name] = el.type === "checkbox" ? el.checked : el.value;
+          if (el.type !== "checkbox" && el.value.trim()) any = true;
+        });
+        try {
+          if (any) {
+            window.localStorage.setItem(draftKey(user), JSON.stringify({ url: form.dataset.draftUrl, at: Date.now(), fields: fields }));
+          }
+        } catch (e) { /* full or refused: the form still works */ }
+      }
+      form.addEventListener("input", save);
+      form.addEventListener("change", save);
+    });
+    root.querySelectorAll("[data-draft-resume]").forEach(function (box) {
+      var user = box.dataset.draftResume;
+      var d = user && readDraft(user);
+      if (!d || d.url.indexOf("/") !== 0 || d.url.indexOf("//") === 0) return;
+      box.querySelector("a").setAttribute("href", d.url);
+      box.hidden = false;
+      box.querySelector("[data-draft-drop]").addEventListener("click", function () {
+        window.localStorage.removeItem(draftKey(user));
+        box.hidden = true;
+      });
+    });
+    root.querySelectorAll("[data-draft-clear]").forEach(function (el) {
+      try { window.localStorage.removeItem(draftKey(el.dataset.draftClear)); } catch (e) { /* nothing kept */ }
+    });
+  }
+
   function focusError(root) {
     var err = root.querySelector("[data-autofocus]");
     if (err) err.focus();
   }
 
-  ready(function () { setupLocate(document); });
+  ready(function () { setupLocate(document); setupDrafts(document); });
   document.addEventListener("htmx:afterSwap", function (e) {
     setupLocate(e.detail.target);
+    setupDrafts(e.detail.target);
     focusError(e.detail.target);
   });
 })();
