@@ -147,6 +147,8 @@ class Loop:
     def run(self, *, once: bool = False) -> int:
         previous = {sig: signal.signal(sig, self._stop) for sig in (signal.SIGTERM, signal.SIGINT)}
         self.beats = not once
+        if not once:
+            self._step_back()
         try:
             return self._loop(once=once)
         finally:
@@ -156,6 +158,15 @@ class Loop:
             # Ctrl-C for a loop that had already ended, and nothing could be interrupted any more.
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
+
+    def _step_back(self) -> None:
+        """Lower this process's CPU priority by settings.WORKER_NICE[name] (a running worker, not --once)."""
+        n = int(getattr(settings, "WORKER_NICE", {}).get(self.name, 0))
+        if n > 0:
+            try:
+                os.nice(n)
+            except OSError as exc:  # pragma: no cover - lowering one's own priority is always allowed on Linux
+                log.warning("%s: priority not lowered: %s", self.name, exc)
 
     def tick(self) -> bool | int:
         """One step, then a heartbeat if one is due; never sleeps. Raises what the step raised."""

@@ -487,6 +487,11 @@ WORKER_COMMANDS = [
 # Due rows a worker claims at once (core.worker.claim_batch): on PostgreSQL FOR UPDATE SKIP LOCKED, so several
 # workers of one kind share a midnight's thousands of deadlines without racing for the same rows.
 WORKER_BATCH = int(os.environ.get("GONGZHI_WORKER_BATCH", "100"))
+# How far each worker steps back from the web processes for the CPU (os.nice, once when it starts): a midnight's
+# thousands of deadlines are flagged with what the residents' requests leave over. run_sos is never lowered: an
+# elderly person's call climbs its ladder on time. GONGZHI_WORKER_NICE=0 keeps every worker at the server's level.
+_NICE = {"run_deadlines": 5, "run_outbox": 5, "run_webhooks": 5, "run_mediation": 5, "run_points": 10}
+WORKER_NICE = {} if os.environ.get("GONGZHI_WORKER_NICE") == "0" else {**_NICE, "run_rollups": 10, "run_imports": 10}
 # Personal data (privacy app): work orders closed this many years ago lose their residents' personal fields
 # (manage.py privacy_retention, nightly); 0: never.
 PERSONAL_DATA_RETENTION_YEARS = int(os.environ.get("GONGZHI_PERSONAL_DATA_RETENTION_YEARS", "0"))

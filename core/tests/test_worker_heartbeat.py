@@ -217,3 +217,20 @@ def test_workers_table(db, beats):
     with clock.frozen(T0), translation.override("en"):
         html = render_to_string("core/_workers.html", request=request)
     assert "Not responding" in html and "ValueError" not in html and "box-1" not in html
+
+
+@pytest.mark.parametrize(("name", "once", "lowered"), [
+    ("run_rollups", False, [10]),
+    ("run_deadlines", False, [5]),
+    ("run_sos", False, []),  # an elderly person's call climbs its ladder on time: never lowered
+    ("run_rollups", True, []),  # --once (a test, a shell) keeps the caller's priority
+])  # fmt: skip
+def test_a_running_worker_steps_back_for_the_web_processes(db, beats, monkeypatch, name, once, lowered) -> None:
+    """Workers yield the CPU to the residents' requests (settings.WORKER_NICE): measured with 10,000
+    deadlines falling due at once beside intake (bench/province.py)."""
+    calls: list[int] = []
+    monkeypatch.setattr(os, "nice", lambda n: calls.append(n) or n)
+    loop = Loop(name, lambda: False, idle_sleep=0.0)
+    loop.handle_one = lambda: bool(setattr(loop, "stopping", True))
+    loop.run(once=once)
+    assert calls == lowered
