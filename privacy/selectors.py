@@ -44,8 +44,9 @@ def my_data(
 ) -> dict[str, Any] | None:
     """Everything the county holds about the resident behind `user`: their record (numbers whole: they are
     theirs; masked with reveal=False, as the page shows them until asked), their household, their work
-    orders, one-key calls and points. None when the login is linked to no resident. Numbers go through org.selectors.whole_number, the one door to core's access log (which
-    leaves one's own reads out: privacy.services.own_data_accessed records those)."""
+    orders, one-key calls and points. None when the login is linked to no resident. Numbers go through
+    org.selectors.whole_number, the one door to core's access log (which leaves one's own reads out:
+    privacy.services.own_data_accessed records those)."""
     resident = resident or own_resident(user)  # the caller's, when it has read it already
     if resident is None:
         return None
