@@ -588,3 +588,23 @@ def test_in_scope_but_not_allowed_is_a_message(world, client_as, queue):
     assert state(queue["a"]) == "submitted"
     page = html(client_as(world.c.u_qian).get(f"/workorders/{queue['a'].pk}/"))
     assert "138****1234" in page and 'data-form="dispatch"' not in page
+
+
+def test_her_own_number_on_her_appeal_is_masked_until_she_taps(world, client_as):
+    """长辈版 point 6: the resident's own phone on her appeal's page shows masked until she asks; the
+    dispatcher still reads it whole (his role needs it to call back), and only his read is logged."""
+    from core.masking import mask_phone
+    from workorders.tests.helpers import submit
+
+    order = submit(world)
+    phone = order.contact_phone
+    assert phone
+    me = client_as(world.c.u_zhang)
+    page = me.get(f"/workorders/{order.pk}/").content.decode()
+    assert phone not in page and mask_phone(phone) in page
+    assert "?show=numbers#reporter" in page
+    shown = me.get(f"/workorders/{order.pk}/?show=numbers")
+    assert phone in shown.content.decode() and shown["Cache-Control"] == "no-store"
+    assert PersonalDataAccess.objects.count() == 0  # her own number
+    staff = client_as(world.c.u_zhao).get(f"/workorders/{order.pk}/").content.decode()
+    assert phone in staff and "?show=numbers" not in staff

@@ -20,6 +20,7 @@ from catalog import selectors as catalog_selectors
 from catalog.models import UNCLASSIFIED, Category
 from core.errors import ApiError, PermissionDenied, ValidationFailed
 from core.forms import ActionForm
+from core.masking import mask_phone
 from core.pages import gate as _gate
 from org.models import Department, Level, Node, path_ids
 from workorders import photos, selectors, services
@@ -79,6 +80,11 @@ def _detail_context(request: HttpRequest, order: WorkOrder) -> dict[str, Any]:
     pending = selectors.pending_extension(order) if staff else None
     actions = selectors.page_actions(user, order, pending=pending)
     phone = selectors.reporter_phone(order, viewer=user, channel="page", path=request.path)
+    # The resident's own number shows masked until she taps to see it (长辈版); staff see it as their role allows.
+    own_number = owner and not staff and bool(phone)
+    shown = request.GET.get("show") == "numbers"
+    if own_number and not shown:
+        phone = mask_phone(phone)
     labels = {f["name"]: f.get("label", f["name"]) for f in (order.item.form_fields if order.item is not None else [])}
     ctx: dict[str, Any] = {
         "order": order,
@@ -92,6 +98,8 @@ def _detail_context(request: HttpRequest, order: WorkOrder) -> dict[str, Any]:
         "actions": actions,
         "reporter": selectors.reporter_name(order, viewer=user),
         "phone": phone,
+        "own_number": own_number,
+        "numbers_shown": shown,
         "form_answers": [(labels.get(k, k), v) for k, v in order.form_data.items()],
         "photos": list(order.photos.all()),
         "events": _events(order, staff=staff, owner=owner),
@@ -151,7 +159,10 @@ def _render_order(
     ctx = _detail_context(request, order)
     ctx.update(errors=errors or [], failed=failed, keep=_shown(request.POST) if errors else {})
     template = "workorders/_order.html" if _partial(request) else "workorders/detail.html"
-    return _vary(render(request, template, ctx, status=status))
+    response = _vary(render(request, template, ctx, status=status))
+    if ctx["own_number"] and ctx["numbers_shown"]:
+        response["Cache-Control"] = "no-store"  # her whole number: not for a shared browser's cache
+    return response
 
 
 @login_required
