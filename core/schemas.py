@@ -350,6 +350,7 @@ def _from_json(k: _Key, v: Any, db: str) -> Any:
         elif k.kind == "datetime":
             if not isinstance(value, dt.datetime) or (settings.USE_TZ and value.tzinfo is None):
                 raise _BadCursor()
+            value.astimezone(dt.UTC)  # "0001-01-01T00:00+05:00" has no UTC time: OverflowError, refused here
         elif k.kind == "date" and (not isinstance(value, dt.date) or isinstance(value, dt.datetime)):
             raise _BadCursor()
     except (DjangoValidationError, ValueError, TypeError, OverflowError):

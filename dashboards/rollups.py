@@ -162,7 +162,7 @@ def lock_all() -> None:
     list(WorkerLock.objects.select_for_update().filter(pk__in=ids).order_by("pk").values_list("pk", flat=True))
 
 
-def _claim_shard(peek: list[int]) -> tuple[WorkerLock, int] | None:
+def _claim_shard(peek: list[int], *, wait: bool = False) -> tuple[WorkerLock, int] | None:
     """Lock the row of a shard that has waiting orders and that no other worker holds: (row, k), or None.
 
     Orders are split among `shards()` shards by id; a worker folds one shard's orders per pass under that
@@ -177,6 +177,9 @@ def _claim_shard(peek: list[int]) -> tuple[WorkerLock, int] | None:
     start = random.randrange(n)  # workers that peeked the same rows start at different shards
     wanted = sorted(counts, key=lambda k: (-counts[k], (k - start) % n))
     _shard_rows()
+    if wait:  # apply_all: the first shard with waiting orders, waiting for a worker that holds it
+        k = wanted[0]
+        return WorkerLock.objects.select_for_update().get(pk=SHARD_BASE + k), k
     for k in wanted:
         row = skip_locked(WorkerLock.objects.filter(pk=SHARD_BASE + k)).first()
         if row is not None:
@@ -184,12 +187,12 @@ def _claim_shard(peek: list[int]) -> tuple[WorkerLock, int] | None:
     return None
 
 
-def _fold(batch: int) -> int:
+def _fold(batch: int, *, wait: bool = False) -> int:
     peek = list(Dirty.objects.order_by("order_id").values_list("order_id", flat=True)[: batch * 2])
     if not peek:
         return 0  # the idle poll takes no lock
     with transaction.atomic():
-        claimed = _claim_shard(peek)
+        claimed = _claim_shard(peek, wait=wait)
         if claimed is None:
             return 0  # every shard with waiting orders is being folded by another worker
         shard, k = claimed
@@ -228,7 +231,7 @@ def _fold(batch: int) -> int:
         return len(pending)
 
 
-def apply_pending(batch: int = 500) -> int:
+def apply_pending(batch: int = 500, *, wait: bool = False) -> int:
     """Fold up to `batch` changed orders of one shard into the tallies; the number folded (0: nothing
     waiting, or every waiting shard taken by another worker).
 
@@ -238,7 +241,7 @@ def apply_pending(batch: int = 500) -> int:
     pass is rolled back whole and run again."""
     for attempt in range(RETRIES):
         try:
-            return _fold(batch)
+            return _fold(batch, wait=wait)
         except (IntegrityError, OperationalError) as exc:
             if attempt == RETRIES - 1 or not _retryable(exc):
                 raise
@@ -254,9 +257,12 @@ def _retryable(exc: Exception) -> bool:
 
 
 def apply_all(batch: int = 500) -> int:
+    """Fold everything waiting, shard by shard, waiting for a worker that holds a shard rather than passing it
+    over (the month's scoring and the nightly check must see every change made before they began). Call it
+    outside a transaction: inside one, each pass's locks would be held until the caller commits."""
     total = 0
-    while n := apply_pending(batch):
-        total += n
+    while Dirty.objects.exists():
+        total += apply_pending(batch, wait=True)
     return total
 
 

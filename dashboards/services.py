@@ -367,16 +367,21 @@ def _saved(s: Scheme) -> Scheme:
     return s
 
 
-@transaction.atomic
 def result_compute(*, by: User, month: dt.date, group: str, reason: str = "") -> Result:
     """Score a month for one group of units. A published month is recomputed only with a reason, and
     the recomputation is logged."""
     from dashboards.rollups import apply_all
 
     _check_group(group)
+    _root(by)  # refused before any work
+    apply_all()  # what the workers have not folded in yet: before the transaction, whose locks it would keep
+    return _result_compute(by=by, month=month, group=group, reason=reason)
+
+
+@transaction.atomic
+def _result_compute(*, by: User, month: dt.date, group: str, reason: str) -> Result:
     root = _root(by)
     month = month_start(month)
-    apply_all()  # what the worker has not folded in yet
     result = Result.objects.select_for_update().filter(node=root, month=month, group=group).first()
     action = "compute"
     if result is not None and result.published_at is not None:

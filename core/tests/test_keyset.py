@@ -403,3 +403,15 @@ def test_a_cursor_with_a_page_and_on_a_list_are_refused_before_any_query(django_
     with pytest.raises(ValidationFailed):
         paginate([1, 2, 3], PageParams(cursor="abc"))
     assert paginate([1, 2, 3], PageParams(page_size=2))["next_cursor"] is None
+
+
+@pytest.mark.parametrize("when", ["0001-01-01T00:00:00+05:00", "9999-12-31T23:59:59-05:00"])
+def test_a_time_with_no_utc_equivalent_is_refused_not_a_500(orders, when):
+    """Such a cursor parses, but SQLite's adapter turns it into UTC at query time and overflowed (a 500)."""
+    from core.errors import ValidationFailed
+
+    qs = WorkOrder.objects.order_by("-created_at")
+    _ordered, keyset = keyset_of(qs)
+    token = _cursor({"o": keyset.tag, "v": [when, 1]})
+    with pytest.raises(ValidationFailed):
+        paginate(qs, PageParams(page_size=2, cursor=token))

@@ -138,3 +138,52 @@ def test_a_pass_that_fails_otherwise_is_not_retried(world, monkeypatch) -> None:
     with pytest.raises(ValueError, match="a bug"):
         rollups.apply_pending()
     assert Dirty.objects.exists(), "the marks stay for the next pass"
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="SQLite folds one pass at a time (one write lock)")
+def test_apply_all_waits_for_a_shard_a_worker_holds(world, settings, monkeypatch) -> None:
+    """The month's scoring and the nightly check fold everything waiting before they count: a shard another
+    worker holds is waited for, not passed over (a worker would pass it over)."""
+    settings.GONGZHI = {**settings.GONGZHI, "ROLLUP_SHARDS": 2}
+    orders = [order_in(world, State.DISPATCHED) for _ in range(4)]
+    rollups.apply_all()
+    for o in orders:
+        services.workorder_accept(order=fresh(o), by=world.u_feng)
+    entered, release = threading.Event(), threading.Event()
+    real = rollups.facts_for
+
+    def slow(ids):
+        if threading.current_thread().name == "worker":
+            entered.set()
+            assert release.wait(30)
+        return real(ids)
+
+    monkeypatch.setattr(rollups, "facts_for", slow)
+
+    def run(target) -> threading.Thread:
+        def body() -> None:
+            try:
+                target()
+            finally:
+                connection.close()
+
+        t = threading.Thread(target=body, name=target.__name__)  # "worker": the stuck one
+        t.start()
+        return t
+
+    def worker() -> None:
+        rollups.apply_pending(batch=1)  # holds its shard, stuck
+
+    def check() -> None:
+        rollups.apply_all()
+
+    w = run(worker)
+    assert entered.wait(30)
+    c = run(check)
+    c.join(1.0)
+    assert c.is_alive(), "apply_all returned while a shard was still being folded"
+    release.set()
+    w.join(30)
+    c.join(30)
+    assert not c.is_alive() and not Dirty.objects.exists()
+    assert rollups.differences() == []

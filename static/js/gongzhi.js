@@ -4,7 +4,8 @@
    - a form marked data-once sends once (the idempotency key makes a second send harmless anyway);
    - after htmx swaps in an error, focus moves to it so that screen readers and keyboards follow;
    - Escape closes the phone's header menu;
-   - an appeal being written is kept in this browser (localStorage, per user, for a week) until it is sent:
+   - an appeal being written by a resident (not by staff for a caller) is kept in this browser (localStorage,
+     per user, for a week) until it is sent:
      a login that ran out meanwhile loses nothing (the submit page offers to continue it after logging in). */
 (function () {
   "use strict";
@@ -130,7 +131,7 @@
     root.querySelectorAll("[data-draft-resume]").forEach(function (box) {
       var user = box.dataset.draftResume;
       var d = user && readDraft(user);
-      if (!d || d.url.indexOf("/") !== 0 || d.url.indexOf("//") === 0) return;
+      if (!d || typeof d.url !== "string" || d.url.indexOf("/workorders/new/?") !== 0) return;
       box.querySelector("a").setAttribute("href", d.url);
       box.hidden = false;
       box.querySelector("[data-draft-drop]").addEventListener("click", function () {

@@ -207,8 +207,10 @@ def _against_suggestion(order: WorkOrder, to: Unit) -> dict[str, Any]:
 @transaction.atomic
 def workorder_dispatch_bulk(*, orders: list[WorkOrder], by: User, to: Unit | None = None) -> list[WorkOrder]:
     """Dispatch several orders at once: to one unit, or each to its suggested unit when `to` is None."""
-    done = []
-    for order in orders:
+    done: dict[int, WorkOrder] = {}
+    # In id order, as the deadline worker locks its batch: two transactions taking the same orders' locks in one
+    # order never deadlock.
+    for order in sorted(orders, key=lambda o: o.pk):
         unit = to
         if unit is None:
             if order.suggested_department_id is None and order.suggested_node_id is None:
@@ -219,8 +221,8 @@ def workorder_dispatch_bulk(*, orders: list[WorkOrder], by: User, to: Unit | Non
             unit = Unit(department=order.suggested_department, node=order.suggested_node)
         # An order still to be classified goes in the category the text model guessed, if it guessed one.
         category = order.suggested_category if order.category.code == UNCLASSIFIED else None
-        done.append(workorder_dispatch(order=order, to=unit, by=by, category=category))
-    return done
+        done[order.pk] = workorder_dispatch(order=order, to=unit, by=by, category=category)
+    return [done[o.pk] for o in orders]
 
 
 @transaction.atomic
