@@ -114,6 +114,35 @@ def autoanalyze(url: str | None) -> Iterator[None]:
         conn.close()
 
 
+# What the intake benchmarks file: a street-light complaint near the demo resident ("LAT", "LNG" and "KEY" are
+# filled in per request).
+INTAKE_BODY = json.dumps(
+    {
+        "kind": "complaint",
+        "category": "010101",
+        "text": "村口路灯不亮，晚上出行不安全",
+        "channel": "mobile",
+        "lat": "LAT",
+        "lng": "LNG",
+        "idempotency_key": "KEY",
+    },
+    ensure_ascii=False,
+)
+
+
+def resident_place(env: dict[str, str]) -> tuple[float, float]:
+    """Where the demo resident lives: her grid's latitude and longitude (intake benchmarks file near it)."""
+    lat, lng = json.loads(
+        shell(
+            "import json; from org.models import Resident;"
+            "g = Resident.objects.select_related('household__grid').get(user__username='resident').household.grid;"
+            "print(json.dumps([str(g.lat), str(g.lng)]))",
+            env,
+        )
+    )
+    return float(lat), float(lng)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

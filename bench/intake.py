@@ -29,6 +29,7 @@ import random
 import time
 
 from common import (
+    INTAKE_BODY,
     SERVER_PIDS,
     SERVERS,
     autoanalyze,
@@ -36,6 +37,7 @@ from common import (
     drive,
     make_token,
     paced,
+    resident_place,
     run,
     server,
     shell,
@@ -43,18 +45,7 @@ from common import (
     wrk,
 )
 
-TEMPLATE = json.dumps(
-    {
-        "kind": "complaint",
-        "category": "010101",
-        "text": "村口路灯不亮，晚上出行不安全",
-        "channel": "mobile",
-        "lat": "LAT",
-        "lng": "LNG",
-        "idempotency_key": "KEY",
-    },
-    ensure_ascii=False,
-)
+TEMPLATE = INTAKE_BODY
 
 
 def main() -> None:
@@ -77,22 +68,15 @@ def main() -> None:
     print(f"# bench/intake.py on {backend}, var={var}", flush=True)
     run(["migrate", "-v0"], env)
     run(["seed_demo", "--scale", "small", "--seed", "1", "--if-empty", "--orders", "0"], env)
-    lat, lng = json.loads(
-        shell(
-            "import json; from org.models import Resident;"
-            "g = Resident.objects.select_related('household__grid').get(user__username='resident').household.grid;"
-            "print(json.dumps([str(g.lat), str(g.lng)]))",
-            env,
-        )
-    )
+    lat, lng = resident_place(env)
     before = int(shell("from workorders.models import WorkOrder; print(WorkOrder.objects.count())", env))
     token = make_token("resident", env)
     run_id = f"{int(time.time())}"
     # wrk fills "%d-%d" with (thread, request counter): every request has its own idempotency key.
     wrk_body = (
         TEMPLATE.replace('"KEY"', f'"b{run_id}-%d-%d"')
-        .replace('"LAT"', f'"{float(lat) + 0.0005:.6f}"')
-        .replace('"LNG"', f'"{float(lng) - 0.0005:.6f}"')
+        .replace('"LAT"', f'"{lat + 0.0005:.6f}"')
+        .replace('"LNG"', f'"{lng - 0.0005:.6f}"')
     )
     counter = 0
 
@@ -101,8 +85,8 @@ def main() -> None:
         counter += 1
         body = (
             TEMPLATE.replace('"KEY"', f'"p{run_id}-{client}-{counter}"')
-            .replace('"LAT"', f'"{float(lat) + rng.uniform(-0.002, 0.002):.6f}"')
-            .replace('"LNG"', f'"{float(lng) + rng.uniform(-0.002, 0.002):.6f}"')
+            .replace('"LAT"', f'"{lat + rng.uniform(-0.002, 0.002):.6f}"')
+            .replace('"LNG"', f'"{lng + rng.uniform(-0.002, 0.002):.6f}"')
         )
         return "POST", "/api/v1/workorders", body
 

@@ -17,7 +17,7 @@ import random
 import time
 from urllib.parse import urlencode
 
-from common import SERVER_PIDS, bench_env, drive, make_token, run, server, shell, tree_cpu_seconds
+from common import SERVER_PIDS, bench_env, drive, make_token, resident_place, run, server, shell, tree_cpu_seconds
 
 
 def main() -> None:
@@ -35,21 +35,14 @@ def main() -> None:
     print(f"# bench/open311.py on {backend}, var={var}", flush=True)
     run(["migrate", "-v0"], env)
     run(["seed_demo", "--scale", "small", "--seed", "1", "--if-empty", "--orders", "0"], env)
-    lat, lng = json.loads(
-        shell(
-            "import json; from org.models import Resident;"
-            "g = Resident.objects.select_related('household__grid').get(user__username='resident').household.grid;"
-            "print(json.dumps([str(g.lat), str(g.lng)]))",
-            env,
-        )
-    )
+    lat, lng = resident_place(env)
     before = int(shell("from workorders.models import WorkOrder; print(WorkOrder.objects.count())", env))
     token = make_token("resident", env)
     run_id = f"{int(time.time())}"
     counter = 0
 
     def point(rng: random.Random) -> tuple[str, str]:
-        return f"{float(lat) + rng.uniform(-0.002, 0.002):.6f}", f"{float(lng) + rng.uniform(-0.002, 0.002):.6f}"
+        return f"{lat + rng.uniform(-0.002, 0.002):.6f}", f"{lng + rng.uniform(-0.002, 0.002):.6f}"
 
     def own(rng: random.Random, client: int) -> tuple[str, str, str | None]:
         nonlocal counter

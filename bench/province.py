@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import os
 import random
 import signal
@@ -42,7 +41,18 @@ import time
 from pathlib import Path
 
 import common
-from common import autoanalyze, bench_env, drive, make_token, run, server, shell, tree_cpu_seconds
+from common import (
+    INTAKE_BODY,
+    autoanalyze,
+    bench_env,
+    drive,
+    make_token,
+    resident_place,
+    run,
+    server,
+    shell,
+    tree_cpu_seconds,
+)
 
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/gongzhi_bench_province"
 WORKERS = ("run_deadlines", "run_outbox", "run_webhooks", "run_sos", "run_rollups", "run_points",
@@ -263,22 +273,10 @@ def main() -> None:
           f"{args.copies} of each worker, {args.due:,} due in one minute, {args.clients} intake clients",
           flush=True)  # fmt: skip
 
-    lat, lng = json.loads(
-        shell(
-            "import json; from org.models import Resident;"
-            "g = Resident.objects.select_related('household__grid').get(user__username='resident').household.grid;"
-            "print(json.dumps([str(g.lat), str(g.lng)]))",
-            env,
-        )
-    )
+    lat, lng = resident_place(env)
     token = make_token("resident", env)
     run_id = f"{int(time.time())}"
     counter = 0
-    body = json.dumps(
-        {"kind": "complaint", "category": "010101", "text": "村口路灯不亮，晚上出行不安全", "channel": "mobile",
-         "lat": "LAT", "lng": "LNG", "idempotency_key": "KEY"},
-        ensure_ascii=False,
-    )  # fmt: skip
 
     def submit(rng: random.Random, client: int) -> tuple[str, str, str | None]:
         nonlocal counter
@@ -287,9 +285,9 @@ def main() -> None:
             "POST",
             "/api/v1/workorders",
             (
-                body.replace('"KEY"', f'"v{run_id}-{client}-{counter}"')
-                .replace('"LAT"', f'"{float(lat) + rng.uniform(-0.002, 0.002):.6f}"')
-                .replace('"LNG"', f'"{float(lng) + rng.uniform(-0.002, 0.002):.6f}"')
+                INTAKE_BODY.replace('"KEY"', f'"v{run_id}-{client}-{counter}"')
+                .replace('"LAT"', f'"{lat + rng.uniform(-0.002, 0.002):.6f}"')
+                .replace('"LNG"', f'"{lng + rng.uniform(-0.002, 0.002):.6f}"')
             ),
         )
 

@@ -9,6 +9,7 @@ import json
 from django.http import HttpRequest, HttpResponse
 from django.templatetags.static import static
 from django.urls import reverse
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_safe
 from django.views.decorators.vary import vary_on_headers
@@ -25,7 +26,7 @@ def manifest(request: HttpRequest) -> HttpResponse:
         "name": _("Gongzhi"),
         "short_name": _("Gongzhi"),
         "description": _("Appeals, one-key calls and services of your village and community"),
-        "lang": request.LANGUAGE_CODE if hasattr(request, "LANGUAGE_CODE") else "zh-Hans",
+        "lang": get_language(),
         "start_url": reverse("home"),
         "scope": "/",
         "display": "standalone",

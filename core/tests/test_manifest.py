@@ -18,6 +18,7 @@ def test_the_manifest_offers_the_one_key_call_first(client) -> None:
     assert r["Content-Type"].startswith("application/manifest+json")
     m = json.loads(r.content)
     assert m["name"] == "共治" and m["display"] == "standalone" and m["start_url"] == "/"
+    assert m["lang"] == "zh-hans"
     first = m["shortcuts"][0]
     assert first["url"] == "/sos/" and first["name"] == "一键呼叫"
     # Every icon it names is a file the site serves.
@@ -29,7 +30,7 @@ def test_the_manifest_offers_the_one_key_call_first(client) -> None:
 def test_the_manifest_speaks_english_too(client) -> None:
     with translation.override("en"):
         m = json.loads(client.get("/manifest.webmanifest", HTTP_ACCEPT_LANGUAGE="en").content)
-    assert m["shortcuts"][0]["name"] == "One-key call"
+    assert m["shortcuts"][0]["name"] == "One-key call" and m["lang"] == "en"
 
 
 def test_every_page_links_the_manifest(client) -> None:

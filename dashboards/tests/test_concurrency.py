@@ -60,38 +60,55 @@ def test_two_workers_scanning_hot_topics_at_once_make_and_tell_each_once(world) 
     assert Message.objects.filter(kind="workorder.hot_topic", user=world.c.u_li).count() == 1
 
 
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="SQLite folds one pass at a time (one write lock)")
-def test_a_second_worker_folds_another_shard_while_the_first_is_busy(world, settings, monkeypatch) -> None:
-    """The rollup worker scales beyond one: while one pass holds its shard (here, stuck computing facts), a
-    second worker folds the other shard's orders instead of waiting on a single lock row."""
+def _two_shards_with_changes(world, settings, n: int) -> list:
+    """`n` orders folded once, then changed again: waiting in both of two shards."""
     settings.GONGZHI = {**settings.GONGZHI, "ROLLUP_SHARDS": 2}
-    orders = [order_in(world, State.DISPATCHED) for _ in range(6)]
+    orders = [order_in(world, State.DISPATCHED) for _ in range(n)]
     rollups.apply_all()
     for o in orders:
         services.workorder_accept(order=fresh(o), by=world.u_feng)
     assert {o.pk % 2 for o in orders} == {0, 1}
-    shard_rows = WorkerLock.objects.filter(pk__gte=rollups.SHARD_BASE).order_by("pk")
-    before = list(shard_rows.values_list("passes", flat=True))
+    return orders
+
+
+def _stuck_pass(monkeypatch, thread_name: str) -> tuple[threading.Event, threading.Event]:
+    """Passes run in the thread named `thread_name` stop inside their transaction (computing facts, their shard
+    locked) until `release` is set; `entered` is set when one has."""
     entered, release = threading.Event(), threading.Event()
     real = rollups.facts_for
 
     def slow(ids):
-        if threading.current_thread().name == "first":
+        if threading.current_thread().name == thread_name:
             entered.set()
             assert release.wait(30)
         return real(ids)
 
     monkeypatch.setattr(rollups, "facts_for", slow)
-    folded: list[int] = []
+    return entered, release
 
-    def first() -> None:
+
+def _in_thread(name: str, target) -> threading.Thread:
+    def body() -> None:
         try:
-            folded.append(rollups.apply_pending())
+            target()
         finally:
             connection.close()
 
-    t = threading.Thread(target=first, name="first")
+    t = threading.Thread(target=body, name=name)
     t.start()
+    return t
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="SQLite folds one pass at a time (one write lock)")
+def test_a_second_worker_folds_another_shard_while_the_first_is_busy(world, settings, monkeypatch) -> None:
+    """The rollup worker scales beyond one: while one pass holds its shard (here, stuck computing facts), a
+    second worker folds the other shard's orders instead of waiting on a single lock row."""
+    _two_shards_with_changes(world, settings, 6)
+    shard_rows = WorkerLock.objects.filter(pk__gte=rollups.SHARD_BASE).order_by("pk")
+    before = list(shard_rows.values_list("passes", flat=True))
+    entered, release = _stuck_pass(monkeypatch, "first")
+    folded: list[int] = []
+    t = _in_thread("first", lambda: folded.append(rollups.apply_pending()))
     try:
         assert entered.wait(30)
         second = rollups.apply_pending()  # while the first pass is still inside its transaction
@@ -144,42 +161,11 @@ def test_a_pass_that_fails_otherwise_is_not_retried(world, monkeypatch) -> None:
 def test_apply_all_waits_for_a_shard_a_worker_holds(world, settings, monkeypatch) -> None:
     """The month's scoring and the nightly check fold everything waiting before they count: a shard another
     worker holds is waited for, not passed over (a worker would pass it over)."""
-    settings.GONGZHI = {**settings.GONGZHI, "ROLLUP_SHARDS": 2}
-    orders = [order_in(world, State.DISPATCHED) for _ in range(4)]
-    rollups.apply_all()
-    for o in orders:
-        services.workorder_accept(order=fresh(o), by=world.u_feng)
-    entered, release = threading.Event(), threading.Event()
-    real = rollups.facts_for
-
-    def slow(ids):
-        if threading.current_thread().name == "worker":
-            entered.set()
-            assert release.wait(30)
-        return real(ids)
-
-    monkeypatch.setattr(rollups, "facts_for", slow)
-
-    def run(target) -> threading.Thread:
-        def body() -> None:
-            try:
-                target()
-            finally:
-                connection.close()
-
-        t = threading.Thread(target=body, name=target.__name__)  # "worker": the stuck one
-        t.start()
-        return t
-
-    def worker() -> None:
-        rollups.apply_pending(batch=1)  # holds its shard, stuck
-
-    def check() -> None:
-        rollups.apply_all()
-
-    w = run(worker)
+    _two_shards_with_changes(world, settings, 4)
+    entered, release = _stuck_pass(monkeypatch, "worker")
+    w = _in_thread("worker", lambda: rollups.apply_pending(batch=1))  # holds its shard, stuck
     assert entered.wait(30)
-    c = run(check)
+    c = _in_thread("check", rollups.apply_all)
     c.join(1.0)
     assert c.is_alive(), "apply_all returned while a shard was still being folded"
     release.set()

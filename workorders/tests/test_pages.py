@@ -608,3 +608,30 @@ def test_her_own_number_on_her_appeal_is_masked_until_she_taps(world, client_as)
     assert PersonalDataAccess.objects.count() == 0  # her own number
     staff = client_as(world.c.u_zhao).get(f"/workorders/{order.pk}/").content.decode()
     assert phone in staff and "?show=numbers" not in staff
+
+
+def test_the_numbers_toggle_on_a_re_rendered_appeal_links_to_the_appeal(world, client_as):
+    """A rejected step re-renders the appeal at its step's URL (POST only): the toggle still links to the appeal."""
+    from workorders.tests.helpers import submit
+
+    o = submit(world)
+    r = client_as(world.c.u_zhang).post(f"/workorders/{o.pk}/rate/", {"solved": "1", "satisfaction": "5"})  # not yet
+    assert r.status_code in (409, 422)
+    page = r.content.decode()
+    assert f'href="/workorders/{o.pk}/?show=numbers#reporter"' in page
+    assert "/rate/?show=numbers" not in page
+
+
+def test_a_draft_is_kept_for_a_resident_under_the_steps_own_address_not_for_staff(world, client_as):
+    """The draft's address names the kind and category (after a rejected send it would otherwise be the bare
+    submit page, and never restored); staff filing for callers keep none (one caller's words in another's form)."""
+    url = "/workorders/new/?kind=complaint&cat=010101"
+    page = client_as(world.c.u_zhang).get(url).content.decode()
+    assert f'data-draft="{world.c.u_zhang.pk}"' in page
+    assert 'data-draft-url="/workorders/new/?kind=complaint&amp;cat=010101"' in page
+    rejected = client_as(world.c.u_zhang).post(
+        "/workorders/new/", {"kind": "complaint", "cat": "010101", "key": "k-draft-1", "text": ""}
+    )
+    assert 'data-draft-url="/workorders/new/?kind=complaint&amp;cat=010101"' in rejected.content.decode()
+    staff = client_as(world.c.u_li).get(url).content.decode()
+    assert "data-draft=" not in staff
