@@ -8,7 +8,7 @@ from typing import cast
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import ApiToken
-from core.forms import ActionForm, Integer, Text
+from core.forms import ActionForm, Choice, Integer, Text
 
 
 class TokenActionForm(ActionForm):
@@ -26,3 +26,10 @@ class TokenRevokeForm(ActionForm):
     """Which of the user's tokens: an id that is not one of theirs is "No such token." (the view)."""
 
     id = Integer(min_value=1)
+
+
+class ModeForm(ActionForm):
+    """长辈版 or 标准版 (accounts.mode); the page to go back to is core.pages.back's `next`."""
+
+    mode = Choice(choices=[("elder", _("Elderly mode")), ("standard", _("Standard mode"))], required=True,
+                  label=_("Mode"))  # fmt: skip

@@ -13,6 +13,11 @@ class User(AbstractUser):
     # A staff member's work phone, shown to the residents they serve; residents' own numbers live on
     # org.Resident and are masked there.
     work_phone = models.CharField(_("work phone"), max_length=20, blank=True)
+    # 长辈版 (the elderly mode, accounts.mode): None until chosen — a resident put on the one-key-call care
+    # register then starts in it (sos.services.care_register); True or False once they (or their grid worker)
+    # chose. Kept on the user so that it follows them to another phone; a cookie carries it where no one is
+    # logged in.
+    elder_mode = models.BooleanField(_("elderly mode (长辈版)"), null=True, blank=True, default=None)
 
     class Meta:
         verbose_name = _("user")

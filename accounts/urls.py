@@ -12,4 +12,5 @@ urlpatterns = [
     ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("tokens/", views.tokens_page, name="tokens"),
+    path("mode/", views.mode_switch, name="mode"),
 ]

@@ -13,7 +13,7 @@ back to the page, as it does for a service's refusal.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, TypeVar, cast
 
 from django import forms
@@ -22,6 +22,7 @@ from django.http import HttpRequest
 from django.utils.translation import gettext
 
 from core import validation as v
+from core.formerrors import tags_for
 
 F = TypeVar("F", bound="ActionForm")
 
@@ -188,13 +189,22 @@ class ActionForm(forms.Form):
         return gettext("; ").join(parts)
 
 
-def bind(request: HttpRequest, form_class: type[F], *, data: Any = None, **kw: Any) -> F | None:
+def bind(
+    request: HttpRequest,
+    form_class: type[F],
+    *,
+    data: Any = None,
+    error_for: str | dict[str, str] | Callable[[F], str] = "",
+    **kw: Any,
+) -> F | None:
     """The form of a posted action, validated: the form, or None with its errors shown as a message
-    (nothing is changed)."""
+    (nothing is changed). `error_for`: the field the message is about (core.pages.attempt says how), or a
+    function of the refused form that names it (from the fields that were valid: which goods, which row)."""
     form = form_class(request.POST if data is None else data, **kw)
     if form.is_valid():
         return form
-    messages.error(request, form.error_text())
+    target = error_for(form) if callable(error_for) else error_for
+    messages.error(request, form.error_text(), extra_tags=tags_for(form.errors, target))
     return None
 
 

@@ -17,6 +17,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 
 from core.clock import aware
 from core.errors import ApiError, NotFound
+from core.formerrors import tags_for
 from core.forms import NextForm
 
 KEY_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
@@ -43,15 +44,16 @@ def error_text(exc: ApiError) -> str:
     return parts[0] if len(parts) == 1 else f"{parts[0]} ({'; '.join(parts[1:])})"
 
 
-def attempt(request: HttpRequest, fn: Callable[..., Any], /, **kw: Any) -> Any:
+def attempt(request: HttpRequest, fn: Callable[..., Any], /, *, error_for: str | dict[str, str] = "", **kw: Any) -> Any:
     """Call a service for a page: its result, or None with its refusal shown as a message (nothing changed).
-    NotFound is the 404 page, as from a gate."""
+    NotFound is the 404 page, as from a gate. `error_for` names the field the refusal is about, for the
+    page the redirect leads to (core.formerrors)."""
     try:
         return fn(**kw)
     except NotFound as exc:
         raise Http404(str(exc.message)) from exc
     except ApiError as exc:
-        messages.error(request, error_text(exc))
+        messages.error(request, error_text(exc), extra_tags=tags_for(exc.fields, error_for))
         return None
 
 

@@ -257,6 +257,8 @@ CACHES = {
 CONTENT_SECURITY_POLICY = os.environ.get(
     "CONTENT_SECURITY_POLICY",
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; font-src 'self'; "
+    # blob: media: a voice message recorded in the page is played back from memory before it is sent.
+    "media-src 'self' blob:; "
     "connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'",
 )
 CONTENT_SECURITY_POLICY_DOCS = CONTENT_SECURITY_POLICY.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'")
@@ -315,6 +317,10 @@ GONGZHI: dict[str, Any] = {
         "PHOTO_MAX_PIXELS": int(os.environ.get("GONGZHI_PHOTO_MAX_PIXELS", "40000000")),
         "PHOTO_MAX_COUNT": 9,
         "PHOTO_MAX_SIDE": 2560,
+        # Voice messages (语音留言) left with an appeal: 60 s of speech is ~0.3–1 MB in Opus or AAC.
+        "VOICE_MAX_BYTES": int(os.environ.get("GONGZHI_VOICE_MAX_BYTES", str(2 * 1024 * 1024))),
+        "VOICE_MAX_SECONDS": int(os.environ.get("GONGZHI_VOICE_MAX_SECONDS", "60")),
+        "VOICE_MAX_COUNT": 1,
     },
     "SOS": {
         # Seconds each rung of the responder chain has to acknowledge before the next one is alerted.

@@ -22,4 +22,11 @@ class _Nav:
 
 
 def nav(request: HttpRequest) -> dict[str, Any]:
-    return {"nav": _Nav(request)}
+    """`nav` (the menu's sections) and `elder`: whether the page is drawn in 长辈版 (accounts.mode) — chosen
+    by the user or the browser, and never for staff (their pages stay dense)."""
+    from accounts import mode
+
+    the_nav = _Nav(request)
+    user = getattr(request, "user", None)
+    elder = mode.chosen(request) and (user is None or not user.is_authenticated or the_nav["elder"])
+    return {"nav": the_nav, "elder": elder}

@@ -259,4 +259,6 @@ def nav(user: Any) -> dict[str, bool]:
         "integrations": may(user, Cap.INTEGRATIONS_EXCHANGE) or may(user, Cap.INTEGRATIONS_MANAGE),
         # Residents' requests about their personal data (correction, deletion) and the access log's export.
         "privacy": may(user, Cap.PRIVACY_HANDLE) or may(user, Cap.PRIVACY_AUDIT),
+        # 长辈版 (accounts.mode) is for the people the county serves: its switch, and the mode itself.
+        "elder": not _scope(user).is_staff,
     }

@@ -8,4 +8,5 @@ urlpatterns = [
     path("households/", views.household_list_page, name="households"),
     path("households/<int:household_id>/", views.household_page, name="household"),
     path("residents/<int:resident_id>/", views.resident_page, name="resident"),
+    path("residents/<int:resident_id>/mode/", views.resident_mode, name="resident_mode"),
 ]

@@ -5,21 +5,23 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import EmptyPage, PageNotAnInteger, Paginator
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from accounts.http import AuthedRequest
-from accounts.models import RoleAssignment
+from accounts.models import RoleAssignment, User
 from core.errors import NotFound
 from core.forms import bind
 from org import access, selectors
-from org.forms import RevealForm
+from org.forms import ElderModeForm, RevealForm
 from org.models import Household, HouseholdLink, Node, Resident, ServicePoint
-from org.policy import Cap, holders
+from org.policy import Cap, holders, may
 
 PAGE_SIZE = 30
 T = TypeVar("T")
@@ -112,6 +114,7 @@ def _resident_home(request: HttpRequest, scope: access.Scope) -> HttpResponse:
             "members": members,
             "breadcrumb": ancestors,
             "grid_workers": grid_workers,
+            "grid_call": next((w for w in grid_workers if w.work_phone), None),  # 长辈版's fourth action
             "party_contact": party_contact,
             "points": points,
             "linked": linked,
@@ -195,5 +198,34 @@ def resident_page(request: AuthedRequest, resident_id: int) -> HttpResponse:
     return render(
         request,
         "org/resident.html",
-        {"resident": resident, "r": view, "can_reveal": can_reveal and not reveal, "household": resident.household},
+        {
+            "resident": resident,
+            "r": view,
+            "can_reveal": can_reveal and not reveal,
+            "household": resident.household,
+            "can_set_mode": resident.user_id is not None and may(request.user, Cap.REGISTER, resident.path),
+        },
     )
+
+
+@login_required
+@require_http_methods(["POST"])
+def resident_mode(request: AuthedRequest, resident_id: int) -> HttpResponse:
+    """A grid worker (whoever keeps the register where the resident lives) turns 长辈版 on or off for a
+    resident with a login: it is the resident's setting from then on, which they can change themselves."""
+    resident = _gate(access.access_resident, request.user, resident_id)
+    if resident.user_id is None or not may(request.user, Cap.REGISTER, resident.path):
+        raise PermissionDenied
+    form = bind(request, ElderModeForm)
+    if form is not None:
+        elder = form.cleaned_data["mode"] == "elder"
+        User.objects.filter(pk=resident.user_id).update(elder_mode=elder)
+        if elder:
+            messages.success(
+                request, _("%(name)s will see the elderly mode from their next page.") % {"name": resident.name}
+            )
+        else:
+            messages.success(
+                request, _("%(name)s will see the standard mode from their next page.") % {"name": resident.name}
+            )
+    return redirect("org:resident", resident_id=resident.pk)

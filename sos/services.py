@@ -138,6 +138,8 @@ def care_register(
     )
     for i, rung in enumerate(default_chain(resident)):
         Responder.objects.create(profile=profile, position=i, **rung)
+    if resident.user_id is not None:  # 长辈版 (accounts.mode) from now on, unless they have chosen already
+        User.objects.filter(pk=resident.user_id, elder_mode__isnull=True).update(elder_mode=True)
     bump(GATE_GENERATION)  # the chain's people see this resident's calls from now on, live screens too
     return profile
 

@@ -4,7 +4,9 @@ escalation).
 
 One poller per server process reads new events (every POLL_SECONDS while anyone listens) and hands
 each to the listeners allowed to see it; a client that reconnects sends Last-Event-ID (or ?after=) and
-first gets what it missed. Each event carries the call as it now is, so a screen needs no second trip.
+first gets what it missed (a stream states its starting id on connecting, so this holds for a screen
+that has had no event yet). Each event carries the call as it now is, so a screen needs no second trip;
+its id is the CallEvent's, and a page acts on an id once (static/js/gongzhi.js).
 
 A stream lives for hours, so who watches is asked again while it runs, as every request asks it: each
 second a stream compares the change counters of tokens and users, roles and the tree, and chains
@@ -20,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import logging
 import weakref
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -45,6 +48,8 @@ from sos.states import State
 
 if TYPE_CHECKING:
     from accounts.models import User
+
+log = logging.getLogger(__name__)
 
 POLL_SECONDS = 0.2
 HEARTBEAT_SECONDS = 15
@@ -120,16 +125,25 @@ def _within(since: dt.datetime, at: dt.datetime, seconds: float) -> bool:
 @dataclass(eq=False)
 class _Listener:
     sees: Callable[[dict[str, Any]], bool]
-    queue: asyncio.Queue = field(default_factory=asyncio.Queue)
+    after: int = 0  # the last id handed to this listener (or its starting point): only newer ones follow
+    # Rows, then None when the poller that fed it died: the stream ends and the screen reconnects.
+    queue: asyncio.Queue[dict[str, Any] | None] = field(default_factory=asyncio.Queue)
 
 
 class Hub:
-    """The one poller of this process's event loop, and its reading of the change counters."""
+    """The one poller of this process's event loop, and its reading of the change counters.
+
+    One poller, however joins and leaves interleave: it is started only under `starting`, which a join
+    takes only when none runs, and `task` is set in the same step as it is created (a join that waited
+    finds it running); a poller clears `task` in the very step in which it sees nobody left, so a join
+    either keeps it going or starts the next one. A poller that dies ends the streams it fed (they
+    reconnect from their Last-Event-ID and get what they missed) and leaves its place to the next join."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
         self.listeners: set[_Listener] = set()
         self.last_id: int | None = None
         self.task: asyncio.Task | None = None
+        self.starting = asyncio.Lock()
         self.loop = weakref.ref(loop) if loop is not None else None
         self.seen: tuple[int, ...] | None = None  # the change counters as last read
         self.seen_at: dt.datetime | None = None
@@ -149,34 +163,62 @@ class Hub:
         assert self.seen is not None
         return self.seen
 
+    def _polling(self) -> bool:
+        return self.task is not None and not self.task.done()
+
     async def join(self, sees: Callable[[dict[str, Any]], bool]) -> tuple[_Listener, int]:
         """Listen from now on; returns the listener and the last id the hub has read (the backlog runs up
         to it, the hub delivers after it: nothing is missed or sent twice)."""
-        if self.last_id is None or self.task is None or self.task.done():
-            self.last_id = await sync_to_async(_last_id)()
-            self.task = asyncio.get_running_loop().create_task(self._run())
-        listener = _Listener(sees)
+        if not self._polling():
+            # Screens reconnecting together after a restart all get here at once: the first starts the
+            # poller, the others wait and find it running (two would read the same ids: each event twice).
+            async with self.starting:
+                if not self._polling():
+                    self._orphan()  # any left by a poller cancelled before it ran: nobody feeds them
+                    self.last_id = await sync_to_async(_last_id)()
+                    self.task = asyncio.get_running_loop().create_task(self._run())
+        # From here to the return nothing awaits: the listener is in the set at the id it is told.
+        assert self.last_id is not None
+        listener = _Listener(sees, after=self.last_id)
         self.listeners.add(listener)
         return listener, self.last_id
 
     def leave(self, listener: _Listener) -> None:
         self.listeners.discard(listener)
 
+    def _orphan(self) -> None:
+        """Streams no poller will feed again (it died): ended, they reconnect (retry: 2000) from their
+        Last-Event-ID, get what they missed, and their join starts the next poller."""
+        for listener in self.listeners:
+            listener.queue.put_nowait(None)
+        self.listeners.clear()
+
     async def _run(self) -> None:
-        while self.listeners:
-            try:
-                rows = await sync_to_async(_rows)(self.last_id or 0)
-            except Exception:  # the database went away for a moment: keep listening
-                await asyncio.sleep(1)
-                continue
-            for row in rows:
-                self.last_id = row["id"]
-                for listener in list(self.listeners):
-                    if listener.sees(row):
-                        listener.queue.put_nowait(row)
-            if not rows:
-                await asyncio.sleep(POLL_SECONDS)
-        self.task = None
+        try:
+            while self.listeners:
+                try:
+                    rows = await sync_to_async(_rows)(self.last_id or 0)
+                except Exception:  # the database went away for a moment: keep listening
+                    await asyncio.sleep(1)
+                    continue
+                for row in rows:
+                    self.last_id = row["id"]
+                    for listener in list(self.listeners):
+                        if row["id"] > listener.after:
+                            listener.after = row["id"]
+                            if listener.sees(row):
+                                listener.queue.put_nowait(row)
+                if not rows:
+                    await asyncio.sleep(POLL_SECONDS)
+        except Exception:
+            log.exception("sos stream: the poller died; its %d streams are ended", len(self.listeners))
+            self._orphan()
+        except BaseException:  # cancelled: its loop is closing
+            self._orphan()
+            raise
+        finally:
+            if self.task is asyncio.current_task():
+                self.task = None
 
 
 _hubs: dict[int, Hub] = {}
@@ -319,7 +361,8 @@ async def events(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
         loop = asyncio.get_running_loop()
         listener, upto = await h.join(viewer.sees)
         try:
-            yield "retry: 2000\n\n"
+            # A screen that has seen no event yet resumes from here too when the stream is cut.
+            yield "retry: 2000\n\n" if after is not None else f"retry: 2000\nid: {upto}\n\n"
             if after is not None and after >= 0:
                 for row in await sync_to_async(_rows)(after, upto, BACKLOG_MAX):
                     if (gate := await watch.current()) is None:
@@ -330,12 +373,15 @@ async def events(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
             while (gate := await watch.current()) is not None:
                 listener.sees = gate.sees  # a gate that grew: the hub hands over what it now lets through
                 try:
-                    row = await asyncio.wait_for(listener.queue.get(), REVALIDATE_SECONDS)
+                    got = await asyncio.wait_for(listener.queue.get(), REVALIDATE_SECONDS)
                 except TimeoutError:
                     if loop.time() - sent_at >= HEARTBEAT_SECONDS:
                         sent_at = loop.time()
                         yield ": keep-alive\n\n"
                     continue
+                if got is None:  # the hub's poller died: ended, the screen reconnects and resumes
+                    return
+                row = got
                 # The row may have waited in the queue past a change: asked again before it goes out.
                 if (gate := await watch.current()) is None:
                     break

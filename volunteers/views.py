@@ -26,6 +26,7 @@ from accounts.http import AuthedRequest
 from core.clock import EARLIEST, LATEST, SHANGHAI, now
 from core.errors import ValidationFailed
 from core.extra import attach
+from core.formerrors import for_field
 from core.forms import bind
 from core.pages import attempt, back_to, error_text, gate
 from org.access import access_node, own_resident, paths_q
@@ -139,7 +140,7 @@ def join(request: AuthedRequest) -> HttpResponse:
     me = own_resident(request.user)
     if me is None:
         raise Http404
-    form = bind(request, forms.JoinForm)
+    form = bind(request, forms.JoinForm, error_for={"skills": "skills", "availability": "availability"})
     if form is None:
         return redirect("volunteers:home")
     raw = form.cleaned_data["skills"]
@@ -153,6 +154,7 @@ def join(request: AuthedRequest) -> HttpResponse:
         by=request.user,
         skills=skills,
         availability=form.cleaned_data["availability"],
+        error_for={"skills": "skills", "availability": "availability"},
     )
     if done is not None:
         messages.success(request, _("Welcome! You are registered as a volunteer."))
@@ -167,7 +169,7 @@ def checkin_by_code(request: AuthedRequest) -> HttpResponse:
     if me is None:
         raise Http404
     volunteer = _volunteer(request.user, me)
-    form = bind(request, forms.CodeCheckinForm)
+    form = bind(request, forms.CodeCheckinForm, error_for="code")
     if form is None:
         return redirect("volunteers:home")
     code = _code(form.cleaned_data["code"])
@@ -176,10 +178,10 @@ def checkin_by_code(request: AuthedRequest) -> HttpResponse:
         return redirect("volunteers:home")
     p = volunteer.participations.filter(activity__checkin_code=code).first() if code else None
     if p is None:
-        messages.error(request, _("The check-in code is not right."))
+        messages.error(request, _("The check-in code is not right."), extra_tags=for_field("code"))
         return redirect("volunteers:home")
     activity = gate(selectors.access_activity, request.user, p.activity_id)
-    if attempt(request, services.check_in, activity=activity, by=request.user, code=code) is not None:
+    if attempt(request, services.check_in, activity=activity, by=request.user, code=code, error_for="code") is not None:
         messages.success(request, _("You are checked in for “%(title)s”. Thank you!") % {"title": activity.title})
     return redirect("volunteers:home")
 
@@ -254,7 +256,7 @@ def checkin(request: AuthedRequest, activity_id: int) -> HttpResponse:
             raise Http404
         done = attempt(request, services.check_in, activity=a, by=request.user, volunteer=p.volunteer)
     else:
-        done = attempt(request, services.check_in, activity=a, by=request.user, code=_code(d["code"]))
+        done = attempt(request, services.check_in, activity=a, by=request.user, code=_code(d["code"]), error_for="code")
     if done is not None:
         messages.success(request, _("Checked in."))
     return back_to(d["next"], "/volunteers/", default)
@@ -278,11 +280,11 @@ def withdraw(request: AuthedRequest, participation_id: int) -> HttpResponse:
 def checkout(request: AuthedRequest, participation_id: int) -> HttpResponse:
     p = gate(selectors.access_participation, request.user, participation_id)
     default = reverse("volunteers:activity", args=[p.activity_id])
-    form = bind(request, forms.CheckoutForm)
+    form = bind(request, forms.CheckoutForm, error_for="outcode")
     if form is None:
         return redirect(default)
     code = _code(form.cleaned_data["code"])
-    done = attempt(request, services.check_out, participation=p, by=request.user, code=code)
+    done = attempt(request, services.check_out, participation=p, by=request.user, code=code, error_for="outcode")
     if done is not None:
         messages.success(request, _("Checked out."))
     return back_to(form.cleaned_data["next"], "/volunteers/", default)

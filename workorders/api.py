@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 
 from django.db import transaction
 from django.http import FileResponse, HttpRequest
+from django.http.response import HttpResponseBase
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from ninja import Field, File, Form, Query, Router
@@ -24,9 +25,10 @@ from core.schemas import DictSchema, Page, PageParams, QueryIn, StrictIn, pagina
 from org.models import Department, Node, Resident
 from workorders import photos, selectors, services
 from workorders.access import access_order, access_orders, orders_for, work_scope
-from workorders.models import TEXT_MAX, Channel, Extension, Kind, Photo, WorkOrder
+from workorders.models import TEXT_MAX, Channel, Extension, Kind, Photo, Voice, WorkOrder
 from workorders.services import Unit, routing
 from workorders.states import State
+from workorders.voice import voice_add, voice_prepare, voice_response
 
 # An idempotency key, in the body or the Idempotency-Key header.
 KEY_PATTERN = re.compile(r"^[A-Za-z0-9_.:-]{0,64}$")
@@ -120,6 +122,14 @@ class PhotoOut(DictSchema):
     height: int
 
 
+class VoiceOut(DictSchema):
+    id: int
+    url: str
+    content_type: str
+    size: int
+    duration_s: float | None = Field(description="From the file where cheap (WAV, Ogg, MP4), else as the recorder said")
+
+
 class GuessOut(DictSchema):
     category_code: str | None
     category_name: str | None
@@ -166,6 +176,7 @@ class OrderOut(OrderRowOut):
     actions: list[str]
     events: list[EventOut]
     photos: list[PhotoOut]
+    voices: list[VoiceOut]
 
 
 def _detail(request: HttpRequest, o: WorkOrder, *, fresh: bool = False) -> dict[str, Any]:
@@ -226,8 +237,19 @@ def _detail(request: HttpRequest, o: WorkOrder, *, fresh: bool = False) -> dict[
             {"id": p.pk, "stage": p.stage, "url": _photo_url(p), "width": p.width, "height": p.height}
             for p in ([] if fresh else o.photos.all())
         ],
+        voices=[_voice_out(v) for v in ([] if fresh else o.voices.all())],
     )
     return out
+
+
+def _voice_out(v: Voice) -> dict[str, Any]:
+    return {
+        "id": v.pk,
+        "url": reverse("api:workorder_voice", args=[v.order_id, v.pk]),
+        "content_type": v.content_type,
+        "size": v.size,
+        "duration_s": v.duration_s,
+    }
 
 
 def _photo_url(p: Photo) -> str:
@@ -725,6 +747,46 @@ def photo_get(request: AuthedRequest, order_id: int, photo_id: int) -> FileRespo
     """The `url` of a photo in the API's answers: the same token or session as any other call, and
     the order's scope (an order you cannot see, or a photo it does not have, is 404)."""
     return photos.photo_response(access_order(request.user, order_id), photo_id)
+
+
+@router.post(
+    "/workorders/{order_id}/voices",
+    response={201: VoiceOut},
+    summary="Add a voice message (WebM, Ogg, MP4/M4A, MP3 or WAV; at most 60 s)",
+)
+def voice_upload(request: AuthedRequest, order_id: int, voice: File[UploadedFile], duration_s: Form[str] = ""):
+    """The resident's voice message (语音留言) on their own appeal, as the photo of the problem is: the owner
+    or whoever filed it, while it is not closed. At most one per appeal (409 after). `duration_s`: the length
+    the recorder measured, taken where the file does not tell it (WebM, MP3)."""
+    order = access_order(request.user, order_id)
+    ws = work_scope(request.user)
+    if not (ws.is_owner(order) or order.submitted_by_id == request.user.pk) or order.state in (
+        State.CLOSED,
+        State.CANCELLED,
+    ):
+        raise PermissionDenied()
+    prepared = voice_prepare(voice, declared=duration_s)
+    return Status(201, _voice_out(voice_add(order=order, by=request.user, voice=prepared)))
+
+
+@router.get(
+    "/workorders/{order_id}/voices/{voice_id}",
+    response={200: None},
+    url_name="workorder_voice",
+    summary="One voice message of an order",
+    openapi_extra={
+        "responses": {
+            200: {
+                "description": "The voice message as it was sent (its content type from its bytes)",
+                "content": {"audio/*": {"schema": {"type": "string", "format": "binary"}}},
+            }
+        }
+    },
+)
+def voice_get(request: AuthedRequest, order_id: int, voice_id: int) -> HttpResponseBase:
+    """The `url` of a voice message in the API's answers: the order's scope, like photos (a single byte
+    range is served, 206)."""
+    return voice_response(request, access_order(request.user, order_id), voice_id)
 
 
 @router.get("/workorders/{order_id}/similar", response=list[SimilarOut], summary="Open orders that look the same")

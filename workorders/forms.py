@@ -166,6 +166,9 @@ class SubmitForm(ActionForm):
     kind = Text(max_length=20)
     cat = Text(max_length=20)
     rq = Text(max_length=30)
+    # The length (seconds) of the voice message recorded in the page, as the page measured it; the text may
+    # then be empty (the view says there is a voice message to listen to).
+    voice_duration = Text(max_length=12)
 
     def __init__(self, *args: Any, item_fields: Sequence[dict[str, Any]] = (), **kw: Any) -> None:
         super().__init__(*args, **kw)

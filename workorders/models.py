@@ -10,7 +10,11 @@ from django.utils.translation import gettext_lazy as _
 
 from catalog.models import Category, ServiceItem, Urgency
 from org.models import Department, Node, PathField, Resident
-from workorders.states import SIMILAR_STATES, State
+from workorders.states import HANDLING_STATES, SIMILAR_STATES, State
+
+# What a handler's queue holds (in hand, or suspended), sorted: the partial indexes below and the queries of
+# workorders.selectors write the list alike (SQLite uses a partial index only for the same list).
+HANDLE_STATES = sorted(HANDLING_STATES | {State.SUSPENDED})
 
 
 class Kind(models.TextChoices):
@@ -233,6 +237,14 @@ class WorkOrder(models.Model):
             # 10,000,000 orders the created_at index walked a fortnight of mostly closed orders (33 ms of the
             # 35 ms a submission took in the database); open orders are a few per cent of them.
             models.Index(fields=["created_at"], condition=Q(state__in=sorted(SIMILAR_STATES)), name="wo_open_recent"),
+            # The handlers' queues, newest first, read a page and stop however long the queue (issue 23): a
+            # department's by its id, a grid's by its path (workorders.selectors.order_list). Only orders in
+            # hand are in them; the state list is sorted as the queries write it (SQLite matches it as text).
+            models.Index(fields=["department", "-id"], condition=Q(state__in=HANDLE_STATES), name="wo_handle_dept"),
+            models.Index(fields=["unit_path", "-id"], condition=Q(state__in=HANDLE_STATES), name="wo_handle_unit"),
+            # An order's similar open orders (selectors.similar_open_orders) are read near its place: a band of
+            # latitude, not every open order of its town or fortnight.
+            models.Index(fields=["lat", "lng"], condition=Q(state__in=sorted(SIMILAR_STATES)), name="wo_open_place"),
         ]
 
     def __str__(self) -> str:
@@ -406,6 +418,33 @@ class Photo(models.Model):
     width = models.PositiveIntegerField()
     height = models.PositiveIntegerField()
     size = models.PositiveIntegerField()
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return self.uuid
+
+
+def voice_path(instance: Voice, filename: str) -> str:
+    ext = filename.rsplit(".", 1)[-1] if "." in filename else "bin"
+    return f"workorders/{instance.order.created_at:%Y/%m}/{instance.order.tracking_code}-{instance.uuid}.{ext}"
+
+
+class Voice(models.Model):
+    """A voice message left with an appeal (语音留言), kept as sent. Its container was recognised from its
+    bytes (workorders.voice), and `content_type` is what those bytes are, never what the client declared.
+    `duration_s` is read from the file where that is cheap (WAV, Ogg, MP4), else the length the recording
+    page reported (bounded by the byte limit), else unknown."""
+
+    order = models.ForeignKey(WorkOrder, on_delete=models.CASCADE, related_name="voices")
+    uuid = models.CharField(max_length=32, unique=True)
+    audio = models.FileField(upload_to=voice_path, max_length=200)
+    content_type = models.CharField(max_length=40)
+    size = models.PositiveIntegerField()
+    duration_s = models.FloatField(null=True, blank=True)
     by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     at = models.DateTimeField()
 

@@ -17,6 +17,7 @@ urlpatterns = [
     path("<int:order_id>/", views.order_page, name="detail"),
     path("<int:order_id>/submitted/", views.submitted_page, name="submitted"),
     path("<int:order_id>/photos/<int:photo_id>/", views.order_photo, name="photo"),
+    path("<int:order_id>/voices/<int:voice_id>/", views.order_voice, name="voice"),
     path("<int:order_id>/<slug:step>/", views.order_step, name="step"),
 ]
 

@@ -12,6 +12,7 @@ from django.views.decorators.http import require_POST
 
 from accounts.http import AuthedRequest
 from core.extra import attach
+from core.formerrors import for_field
 from core.forms import bind
 from core.pages import attempt, back_to, gate, keyset, new_key
 from org.access import own_resident
@@ -63,6 +64,10 @@ def _claim_rules() -> list[Rule]:
     return list(Rule.objects.filter(is_active=True, needs_approval=True).order_by("code"))
 
 
+# The claim form's fields, by the names the form and the service know them (core.formerrors).
+CLAIM_FIELD_IDS = {"rule": "rule", "quantity": "quantity", "description": "description"}
+
+
 @login_required
 def claim_page(request: AuthedRequest) -> HttpResponse:
     """申报积分: a claim under a rule (what was done, how many acts or hours), for the village to approve."""
@@ -71,14 +76,14 @@ def claim_page(request: AuthedRequest) -> HttpResponse:
     values = {"rule": request.GET.get("rule", ""), "quantity": "1", "description": ""}
     status = 200
     if request.method == "POST":
-        form = bind(request, forms.ClaimForm)
+        form = bind(request, forms.ClaimForm, error_for=CLAIM_FIELD_IDS)
         if form is None:
             return redirect("points:claim")
         d = form.cleaned_data
         values = {k: d[k] for k in ("rule", "quantity", "description")}
         rule = next((r for r in rules if r.code == values["rule"]), None)
         if rule is None:
-            messages.error(request, _("No such points rule."))
+            messages.error(request, _("No such points rule."), extra_tags=for_field("rule"))
             status = 422
         else:
             claim = attempt(
@@ -90,6 +95,7 @@ def claim_page(request: AuthedRequest) -> HttpResponse:
                 description=values["description"],
                 by=request.user,
                 key=d["key"],
+                error_for=CLAIM_FIELD_IDS,
             )
             if claim is not None:
                 messages.success(
@@ -130,7 +136,8 @@ def shop_page(request: AuthedRequest, shop_id: int) -> HttpResponse:
     me = own_resident(request.user)
     can_reserve = me is not None and selectors.shop_serves(shop, me.path)
     goods = shop.goods.all() if staff else shop.goods.filter(is_active=True)
-    rows = [{"goods": g, "key": new_key()} for g in goods.order_by("sort", "id")]
+    # qid: the quantity field's id, where a refused reservation of these goods is said (see reserve).
+    rows = [{"goods": g, "key": new_key(), "qid": f"q{g.pk}"} for g in goods.order_by("sort", "id")]
     return render(
         request,
         "points/shop.html",
@@ -145,13 +152,20 @@ def shop_page(request: AuthedRequest, shop_id: int) -> HttpResponse:
     )
 
 
+def _quantity_field(form: forms.ReserveForm) -> str:
+    """The quantity field a refused reservation is about: each goods has its own (q<goods id>) on the shop's page."""
+    goods = form.cleaned_data.get("goods")
+    return f"q{goods}" if goods else ""
+
+
 @login_required
 @require_POST
 def reserve(request: AuthedRequest, shop_id: int) -> HttpResponse:
     """预约兑换: the resident reserves goods for themself; the points are taken now, the goods wait."""
     me = _me_or_404(request.user)
     shop = gate(selectors.access_shop, request.user, shop_id)
-    form = bind(request, forms.ReserveForm)
+    # A refusal is said at the goods' own quantity field (each goods has its form on the shop's page).
+    form = bind(request, forms.ReserveForm, error_for=_quantity_field)
     if form is None:
         return redirect("points:shop", shop_id=shop.pk)
     d = form.cleaned_data
@@ -166,6 +180,7 @@ def reserve(request: AuthedRequest, shop_id: int) -> HttpResponse:
         quantity=d["quantity"] or 0,
         by=request.user,
         key=d["key"],
+        error_for=f"q{goods.pk}",
     )
     if result is None:
         return redirect("points:shop", shop_id=shop.pk)

@@ -292,3 +292,137 @@ def test_a_database_blip_holds_the_viewer_as_last_checked_for_a_while_then_ends_
         return answers
 
     assert async_to_sync(run)() == [gate, gate, None, None]
+
+
+# --- many screens at once, and a poller that dies (issue 23; the hub alone: test_stream_race.py) -----
+
+
+def _count_pollers(monkeypatch) -> dict[str, int]:
+    """How many of the hub's pollers were started, and the most that ran at once."""
+    from sos import stream
+
+    counts = {"started": 0, "running": 0, "most": 0}
+    run = stream.Hub._run
+
+    async def counted(self):
+        counts["started"] += 1
+        counts["running"] += 1
+        counts["most"] = max(counts["most"], counts["running"])
+        try:
+            await run(self)
+        finally:
+            counts["running"] -= 1
+
+    monkeypatch.setattr(stream.Hub, "_run", counted)
+    return counts
+
+
+async def _take(it, n: int) -> list[dict]:
+    return [await _next_event(it) for _ in range(n)]
+
+
+def _event_ids(after: int) -> list[int]:
+    return list(CallEvent.objects.filter(id__gt=after).order_by("id").values_list("id", flat=True))
+
+
+@pytest.mark.django_db
+def test_screens_connecting_at_once_share_one_poller_and_get_each_event_once_in_order(world, monkeypatch):
+    """After a restart every screen reconnects within its 2 s retry: 20 streams join in the same tick.
+    One poller reads for all of them; each screen gets every event once, in order, and then the next."""
+    from sos import stream
+
+    monkeypatch.setattr(stream, "POLL_SECONDS", 0.01)
+    pollers = _count_pollers(monkeypatch)
+    c = world.c
+    profile = services.care_register(resident=c.zhang, by=c.u_li)
+    before = CallEvent.objects.order_by("-id").values_list("id", flat=True).first() or 0
+
+    def raise_call():
+        services.call_raise(profile=profile, kind="service", channel="staff", by=c.u_li)
+
+    async def run():
+        client = AsyncClient()
+        await client.aforce_login(c.u_li)
+        its = []
+        for _ in range(20):
+            response = await client.get("/sos/stream/")
+            its.append(response.streaming_content.__aiter__())
+        hello = await asyncio.gather(*(it.__anext__() for it in its))  # the 20 joins, together
+        for _ in range(3):
+            await sync_to_async(raise_call)()
+        published = await sync_to_async(_event_ids)(before)
+        got = await asyncio.gather(*(_take(it, len(published)) for it in its))
+        await sync_to_async(raise_call)()  # one more: what comes next on every screen is its first event
+        then = await asyncio.gather(*(_next_event(it) for it in its))
+        for it in its:
+            await it.aclose()
+        return hello, published, got, then
+
+    hello, published, got, then = async_to_sync(run)()
+    # Each screen is told where it stands even before any event: a cut stream resumes from there.
+    assert hello == [f"retry: 2000\nid: {before}\n\n".encode()] * 20
+    assert len(published) == 6  # a raise and an alert to 李网格 for each call
+    for frames in got:
+        assert [f["id"] for f in frames] == published
+    assert all(f["id"] > published[-1] and f["event"]["action"] == "raise" for f in then), then
+    assert (pollers["started"], pollers["most"]) == (1, 1)
+
+
+@pytest.mark.django_db
+def test_a_poller_that_dies_ends_its_streams_and_they_resume_from_their_last_id(world, monkeypatch):
+    """The hub's poller cancelled under two open screens, one that has had events and one that joined
+    after them: both streams end (not `revoked`: the page is not reloaded), a call is raised while nobody
+    polls, and each screen, reconnecting with the id it holds (the idle one: the id it was told on
+    connecting), gets it once, then what follows; one fresh poller serves them."""
+    from sos import stream
+
+    monkeypatch.setattr(stream, "POLL_SECONDS", 0.01)
+    pollers = _count_pollers(monkeypatch)
+    c = world.c
+    profile = services.care_register(resident=c.zhang, by=c.u_li)
+
+    def raise_call():
+        services.call_raise(profile=profile, kind="service", channel="staff", by=c.u_li)
+
+    async def rest(it) -> list[str]:
+        out = []
+        try:
+            while True:
+                chunk = await asyncio.wait_for(it.__anext__(), 10)
+                out.append(chunk.decode() if isinstance(chunk, bytes) else chunk)
+        except StopAsyncIteration:
+            return out
+
+    async def run():
+        client = AsyncClient()
+        await client.aforce_login(c.u_li)
+        busy = (await client.get("/sos/stream/")).streaming_content.__aiter__()
+        await busy.__anext__()
+        await sync_to_async(raise_call)()
+        seen = [await _next_event(busy), await _next_event(busy)]
+        idle = (await client.get("/sos/stream/")).streaming_content.__aiter__()
+        hello = (await idle.__anext__()).decode()
+        task = stream.hub().task
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        ended = [await rest(busy), await rest(idle)]
+        await sync_to_async(raise_call)()  # while nobody polls
+        missed = await sync_to_async(_event_ids)(seen[-1]["id"])
+        resumed = []
+        for last in (str(seen[-1]["id"]), hello.split("id: ")[1].strip()):
+            response = await client.get("/sos/stream/", headers={"Last-Event-ID": last})
+            resumed.append(response.streaming_content.__aiter__())
+        got = [[await _next_event(it) for _ in missed] for it in resumed]  # the backlog
+        await sync_to_async(raise_call)()
+        live = await sync_to_async(_event_ids)(missed[-1])
+        got = [g + [await _next_event(it) for _ in live] for g, it in zip(got, resumed, strict=True)]
+        for it in resumed:
+            await it.aclose()
+        return seen, hello, ended, missed + live, got
+
+    seen, hello, ended, expected, got = async_to_sync(run)()
+    assert hello == f"retry: 2000\nid: {seen[-1]['id']}\n\n"  # where the hub stood when the idle one joined
+    assert ended == [[], []]  # ended quietly: no `revoked`, nothing more
+    assert len(expected) == 4
+    assert [[g["id"] for g in frames] for frames in got] == [expected, expected]
+    assert (pollers["started"], pollers["most"]) == (2, 1)

@@ -85,7 +85,11 @@
     if (!el || !window.L) return;
     var grids = data(el.dataset.map) || [];
     if (!map) {
-      map = window.L.map(el, { scrollWheelZoom: false, zoomSnap: 0.25, attributionControl: Boolean(el.dataset.attribution) });
+      // The map is a region a keyboard can enter (Leaflet pans it with the arrows) holding real controls, the
+      // zoom buttons, named in the page's language; only the drawing of the circles is a picture (role img,
+      // nothing in it to operate: the table beside it has the same grids as links), and the tiles are decoration.
+      map = window.L.map(el, { scrollWheelZoom: false, zoomSnap: 0.25, zoomControl: false, attributionControl: Boolean(el.dataset.attribution) });
+      window.L.control.zoom({ zoomInTitle: el.dataset.zoomIn || "+", zoomOutTitle: el.dataset.zoomOut || "-" }).addTo(map);
       if (el.dataset.tiles) {
         window.L.tileLayer(el.dataset.tiles, { attribution: el.dataset.attribution || "", maxZoom: 18 }).addTo(map);
       } else {
@@ -115,6 +119,14 @@
       map.fitBounds(points, { padding: [30, 30], maxZoom: 16 });
       fitted = true;
     }
+    var picture = el.querySelector(".leaflet-overlay-pane svg");
+    if (picture) {
+      picture.setAttribute("role", "img");
+      picture.setAttribute("aria-label", el.dataset.picture || "");
+      picture.setAttribute("focusable", "false");
+    }
+    var tiles = el.querySelector(".leaflet-tile-pane");
+    if (tiles) tiles.setAttribute("aria-hidden", "true");
   }
 
   // --- the board refreshes itself -------------------------------------------------------------------

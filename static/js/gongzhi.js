@@ -2,7 +2,8 @@
    - "use my location" on the submit page (navigator.geolocation fills the hidden lat/lng);
    - "/" focuses the search box of a list, "tick all" for bulk dispatch;
    - a form marked data-once sends once (the idempotency key makes a second send harmless anyway);
-   - after htmx swaps in an error, focus moves to it so that screen readers and keyboards follow;
+   - when a form comes back refused (a new page or an htmx swap), focus moves to its error summary so that
+     screen readers and keyboards follow; Enter on a choice never submits another choice (data-implicit);
    - Escape closes the phone's header menu;
    - an appeal being written by a resident (not by staff for a caller) is kept in this browser (localStorage,
      per user, for a week) until it is sent:
@@ -144,12 +145,35 @@
     });
   }
 
+  // A refused form comes back with its summary first (templates/workorders/_errors.html): the focus goes
+  // there, on a new page as after an htmx swap, so that a screen reader reads what is wrong and a keyboard
+  // user follows its links to the fields. A page that redirected after a refusal says it in the header's
+  // messages instead: the first error there takes the focus.
   function focusError(root) {
     var err = root.querySelector("[data-autofocus]");
+    if (!err && root === document) {
+      err = document.querySelector(".messages .msg.error");
+      if (err) err.setAttribute("tabindex", "-1");
+    }
     if (err) err.focus();
   }
 
-  ready(function () { setupLocate(document); setupDrafts(document); });
+  // Enter in a form submits it with its first submit button (the HTML "implicit submission"); Chromium
+  // does so even from a radio button or a tick box. Where the buttons are choices (the category tiles,
+  // the two ways of bulk dispatch) the form starts with a hidden submit button marked data-implicit,
+  // which takes that Enter: here it submits nothing and moves the focus to what data-implicit names (or
+  // leaves it where it is). Without this script the hidden button's own submission harms nothing.
+  document.addEventListener("submit", function (e) {
+    var by = e.submitter;
+    if (!by || !by.hasAttribute("data-implicit")) return;
+    e.preventDefault();
+    e.stopImmediatePropagation();  // before htmx, whose listener is on the form
+    var sel = by.getAttribute("data-implicit");
+    var next = sel && e.target.querySelector(sel);
+    if (next) next.focus();
+  }, true);
+
+  ready(function () { setupLocate(document); setupDrafts(document); focusError(document); });
   document.addEventListener("htmx:afterSwap", function (e) {
     setupLocate(e.detail.target);
     setupDrafts(e.detail.target);
@@ -186,8 +210,14 @@
   function follow(box) {
     if (!window.EventSource) { return; }
     var me = parseInt(box.dataset.me || "0", 10);
+    // Events come in id order; the id of the last one acted on is kept, and one that is not newer (sent
+    // again after a reconnect, or twice by a server) is passed over: no second fetch, no second beep.
+    var last = 0;
     var source = new EventSource(box.dataset.sosStream);
     source.addEventListener("call", function (msg) {
+      var id = parseInt(msg.lastEventId, 10);
+      if (id <= last) { return; }
+      if (id > 0) { last = id; }
       var data = JSON.parse(msg.data);
       box.dataset.lastEvent = msg.lastEventId;
       if (data.event.action === "alert" && data.event.to_users.indexOf(me) >= 0) { beep(); }

@@ -50,6 +50,11 @@ def test_resident_home_on_a_phone(live_server, browser):
     page.fill("#id_username", "resident")
     page.fill("#id_password", "gongzhi-demo")
     page.click("section.login button[type=submit]")
+    # The demo resident is on the one-key-call care register, so she starts in 长辈版 (four big actions, the
+    # one-key call first: tests/e2e/test_elder.py measures it); her whole home page is in 标准版.
+    page.wait_for_selector(".elder-actions")
+    assert page.locator(".elder-actions .elder-action").first.get_attribute("data-action") == "sos"
+    page.click("[data-mode=standard]")
     page.wait_for_selector("section.contacts")
     contacts = page.locator("section.contacts")
     assert "我的网格员" in contacts.inner_text()

@@ -44,7 +44,7 @@ def test_a_rejected_location_can_be_cleared_and_the_appeal_sent(world, client_as
     page = html(refused)
     assert 'role="alert"' in page
     assert (hidden(page, "lat"), hidden(page, "lng")) == (lat, lng)  # still there…
-    assert re.search(r'<input type="checkbox" name="clear_location" value="1"', page)  # …and a way to drop it
+    assert re.search(r'<input type="checkbox"[^>]* name="clear_location" value="1"', page)  # …and a way to drop it
     assert "村口路灯坏了三天" in page
     assert not WorkOrder.objects.exists()
 

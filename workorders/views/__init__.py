@@ -9,7 +9,7 @@ answer htmx requests (request.htmx) with the fragment they swap, and work as pla
 
 from workorders.views.intake import mine_page, resident_search, submit_page, submitted_page
 from workorders.views.lists import callbacks_page, console_page, dispatch_bulk, queue_page
-from workorders.views.order import order_page, order_photo, order_step
+from workorders.views.order import order_page, order_photo, order_step, order_voice
 from workorders.views.smart import hot_list_page, hot_page, triage_page
 from workorders.views.track import track_order_page, track_page
 
@@ -23,6 +23,7 @@ __all__ = [
     "order_page",
     "order_photo",
     "order_step",
+    "order_voice",
     "queue_page",
     "resident_search",
     "submit_page",

@@ -1,5 +1,5 @@
 """What the work-order pages share: constants, the small parsers of form values, deadlines and colours,
-keyset pages, the photo check, who may file for others."""
+keyset pages, the photo and voice checks, who may file for others."""
 
 from __future__ import annotations
 
@@ -20,9 +20,10 @@ from django.utils.translation import gettext_lazy
 
 from catalog.models import FieldType, ServiceItem
 from core.errors import ApiError, ValidationFailed
+from core.formerrors import FormErrors
 from org.access import paths_q
 from org.models import Department, Level, Node
-from workorders import photos, selectors
+from workorders import photos, selectors, voice
 from workorders.access import work_scope
 from workorders.deadlines import setting
 from workorders.models import Channel, Kind, WorkOrder
@@ -87,19 +88,30 @@ def _pos_int(value: str | None) -> int | None:
     return None
 
 
-def _error_lines(exc: ApiError, labels: dict[str, str] | None = None) -> list[str]:
-    """The message, then each field's messages (named when the field has a label of its own)."""
-    lines = [str(exc.message)]
+def _error_lines(exc: ApiError, labels: dict[str, str] | None = None, ids: dict[str, str] | None = None) -> FormErrors:
+    """The message, then each field's messages (named when the field has a label of its own). A page
+    that ties messages to its fields names them in `ids` (the name the server knows → its control's id):
+    those fields' messages go next to them, and the summary links to them instead of repeating them."""
+    errors = FormErrors([str(exc.message)])
     for key, msgs in exc.fields.items():
         for m in msgs if isinstance(msgs, list | tuple) else [msgs]:
             text = str(m)
-            if labels and key in labels:
-                text = _("%(field)s: %(message)s") % {"field": labels[key], "message": text}
-            if text not in lines:
-                lines.append(text)
+            label = labels.get(key, "") if labels else ""
+            if ids and key in ids:
+                errors.add(ids[key], text, label=label)
+            elif label:
+                errors.line(_("%(field)s: %(message)s") % {"field": label, "message": text})
+            else:
+                errors.line(text)
     if exc.status == 409:
-        lines.append(_("The page now shows the order as it is."))
-    return lines
+        errors.line(_("The page now shows the order as it is."))
+    return errors
+
+
+# The order page's forms whose fields say their own messages: step → the name the server knows → control id.
+STEP_FIELD_IDS: dict[str, dict[str, str]] = {
+    "rate": {"solved": "rate-solved", "satisfaction": "rate-satisfaction", "comment": "rate-comment"},
+}
 
 
 def _safe_next(request: HttpRequest, nxt: str, default: str) -> str:
@@ -217,6 +229,15 @@ def _prepared_photo(request: HttpRequest) -> ContentFile | None:
     photos.check_size(len(data))
     jpeg, _width, _height = photos.photo_prepare(data)
     return ContentFile(jpeg, name="photo.jpg")
+
+
+def _prepared_voice(request: HttpRequest, declared: str = "") -> voice.PreparedVoice | None:
+    """The uploaded voice message (语音留言), checked before anything is written, as the photo is; voice_add
+    stores it once the order is made. `declared`: the length in seconds the recording page reports."""
+    upload = request.FILES.get("voice")
+    if upload is None:
+        return None
+    return voice.voice_prepare(upload, declared=declared)
 
 
 def _can_proxy(user: Any) -> bool:

@@ -16,11 +16,12 @@ from accounts.http import AuthedRequest
 from catalog import selectors as catalog_selectors
 from catalog.models import UNCLASSIFIED, Category, ServiceItem
 from core.errors import ApiError, ValidationFailed
+from core.formerrors import FormErrors
 from core.pages import gate as _gate
 from org import selectors as org_selectors
 from org.access import paths_q, residents_for
 from org.models import Level, Node, Resident
-from workorders import photos, selectors, services
+from workorders import photos, selectors, services, voice
 from workorders.access import access_order, work_scope
 from workorders.deadlines import setting
 from workorders.forms import SubmitForm
@@ -39,6 +40,7 @@ from workorders.views.common import (
     _partial,
     _pos_int,
     _prepared_photo,
+    _prepared_voice,
     _proxy_grids,
     _shown,
     _vary,
@@ -89,12 +91,19 @@ def _create(
                 raise ValidationFailed(fields={"grid": [_("Please choose a grid in your area.")]})
     # The photo is checked (and re-encoded) before the order is made: a bad photo makes nothing.
     photo = _prepared_photo(request)
+    # So is a voice message (语音留言). With one, the words may be left out: the order's text (its title, the
+    # lists, the search, the text model) then says that there is a message to listen to.
+    recording = _prepared_voice(request, d["voice_duration"])
+    text = d["text"]
+    if recording is not None and len(text.strip()) < 2:
+        placeholder = _("(Voice message)")
+        text = f"{placeholder} {text.strip()}".strip()
     result = services.workorder_submit(
         by=user,
         kind=kind,
         category=None if item is not None else category,
         item=item,
-        text=d["text"],
+        text=text,
         channel=channel,
         owner=owner,
         grid=grid,
@@ -108,14 +117,48 @@ def _create(
     # A repeated submission (same key) found the first order: its photo is already there.
     if photo is not None and result.created:
         photos.photo_add(order=result.order, by=user, upload=photo)
+    if recording is not None and result.created:
+        voice.voice_add(order=result.order, by=user, voice=recording)
     return result.order
+
+
+# Where the submit page says what is wrong: the name the server knows → the id of its control there.
+SUBMIT_FIELD_IDS = {
+    "text": "text",
+    "address": "address",
+    "photo": "photo",
+    "sub": "sub",
+    "category": "sub",
+    "grid": "grid",
+    "channel": "channel",
+    "owner": "rq",
+    "rq": "rq",
+    # A location from the phone that is refused: the box that drops it is the way on.
+    "lat": "clear_location",
+    "lng": "clear_location",
+}
+
+
+def _submit_field_ids(form: SubmitForm) -> dict[str, str]:
+    """SUBMIT_FIELD_IDS, and the service item's own fields (`f_<name>`, the service calls them form_data.<name>)."""
+    ids = dict(SUBMIT_FIELD_IDS)
+    for name in form.fields:
+        if name.startswith("f_"):
+            ids[name] = ids[f"form_data.{name[2:]}"] = name
+    return ids
+
+
+def _labels(form: SubmitForm) -> dict[str, str]:
+    """The fields' names for the summary, where a message alone does not say which field it is about."""
+    return {name: str(f.label) for name, f in form.fields.items() if f.label}
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
 def submit_page(request: AuthedRequest) -> HttpResponse:
     """Three taps: a category tile, a second-level tile, then describe and send (step 3 is the receipt)."""
-    errors: list[str] = []
+    # The summary's lines, and each field's messages by its control's id (placed after the page is known).
+    errors = FormErrors()
     status = 200
     data: Any = request.GET
     if request.method == "POST":
@@ -123,7 +166,8 @@ def submit_page(request: AuthedRequest) -> HttpResponse:
         head = SubmitForm(request.POST)
         data = _shown(head.data)
         if not head.is_valid():
-            errors.append(head.error_text())
+            head_exc = ValidationFailed(fields={k: [str(m) for m in v] for k, v in head.errors.items()})
+            errors.merge(_error_lines(head_exc, _labels(head), _submit_field_ids(head)))
     item = None
     item_code = data.get("item", "").strip()[:20]
     if item_code:
@@ -155,19 +199,22 @@ def submit_page(request: AuthedRequest) -> HttpResponse:
                 errors.append(_("Please choose a category."))
                 status = 422
             else:
+                form = SubmitForm(request.POST, item_fields=item.form_fields if item else [])
                 labels = {
                     f"form_data.{f['name']}": f.get("label", f["name"]) for f in (item.form_fields if item else [])
                 }
-                form = SubmitForm(request.POST, item_fields=item.form_fields if item else [])
+                labels.update(_labels(form))
                 try:
                     if not form.is_valid():
                         raise ValidationFailed(fields={k: [str(m) for m in v] for k, v in form.errors.items()})
                     order = _create(request, form.cleaned_data, kind=kind, category=category, item=item, key=key)
                 except ApiError as exc:
-                    errors.extend(_error_lines(exc, labels))
+                    errors.merge(_error_lines(exc, labels, _submit_field_ids(form)))
                     status = exc.status if exc.status != 404 else 422
                     if request.FILES.get("photo"):
                         errors.append(_("Please choose the photo again."))
+                    if request.FILES.get("voice"):
+                        errors.append(_("Please record or choose the voice message again."))
                 else:
                     return redirect("workorders:submitted", order.pk)
 
@@ -186,6 +233,7 @@ def submit_page(request: AuthedRequest) -> HttpResponse:
         # "Not sure": free text alone, classified later by the text model or a dispatcher (last tile).
         tiles.sort(key=lambda c: c.code == UNCLASSIFIED)
         ctx.update(step=1, category=category, tiles=tiles, unclassified=UNCLASSIFIED)
+        errors.only(())  # no field of step 2 is on this page: its messages are the summary's lines
         return render(request, "workorders/submit.html", ctx, status=status)
 
     user = request.user
@@ -214,6 +262,13 @@ def submit_page(request: AuthedRequest) -> HttpResponse:
     fields = []
     for f in item.form_fields if item else []:
         fields.append({**f, "value": data.get(f"f_{f['name']}", ""), "input": f"f_{f['name']}"})
+    # The fields this page shows say their own messages; the others' go to the summary.
+    shown = ["text", "address", "photo", *(f["input"] for f in fields)]
+    shown += ["sub"] if children else []
+    shown += ["grid"] if grids else []
+    shown += ["channel", "rq"] if can_proxy else []
+    shown += ["clear_location"] if values["lat"] or values["lng"] else []
+    errors.only(shown)
     ctx.update(
         step=2,
         item=item,
@@ -232,6 +287,8 @@ def submit_page(request: AuthedRequest) -> HttpResponse:
         home_grid=home_grid,
         grids=grids,
         max_mb=setting("PHOTO_MAX_BYTES") // (1024 * 1024),
+        voice_seconds=voice.max_seconds(),
+        voice_mb=voice.size_label(),
     )
     return render(request, "workorders/submit.html", ctx, status=status)
 
@@ -261,7 +318,9 @@ def submitted_page(request: AuthedRequest, order_id: int) -> HttpResponse:
         }
         for s, d, visible in selectors.similar_for(user=request.user, order=order)
     ]
-    return render(request, "workorders/submitted.html", {"order": order, "similar": similar, "staff": staff})
+    ctx = {"order": order, "similar": similar, "staff": staff}
+    ctx.update(speak=voice.speak_text(order), speak_lang=voice.speech_lang())
+    return render(request, "workorders/submitted.html", ctx)
 
 
 # --- my appeals -----------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from django.views.decorators.http import require_POST
 
 from accounts.http import AuthedRequest
 from catalog.models import Category
-from core.errors import ApiError
+from core.errors import ApiError, ValidationFailed
 from core.pages import gate as _gate
 from org.models import Department
 from workorders import selectors, services
@@ -154,6 +154,11 @@ def dispatch_bulk(request: AuthedRequest) -> HttpResponse:
     try:
         with transaction.atomic():
             orders = _gate(access_orders, request.user, ids, need="dispatch")
+            if d["mode"] not in ("suggested", "chosen"):
+                # Enter on a tick box (the form's hidden first button, _console_body.html): no way was chosen.
+                raise ValidationFailed(
+                    _("Choose how to dispatch them: to their suggested units, or to one department.")
+                )
             to = _unit(d["to"]) if d["mode"] == "chosen" else None
             done = services.workorder_dispatch_bulk(orders=orders, by=request.user, to=to)
     except ApiError as exc:

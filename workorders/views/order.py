@@ -10,6 +10,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -23,7 +24,7 @@ from core.forms import ActionForm
 from core.masking import mask_phone
 from core.pages import gate as _gate
 from org.models import Department, Level, Node, path_ids
-from workorders import photos, selectors, services
+from workorders import photos, selectors, services, voice
 from workorders.access import access_order, orders_for, work_scope
 from workorders.api import OWNER_NOTE_ACTIONS, PUBLIC_NOTE_ACTIONS
 from workorders.forms import STEP_FORMS
@@ -32,6 +33,7 @@ from workorders.services import routing
 from workorders.states import FINAL_STATES, State
 from workorders.views.common import (
     EVENT_LABELS,
+    STEP_FIELD_IDS,
     _colour,
     _deadline,
     _error_lines,
@@ -102,6 +104,9 @@ def _detail_context(request: HttpRequest, order: WorkOrder) -> dict[str, Any]:
         "numbers_shown": shown,
         "form_answers": [(labels.get(k, k), v) for k, v in order.form_data.items()],
         "photos": list(order.photos.all()),
+        "voices": list(order.voices.all()),
+        "speak": voice.speak_text(order),
+        "speak_lang": voice.speech_lang(),
         "events": _events(order, staff=staff, owner=owner),
         "pending": pending,
         "satisfaction_choices": Satisfaction.choices,
@@ -158,7 +163,8 @@ def _render_order(
 ) -> HttpResponse:
     ctx = _detail_context(request, order)
     ctx.update(errors=errors or [], failed=failed, keep=_shown(request.POST) if errors else {})
-    template = "workorders/_order.html" if _partial(request) else "workorders/detail.html"
+    # An htmx step's fragment carries the read-aloud text too (swapped out of band): it tells the new state.
+    template = "workorders/_order_swap.html" if _partial(request) else "workorders/detail.html"
     response = _vary(render(request, template, ctx, status=status))
     if ctx["own_number"] and ctx["numbers_shown"]:
         response["Cache-Control"] = "no-store"  # her whole number: not for a shared browser's cache
@@ -174,6 +180,12 @@ def order_page(request: AuthedRequest, order_id: int) -> HttpResponse:
 def order_photo(request: AuthedRequest, order_id: int, photo_id: int) -> FileResponse:
     """Photos are served only to those who may see the order (they can show people and homes)."""
     return photos.photo_response(_gate(access_order, request.user, order_id), photo_id)
+
+
+@login_required
+def order_voice(request: AuthedRequest, order_id: int, voice_id: int) -> HttpResponseBase:
+    """Voice messages, like photos, only for those who may see the order (a voice tells who speaks)."""
+    return voice.voice_response(request, _gate(access_order, request.user, order_id), voice_id)
 
 
 # --- the steps: one POST view, one small function per step ------------------------------------------
@@ -384,7 +396,8 @@ def order_step(request: AuthedRequest, order_id: int, step: str) -> HttpResponse
             photos.photo_add(order=order, by=request.user, upload=photo, stage=spec.photo)
     except ApiError as exc:
         current = _gate(access_order, request.user, order_id)
-        return _render_order(request, current, status=exc.status, errors=_error_lines(exc), failed=step)
+        errors = _error_lines(exc, ids=STEP_FIELD_IDS.get(step))  # the rating's fields say their own messages
+        return _render_order(request, current, status=exc.status, errors=errors, failed=step)
     messages.success(request, str(spec.done))
     if _partial(request):
         return _render_order(request, _gate(access_order, request.user, order_id))
