@@ -10,11 +10,7 @@ from django.utils.translation import gettext_lazy as _
 
 from catalog.models import Category, ServiceItem, Urgency
 from org.models import Department, Node, PathField, Resident
-from workorders.states import HANDLING_STATES, SIMILAR_STATES, State
-
-# What a handler's queue holds (in hand, or suspended), sorted: the partial indexes below and the queries of
-# workorders.selectors write the list alike (SQLite uses a partial index only for the same list).
-HANDLE_STATES = sorted(HANDLING_STATES | {State.SUSPENDED})
+from workorders.states import SIMILAR_STATES, State
 
 
 class Kind(models.TextChoices):
@@ -237,14 +233,6 @@ class WorkOrder(models.Model):
             # 10,000,000 orders the created_at index walked a fortnight of mostly closed orders (33 ms of the
             # 35 ms a submission took in the database); open orders are a few per cent of them.
             models.Index(fields=["created_at"], condition=Q(state__in=sorted(SIMILAR_STATES)), name="wo_open_recent"),
-            # The handlers' queues, newest first, read a page and stop however long the queue (issue 23): a
-            # department's by its id, a grid's by its path (workorders.selectors.order_list). Only orders in
-            # hand are in them; the state list is sorted as the queries write it (SQLite matches it as text).
-            models.Index(fields=["department", "-id"], condition=Q(state__in=HANDLE_STATES), name="wo_handle_dept"),
-            models.Index(fields=["unit_path", "-id"], condition=Q(state__in=HANDLE_STATES), name="wo_handle_unit"),
-            # An order's similar open orders (selectors.similar_open_orders) are read near its place: a band of
-            # latitude, not every open order of its town or fortnight.
-            models.Index(fields=["lat", "lng"], condition=Q(state__in=sorted(SIMILAR_STATES)), name="wo_open_place"),
         ]
 
     def __str__(self) -> str:
