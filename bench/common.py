@@ -473,3 +473,86 @@ def wrk(
         "p99_ms": float(p99),
         "statuses": {},
     }
+
+
+def make_session(username: str, env: dict[str, str]) -> str:
+    """A login session for `username` (the pages take a session cookie, not a token): its key, for the
+    `sessionid` cookie."""
+    return shell(
+        "from django.contrib.sessions.backends.db import SessionStore; from accounts.models import User;"
+        f"u = User.objects.get(username='{username}'); s = SessionStore();"
+        "s['_auth_user_id'] = str(u.pk); s['_auth_user_backend'] = 'django.contrib.auth.backends.ModelBackend';"
+        "s['_auth_user_hash'] = u.get_session_auth_hash(); s.create(); print(s.session_key)",
+        env,
+    )
+
+
+def drop_postgres(url: str) -> None:
+    """Drop the database a benchmark made (its name must hold 'bench', as for reset_postgres)."""
+    import psycopg
+
+    base, name = url.rsplit("/", 1)
+    if "bench" not in name:
+        raise SystemExit(f"refusing to drop database {name!r}: name a database with 'bench' in it")
+    with psycopg.connect(base.replace("postgres://", "postgresql://", 1) + "/postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def child_processes(pid: int) -> list[tuple[int, list[str]]]:
+    """The live children of a process (Linux /proc): (pid, command line), by pid."""
+    out = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            if ppid != pid:
+                continue
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                argv = [a.decode(errors="replace") for a in f.read().split(b"\0") if a]
+        except (OSError, ValueError, IndexError):
+            continue
+        out.append((int(entry), argv))
+    return sorted(out)
+
+
+def rss_fds_cpu(pid: int) -> tuple[float, int, float] | None:
+    """A process's resident memory (MiB, VmRSS), its open file descriptors and the CPU seconds it has used
+    (user + system, its own, not its children's); None once it is gone."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            rss_kb = next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
+        fds = len(os.listdir(f"/proc/{pid}/fd"))
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return rss_kb / 1024, fds, (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, StopIteration, ValueError, IndexError):
+        return None
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The value below which a fraction `q` of `values` lie (nearest rank); NaN for none."""
+    if not values:
+        return float("nan")
+    values = sorted(values)
+    return values[min(len(values) - 1, int(len(values) * q))]
+
+
+async def read_http_response(reader: Any) -> tuple[int, dict[str, str], bytes]:
+    """Read one whole HTTP/1.1 response off a keep-alive connection (as _read_response, keeping the body):
+    status, headers (lower-case names) and body."""
+    head = await reader.readuntil(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split()[1])
+    headers = {k.strip().lower(): v.strip() for k, _, v in (x.partition(":") for x in lines[1:] if x)}
+    if "content-length" in headers:
+        return status, headers, await reader.readexactly(int(headers["content-length"]))
+    body = b""
+    if headers.get("transfer-encoding", "").lower() == "chunked":
+        while True:
+            size = int((await reader.readuntil(b"\r\n")).split(b";")[0], 16)
+            body += (await reader.readexactly(size + 2))[:-2]
+            if size == 0:
+                break
+    return status, headers, body
